@@ -1,0 +1,122 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, access, constants } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BlobRejectedError, type BlobStore, type PutOptions, type PutResult } from '../../ports/blob-store.js';
+
+/**
+ * Blob store on the local disk. Writes go to a temp file in the same file system, are hashed and counted while
+ * streaming, fsynced, then renamed into place, so a key never holds partial or unverified bytes.
+ */
+export class FsBlobStore implements BlobStore {
+  private readonly root: string;
+  private readonly tmp: string;
+  readonly description: string;
+
+  constructor(dir: string) {
+    this.root = resolve(dir, 'objects');
+    this.tmp = resolve(dir, 'tmp');
+    this.description = `fs:${resolve(dir)}`;
+  }
+
+  async init() {
+    await mkdir(this.root, { recursive: true });
+    await mkdir(this.tmp, { recursive: true });
+  }
+
+  /** Rejects absolute paths, `.`/`..` segments, NUL and backslashes so a key can never leave the root. */
+  private pathOf(key: string): string {
+    if (!key || key.includes('\0') || key.includes('\\') || key.startsWith('/') || key.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+      throw new Error(`invalid blob key: ${JSON.stringify(key)}`);
+    }
+    const p = resolve(this.root, key);
+    if (!p.startsWith(this.root + sep)) throw new Error(`invalid blob key: ${JSON.stringify(key)}`);
+    return p;
+  }
+
+  async put(key: string, body: Readable, opts: PutOptions = {}): Promise<PutResult> {
+    const dest = this.pathOf(key);
+    const tmpFile = join(this.tmp, `${randomBytes(12).toString('hex')}.part`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (opts.maxBytes !== undefined && size > opts.maxBytes) return cb(new BlobRejectedError('too_large', { size }));
+        if (opts.expectedSize !== undefined && size > opts.expectedSize) return cb(new BlobRejectedError('size_mismatch', { size }));
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      const fh = await open(tmpFile, 'w', 0o644);
+      try {
+        await pipeline(body, meter, createWriteStream('', { fd: fh.fd, autoClose: false }));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const sha256 = hash.digest('hex');
+      if (opts.expectedSize !== undefined && size !== opts.expectedSize) throw new BlobRejectedError('size_mismatch', { sha256, size });
+      if (opts.expectedSha256 !== undefined && sha256 !== opts.expectedSha256) throw new BlobRejectedError('hash_mismatch', { sha256, size });
+      await mkdir(resolve(dest, '..'), { recursive: true });
+      await rename(tmpFile, dest);
+      return { sha256, size };
+    } catch (err) {
+      await rm(tmpFile, { force: true });
+      throw err;
+    }
+  }
+
+  async get(key: string, range?: { start: number; end: number }): Promise<Readable | null> {
+    const p = this.pathOf(key);
+    try {
+      const fh = await open(p, 'r');
+      return createReadStream('', { fd: fh.fd, ...(range ?? {}) });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async stat(key: string) {
+    try {
+      const s = await stat(this.pathOf(key));
+      return { size: s.size, modifiedAt: s.mtimeMs };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string) {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  async *list(prefix: string): AsyncIterable<{ key: string; modifiedAt: number }> {
+    const base = prefix ? this.pathOf(prefix.replace(/\/$/, '')) : this.root;
+    const walk = async function* (dir: string, rel: string): AsyncGenerator<{ key: string; modifiedAt: number }> {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const e of entries) {
+        const childRel = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) yield* walk(join(dir, e.name), childRel);
+        else if (e.isFile()) yield { key: childRel, modifiedAt: (await stat(join(dir, e.name))).mtimeMs };
+      }
+    };
+    const relBase = base === this.root ? '' : base.slice(this.root.length + 1).split(sep).join('/');
+    yield* walk(base, relBase);
+  }
+
+  async check() {
+    await access(this.root, constants.W_OK);
+    await access(this.tmp, constants.W_OK);
+  }
+}

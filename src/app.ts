@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { AppContext } from './http/context.js';
+import { registerErrorHandling, routePattern } from './http/error-handler.js';
+import { authPlugin } from './http/plugins/auth.js';
+import { idempotencyPlugin } from './http/plugins/idempotency.js';
+import { validatorCompiler } from './http/validation.js';
+import { ErrorResponse } from './http/schemas/common.js';
+import { accountRoutes } from './http/routes/account.js';
+import { deployRoutes } from './http/routes/deploys.js';
+import { uploadRoutes } from './http/routes/uploads.js';
+import { sha256Hex } from './domain/crypto.js';
+
+export interface BuildAppOptions {
+  logger?: FastifyServerOptions['logger'] | false;
+  /** per-key requests per minute; null/undefined = off */
+  rateLimitPerMinute?: number | null;
+  /** extra route plugins mounted under /v1 (render jobs, PDFs, webhooks) */
+  v1Plugins?: ((ctx: AppContext) => import('@fastify/type-provider-typebox').FastifyPluginAsyncTypebox)[];
+  /** plugins mounted at the root (e.g. signed-link downloads) */
+  rootPlugins?: ((ctx: AppContext) => import('@fastify/type-provider-typebox').FastifyPluginAsyncTypebox)[];
+}
+
+export const API_VERSION = '1.0.0';
+
+/** Builds the HTTP app around the domain. Never listens: the server entry point and tests do that. */
+export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
+    },
+    bodyLimit: 1024 * 1024,
+    ajv: undefined,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.addSchema(ErrorResponse);
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  // An empty JSON body means "no body" (optional-body POSTs such as commit), not a parse error.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body.toString();
+    if (text.trim() === '') return done(null, undefined);
+    defaultJson(req, text, done);
+  });
+
+  // A POST without a body is an empty object, so optional-body routes (commit, missing-blobs) accept no body
+  // and required fields are reported by name rather than as "body must be object".
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH')) req.body = {};
+  });
+
+  const knownRoutes: { method: string; pattern: RegExp }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') knownRoutes.push({ method: m, pattern: routePattern(r.url) });
+  });
+  registerErrorHandling(app, knownRoutes);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Press Cloud API',
+        version: API_VERSION,
+        description:
+          'Self-hostable, API-compatible implementation of the Press.js Cloud REST API. Every error is `{error, message}`; ' +
+          'decisions where the Press.js docs are silent are listed in docs/api.md.',
+      },
+      servers: [{ url: '/' }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'pcak_… API key' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  await app.register(authPlugin, { deps: ctx.deps });
+  await app.register(idempotencyPlugin, { deps: ctx.deps });
+  if (opts.rateLimitPerMinute) {
+    await app.register(rateLimit, {
+      max: opts.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (req) => (req.headers.authorization ? sha256Hex(req.headers.authorization) : req.ip),
+      allowList: (req) => !req.url.startsWith('/v1/'),
+      errorResponseBuilder: (_req, c) => ({
+        statusCode: 429,
+        error: 'rate_limited',
+        message: `Rate limit of ${c.max} requests per minute exceeded; retry after ${Math.ceil(c.ttl / 1000)} s.`,
+      }),
+    });
+  }
+
+  await app.register(async (v1) => {
+    await v1.register(accountRoutes(ctx));
+    await v1.register(deployRoutes(ctx));
+    await v1.register(uploadRoutes(ctx));
+    for (const p of opts.v1Plugins ?? []) await v1.register(p(ctx));
+    v1.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  }, { prefix: '/v1' });
+  for (const p of opts.rootPlugins ?? []) await app.register(p(ctx));
+
+  app.get('/healthz', {
+    config: { public: true },
+    schema: { operationId: 'healthz', summary: 'Liveness: the process answers', tags: ['Operations'], security: [], response: { 200: Type.Object({ ok: Type.Literal(true) }) } },
+  }, async () => ({ ok: true as const }));
+
+  app.get('/readyz', {
+    config: { public: true },
+    schema: {
+      operationId: 'readyz', summary: 'Readiness: database, blob storage and renderer', tags: ['Operations'], security: [],
+      response: {
+        200: Type.Object({ ready: Type.Boolean(), checks: Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type.Unknown()) })) }),
+        503: Type.Object({ ready: Type.Boolean(), checks: Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type.Unknown()) })) }),
+      },
+    },
+  }, async (_req, reply) => {
+    const checks: Record<string, { ok: boolean; detail?: unknown }> = {};
+    const all: Record<string, () => Promise<unknown>> = {
+      database: () => ctx.deps.store.ping(),
+      blobStorage: async () => {
+        await ctx.deps.blobs.check();
+        return ctx.deps.blobs.description;
+      },
+      ...ctx.readiness,
+    };
+    await Promise.all(Object.entries(all).map(async ([name, check]) => {
+      try {
+        const detail = await check();
+        checks[name] = detail === undefined ? { ok: true } : { ok: true, detail };
+      } catch (err) {
+        checks[name] = { ok: false, detail: (err as Error).message };
+      }
+    }));
+    const ready = Object.values(checks).every((c) => c.ok);
+    return reply.code(ready ? 200 : 503).send({ ready, checks });
+  });
+
+  return app;
+}

@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import { isPlanKey, type PlanKey } from './domain/policy.js';
+
+/** Everything the process reads from its environment, parsed once and frozen. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  logLevel: string;
+  /** 32-byte key for secrets at rest; null = generated once into `<dataDir>/secret.key` */
+  secretKey: Buffer | null;
+  defaultPlan: PlanKey;
+  webhookAllowPrivate: boolean;
+  /** base URL written into signed links; default http://HOST:PORT */
+  publicUrl: string | null;
+  /** per-key requests per minute; null = off */
+  rateLimitPerMinute: number | null;
+  /** seconds between expiry/GC sweeps */
+  sweepIntervalSeconds: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${raw} must be an integer from ${min} to ${max}.`);
+  return n;
+}
+
+function bool(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').toLowerCase();
+  if (raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new ConfigError(`${name}=${env[name]} must be true or false.`);
+}
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const plan = env.PRESS_DEFAULT_PLAN ?? 'unlimited';
+  if (!isPlanKey(plan)) throw new ConfigError(`PRESS_DEFAULT_PLAN=${plan} must be one of unlimited, free, starter, pro.`);
+  let secretKey: Buffer | null = null;
+  if (env.PRESS_SECRET_KEY) {
+    secretKey = Buffer.from(env.PRESS_SECRET_KEY, /^[0-9a-f]{64}$/i.test(env.PRESS_SECRET_KEY) ? 'hex' : 'base64');
+    if (secretKey.length !== 32) throw new ConfigError('PRESS_SECRET_KEY must be 32 bytes, as 64 hex characters or base64.');
+  }
+  const publicUrl = env.PRESS_PUBLIC_URL || null;
+  if (publicUrl && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new ConfigError(`PRESS_PUBLIC_URL=${publicUrl} must be an http(s) URL.`);
+  const rate = int(env, 'PRESS_RATE_LIMIT_PER_MINUTE', 0, 0, 1_000_000);
+  return Object.freeze({
+    port: int(env, 'PORT', 8787, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    dataDir: resolve(env.PRESS_DATA_DIR || './.press-data'),
+    logLevel: env.LOG_LEVEL || 'info',
+    secretKey,
+    defaultPlan: plan,
+    webhookAllowPrivate: bool(env, 'PRESS_WEBHOOK_ALLOW_PRIVATE'),
+    publicUrl: publicUrl?.replace(/\/$/, '') ?? null,
+    rateLimitPerMinute: rate === 0 ? null : rate,
+    sweepIntervalSeconds: int(env, 'PRESS_SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
+  });
+}

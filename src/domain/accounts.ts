@@ -1,0 +1,154 @@
+import type { AccountRecord, ApiKeyRecord, Role } from '../ports/metadata-store.js';
+import type { Caller, DomainDeps } from './context.js';
+import { requireRole } from './context.js';
+import { hashToken, maskSecret } from './crypto.js';
+import { ConflictError, Errors } from './errors.js';
+import { newId, newSecret } from './ids.js';
+import { pageRequest, toPage } from './pagination.js';
+import { PLANS, type PlanKey } from './policy.js';
+
+export function accountView(deps: DomainDeps, a: AccountRecord, revealedSecret?: string) {
+  const secret = deps.secretBox.decrypt(a.webhookSigningSecret);
+  return {
+    id: a.id,
+    name: a.name,
+    plan: { key: a.planKey, name: PLANS[a.planKey].name },
+    createdAt: a.createdAt,
+    webhook: {
+      signingSecretPreview: maskSecret(secret),
+      ...(revealedSecret ? { signingSecret: revealedSecret } : {}),
+    },
+  };
+}
+
+export function apiKeyView(k: ApiKeyRecord) {
+  return { id: k.id, name: k.name, role: k.role, prefix: k.prefix, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt, disabledAt: k.disabledAt };
+}
+
+export async function createAccount(deps: DomainDeps, input: { name: string; planKey?: PlanKey }): Promise<AccountRecord> {
+  const now = deps.clock.now();
+  const account: AccountRecord = {
+    id: newId('acct', now),
+    name: input.name,
+    planKey: input.planKey ?? deps.settings.defaultPlan,
+    webhookSigningSecret: deps.secretBox.encrypt(newSecret('whsec')),
+    createdAt: now,
+  };
+  try {
+    await deps.store.accounts.create(account);
+  } catch (err) {
+    if (err instanceof ConflictError) throw Errors.invalidInput(`An account named "${input.name}" already exists.`);
+    throw err;
+  }
+  return account;
+}
+
+/** Finds an account by id or by name (operator CLI). */
+export async function findAccount(deps: DomainDeps, idOrName: string): Promise<AccountRecord | null> {
+  return (await deps.store.accounts.get(idOrName)) ?? (await deps.store.accounts.getByName(idOrName));
+}
+
+export async function getAccount(deps: DomainDeps, caller: Caller) {
+  const a = await deps.store.accounts.get(caller.accountId);
+  if (!a) throw Errors.invalidApiKey('The API key belongs to an account that no longer exists.');
+  return accountView(deps, a);
+}
+
+export async function patchAccount(
+  deps: DomainDeps,
+  caller: Caller,
+  input: { name?: string; webhook?: { signingSecretAction?: 'rotate' } },
+) {
+  requireRole(caller, 'admin', 'Changing account settings');
+  let revealed: string | undefined;
+  const patch: { name?: string; webhookSigningSecret?: string } = {};
+  if (input.name !== undefined) patch.name = input.name;
+  if (input.webhook?.signingSecretAction === 'rotate') {
+    revealed = newSecret('whsec');
+    patch.webhookSigningSecret = deps.secretBox.encrypt(revealed);
+  }
+  try {
+    await deps.store.accounts.update(caller.accountId, patch);
+  } catch (err) {
+    if (err instanceof ConflictError) throw Errors.invalidInput(`An account named "${input.name}" already exists.`);
+    throw err;
+  }
+  const a = await deps.store.accounts.get(caller.accountId);
+  return accountView(deps, a!, revealed);
+}
+
+/** The account's webhook signing secret in clear (for signing deliveries). */
+export async function accountWebhookSecret(deps: DomainDeps, accountId: string): Promise<string> {
+  const a = await deps.store.accounts.get(accountId);
+  if (!a) throw Errors.internal(`account ${accountId} missing`);
+  return deps.secretBox.decrypt(a.webhookSigningSecret);
+}
+
+// ---- API keys ----
+
+/** Creates a key; the plaintext is returned once and only its hash is stored. */
+export async function issueApiKey(deps: DomainDeps, accountId: string, input: { name: string; role: Role }) {
+  const now = deps.clock.now();
+  const key = newSecret('pcak');
+  const record: ApiKeyRecord = {
+    id: newId('key', now),
+    accountId,
+    name: input.name,
+    role: input.role,
+    prefix: key.slice(0, 12),
+    keyHash: hashToken(key),
+    createdAt: now,
+    lastUsedAt: null,
+    disabledAt: null,
+  };
+  await deps.store.apiKeys.create(record);
+  return { apiKey: apiKeyView(record), key };
+}
+
+export async function createApiKey(deps: DomainDeps, caller: Caller, input: { name: string; role: Role }) {
+  requireRole(caller, 'admin', 'Creating API keys');
+  return issueApiKey(deps, caller.accountId, input);
+}
+
+export async function listApiKeys(deps: DomainDeps, caller: Caller, query: { cursor?: string; limit?: number }) {
+  requireRole(caller, 'admin', 'Listing API keys');
+  const page = pageRequest(query);
+  return toPage(await deps.store.apiKeys.list(caller.accountId, page), page.limit, apiKeyView);
+}
+
+export async function disableApiKey(deps: DomainDeps, caller: Caller, keyId: string) {
+  requireRole(caller, 'admin', 'Disabling API keys');
+  const k = await deps.store.apiKeys.get(caller.accountId, keyId);
+  if (!k) throw Errors.apiKeyNotFound(`No API key ${keyId} in this account.`);
+  await deps.store.apiKeys.disable(caller.accountId, keyId, deps.clock.now());
+}
+
+const KEY_SHAPE = /^pcak_[A-Za-z0-9_-]{20,128}$/;
+/** lastUsedAt is written at most once a minute per key, to keep reads off the write path. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/** Resolves a bearer token to its caller, or throws the spec's 401/403 errors. */
+export async function authenticate(deps: DomainDeps, authorization: string | undefined): Promise<Caller> {
+  if (!authorization) throw Errors.missingAuthorization('Send the API key as "Authorization: Bearer pcak_...".');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (!m) throw Errors.missingAuthorization('The Authorization header must use the Bearer scheme: "Authorization: Bearer pcak_...".');
+  const token = m[1];
+  if (!KEY_SHAPE.test(token)) throw Errors.invalidApiKey('The API key is malformed; keys start with "pcak_".');
+  const k = await deps.store.apiKeys.getByHash(hashToken(token));
+  if (!k) throw Errors.invalidApiKey('The API key is not recognised.');
+  if (k.disabledAt !== null) throw Errors.apiKeyDisabled('This API key has been disabled; create a new one.');
+  const now = deps.clock.now();
+  if (k.lastUsedAt === null || now - k.lastUsedAt > TOUCH_INTERVAL_MS) await deps.store.apiKeys.touch(k.id, now);
+  return { accountId: k.accountId, keyId: k.id, role: k.role };
+}
+
+/**
+ * First start on an empty store: creates account `default` and one admin key, returned so the operator sees it once.
+ * Returns null when any account exists.
+ */
+export async function bootstrap(deps: DomainDeps): Promise<{ account: AccountRecord; key: string } | null> {
+  if ((await deps.store.accounts.count()) > 0) return null;
+  const account = await createAccount(deps, { name: 'default' });
+  const { key } = await issueApiKey(deps, account.id, { name: 'bootstrap admin', role: 'admin' });
+  return { account, key };
+}

@@ -1,0 +1,36 @@
+import type { BlobStore } from '../ports/blob-store.js';
+import type { MetadataStore, Role } from '../ports/metadata-store.js';
+import type { Clock } from './clock.js';
+import type { SecretBox } from './crypto.js';
+import { Errors } from './errors.js';
+import type { PlanKey } from './policy.js';
+
+/** What the domain needs from the outside world: ports, a clock, the secret box and a few settings. */
+export interface DomainDeps {
+  store: MetadataStore;
+  blobs: BlobStore;
+  clock: Clock;
+  secretBox: SecretBox;
+  /** resolves a host name to IP addresses (webhook URL checks) */
+  resolveHost: (host: string) => Promise<string[]>;
+  settings: {
+    defaultPlan: PlanKey;
+    /** PRESS_WEBHOOK_ALLOW_PRIVATE: webhook URLs may point at loopback/private addresses (development, tests) */
+    webhookAllowPrivate: boolean;
+  };
+}
+
+/** The authenticated caller of an API request. */
+export interface Caller {
+  accountId: string;
+  keyId: string;
+  role: Role;
+}
+
+const RANK: Record<Role, number> = { viewer: 0, editor: 1, admin: 2 };
+
+export function requireRole(caller: Caller, role: Role, what: string): void {
+  if (RANK[caller.role] < RANK[role]) {
+    throw Errors.insufficientPermission(`${what} needs the ${role} role; this API key has the ${caller.role} role.`);
+  }
+}

@@ -1,0 +1,48 @@
+import { Errors } from './errors.js';
+
+/** Position in a (createdAt desc, id desc) list. Cursors are opaque base64url of this. */
+export interface CursorPosition {
+  createdAt: number;
+  id: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  after?: CursorPosition;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export const DEFAULT_LIMIT = 20;
+export const MAX_LIMIT = 100;
+
+export function encodeCursor(pos: CursorPosition): string {
+  return Buffer.from(JSON.stringify([pos.createdAt, pos.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): CursorPosition {
+  try {
+    const raw = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(raw) && raw.length === 2 && Number.isSafeInteger(raw[0]) && typeof raw[1] === 'string' && raw[1].length <= 128) {
+      return { createdAt: raw[0], id: raw[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw Errors.invalidQueryParam('cursor is not a cursor returned by this API; pass nextCursor from a previous page unchanged.');
+}
+
+export function pageRequest(query: { cursor?: string; limit?: number }): PageRequest {
+  return { limit: query.limit ?? DEFAULT_LIMIT, after: query.cursor ? decodeCursor(query.cursor) : undefined };
+}
+
+/** Stores fetch limit+1 rows; this turns them into a page with the cursor of the last item shown. */
+export function toPage<R extends CursorPosition, T>(rows: R[], limit: number, map: (r: R) => T): Page<T> {
+  const more = rows.length > limit;
+  const shown = more ? rows.slice(0, limit) : rows;
+  const last = shown[shown.length - 1];
+  return { items: shown.map(map), nextCursor: more && last ? encodeCursor(last) : null };
+}

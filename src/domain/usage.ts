@@ -1,0 +1,81 @@
+import type { UsageMeterCode } from '../ports/metadata-store.js';
+import type { Caller, DomainDeps } from './context.js';
+import { Errors } from './errors.js';
+import { PLANS, UPLOAD_LIMITS, billPeriod, retryAfterSeconds, type Plan } from './policy.js';
+
+export async function accountPolicy(deps: DomainDeps, accountId: string): Promise<Plan> {
+  const a = await deps.store.accounts.get(accountId);
+  if (!a) throw Errors.internal(`account ${accountId} missing`);
+  return PLANS[a.planKey];
+}
+
+const METERS: { code: UsageMeterCode; unit: string; limit: keyof Plan['policy']; error: 'deployCommitQuotaExceeded' | 'renderJobQuotaExceeded' | 'renderTimeQuotaExceeded' }[] = [
+  { code: 'deploy_commits', unit: 'commit', limit: 'maxDeployCommitsPerBillPeriod', error: 'deployCommitQuotaExceeded' },
+  { code: 'render_jobs', unit: 'job', limit: 'maxRenderJobsPerBillPeriod', error: 'renderJobQuotaExceeded' },
+  { code: 'render_time_ms', unit: 'millisecond', limit: 'maxRenderTimeMsPerBillPeriod', error: 'renderTimeQuotaExceeded' },
+];
+
+/** Throws the meter's 429 quota error (Retry-After = seconds to the period's end) when the period's quota is used up. */
+export async function checkQuota(deps: DomainDeps, accountId: string, code: UsageMeterCode): Promise<void> {
+  const meter = METERS.find((m) => m.code === code)!;
+  const { policy } = await accountPolicy(deps, accountId);
+  const limit = policy[meter.limit] as number | null;
+  if (limit === null) return;
+  const now = deps.clock.now();
+  const { start, end } = billPeriod(now);
+  const used = await deps.store.usage.total(accountId, code, start, end);
+  if (used >= limit) {
+    throw Errors[meter.error](`This bill period's ${code} quota (${limit}) is used up; it resets at ${new Date(end).toISOString()}.`, {
+      headers: { 'Retry-After': retryAfterSeconds(now) },
+    });
+  }
+}
+
+/**
+ * Bytes held in storage by kind. Render outputs and managed PDFs are counted by the `outputBytes` hook, which the
+ * render-job module provides; without it they are 0.
+ */
+export type OutputBytesFn = (accountId: string) => Promise<{ managedPdfStorageBytes: number; renderOutputStorageBytes: number }>;
+
+export async function getUsage(deps: DomainDeps, caller: Caller, outputBytes?: OutputBytesFn) {
+  const account = await deps.store.accounts.get(caller.accountId);
+  if (!account) throw Errors.internal('account missing');
+  const plan = PLANS[account.planKey];
+  const now = deps.clock.now();
+  const period = billPeriod(now);
+  const usageMeters = await Promise.all(
+    METERS.map(async (m) => ({
+      code: m.code,
+      aggregation: 'sum' as const,
+      totalQuantity: await deps.store.usage.total(caller.accountId, m.code, period.start, period.end),
+      unit: m.unit,
+      version: 1,
+      limit: plan.policy[m.limit] as number | null,
+    })),
+  );
+  const deployVersionStorageBytes = await deps.store.blobs.accountBlobBytes(caller.accountId);
+  const out = outputBytes ? await outputBytes(caller.accountId) : { managedPdfStorageBytes: 0, renderOutputStorageBytes: 0 };
+  const liveStorage = {
+    deployVersionStorageBytes,
+    managedPdfStorageBytes: out.managedPdfStorageBytes,
+    renderOutputStorageBytes: out.renderOutputStorageBytes,
+    totalBytes: deployVersionStorageBytes + out.managedPdfStorageBytes + out.renderOutputStorageBytes,
+  };
+  return {
+    period: { kind: 'current_bill_period' as const, ...period },
+    plan: { key: plan.key, name: plan.name, currency: plan.currency, interval: plan.interval, monthlyPriceCents: plan.monthlyPriceCents },
+    policy: plan.policy,
+    usageMeters,
+    liveStorage,
+    uploadLimits: {
+      maxSingleFileBytes: UPLOAD_LIMITS.maxSingleFileBytes,
+      maxSessionBytes: UPLOAD_LIMITS.maxSessionBytes,
+      maxSessionFiles: UPLOAD_LIMITS.maxSessionFiles,
+    },
+    storageMeters: [
+      { code: 'total_storage_bytes', totalBytes: liveStorage.totalBytes, limitBytes: plan.policy.storageLimitBytes },
+    ],
+    bill: null,
+    generatedAt: now,
+  };
+}

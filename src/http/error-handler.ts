@@ -1,0 +1,73 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, Errors } from '../domain/errors.js';
+
+const CONTEXT_CODE: Record<string, (m: string) => AppError> = {
+  body: Errors.invalidInput,
+  params: Errors.invalidPathParam,
+  querystring: Errors.invalidQueryParam,
+  headers: Errors.invalidHeader,
+};
+
+function describeValidation(err: FastifyError): string {
+  const ctx = err.validationContext ?? 'body';
+  const first = err.validation?.[0];
+  if (!first) return err.message;
+  const where = `${ctx}${first.instancePath ? first.instancePath.replace(/\//g, '.') : ''}`;
+  if (first.keyword === 'additionalProperties') {
+    return `${where}: unknown field "${(first.params as { additionalProperty?: string }).additionalProperty}" (unknown fields are rejected).`;
+  }
+  if (first.keyword === 'required') return `${where}: missing required field "${(first.params as { missingProperty?: string }).missingProperty}".`;
+  return `${where} ${first.message ?? 'is invalid'}.`;
+}
+
+/** Turns a thrown error into the spec's `{error, message}` body with the real status. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const fe = err as FastifyError;
+  if (fe.validation) return (CONTEXT_CODE[fe.validationContext ?? 'body'] ?? Errors.invalidInput)(describeValidation(fe));
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return Errors.invalidInput('Unsupported Content-Type: send JSON with "Content-Type: application/json" (blob uploads: application/octet-stream).');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return Errors.invalidInput('The request body is larger than this route accepts.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return Errors.invalidInput('The body is empty but Content-Type says JSON.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return Errors.invalidInput('Content-Length does not match the body.');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INSTANCE_ALREADY_STARTED':
+      return Errors.invalidInput('The body is not valid JSON.');
+  }
+  if (fe instanceof SyntaxError || fe.statusCode === 400) return Errors.invalidInput(`The body is not valid JSON: ${fe.message}`);
+  return Errors.internal('Something went wrong on our side; the error was logged. Retry, or report the request id.', { cause: err });
+}
+
+export function registerErrorHandling(app: FastifyInstance, knownRoutes: { method: string; pattern: RegExp }[]) {
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toAppError(err);
+    if (e.status >= 500) req.log.error({ err: e.cause ?? err }, e.message);
+    else req.log.info({ code: e.code, status: e.status }, e.message);
+    for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
+    reply.code(e.status).send({ error: e.code, message: e.message });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0];
+    const methods = knownRoutes.filter((r) => r.pattern.test(path)).map((r) => r.method);
+    if (methods.length) {
+      reply.header('Allow', [...new Set(methods)].join(', '));
+      reply.code(405).send({ error: 'method_not_allowed', message: `${req.method} is not allowed on ${path}; use ${[...new Set(methods)].join(', ')}.` });
+      return;
+    }
+    reply.code(404).send({ error: 'route_not_found', message: `No route ${req.method} ${path}. See /v1/openapi.json for the API.` });
+  });
+}
+
+/** `/v1/deploys/:deployId` → a regex matching concrete paths, for the 405 check. */
+export function routePattern(url: string): RegExp {
+  const body = url
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${body}/?$`);
+}

@@ -1,0 +1,145 @@
+/**
+ * The render engine as the rest of Press Cloud sees it: turn one deploy version (served from storage) plus a
+ * job's payload, env and secrets into a PDF. The Chromium adapter lives in `src/adapters/chromium/`.
+ */
+
+/** One file of a deploy version, as recorded in its manifest. */
+export interface RenderFile {
+  /** relative POSIX path inside the version, e.g. `assets/logo.png` (no leading slash) */
+  path: string;
+  /** lowercase hex sha256 of the bytes; lets the caller find the blob */
+  sha256: string;
+  /** size in bytes */
+  size: number;
+  /** served as the response's Content-Type */
+  mime: string;
+}
+
+/** Read access to the files of the deploy version being rendered. */
+export interface RenderFiles {
+  /** The file at `path` (already percent-decoded, no leading slash), or null when the version has none (→ 404). */
+  get(path: string): Promise<RenderFile | null>;
+  /** The file's bytes. A rejection is treated as a storage failure (retryable `render_internal_error`). */
+  open(file: RenderFile): Promise<Buffer>;
+}
+
+export interface RenderRequest {
+  /** the render job's id; used in logs only */
+  jobId: string;
+  /** the tenant; browser contexts and pages are never shared across accounts */
+  accountId: string;
+  /** path of the document to open, e.g. `index.html`; served at `https://app.press.internal/<entry>` */
+  entry: string;
+  /** the deploy version's files, served at `https://app.press.internal/<path>` */
+  files: RenderFiles;
+  /** the job's payload, served at `https://p.press.internal/__payload` with `mime` as Content-Type */
+  payload: { body: Buffer; mime: string };
+  /** the deploy's env vars, served (with `secrets`) at `https://p.press.internal/environment.json` */
+  env: Record<string, string>;
+  /** the deploy's decrypted secrets; never logged */
+  secrets: Record<string, string>;
+  /**
+   * Whether the page may reach the internet (plan policy). Even when true, loopback, private, link-local,
+   * CGNAT, multicast and metadata addresses stay unreachable.
+   */
+  allowExternalNetwork: boolean;
+  /** bound on the render in ms, from getting a page to the finished PDF (plan `maxRenderTimeoutMs`) */
+  timeoutMs: number;
+  /** larger PDFs fail with `render_output_too_large`; null = unlimited */
+  maxOutputBytes: number | null;
+  /** aborting it (job canceled) stops the render quickly with `render_canceled` */
+  signal?: AbortSignal;
+}
+
+/** Milliseconds spent in each step of one render. */
+export interface RenderTimings {
+  /** waiting for a free render slot (renderer at capacity) */
+  queueMs: number;
+  /** getting a page: reused warm page (≈0), new page, or new browser after a crash */
+  acquirePageMs: number;
+  /** navigating to the entry until the document commits */
+  navigateMs: number;
+  /** from commit until the page is ready to print (§6 readiness) */
+  readyMs: number;
+  /** printing */
+  pdfMs: number;
+  /** parsing the PDF to count its pages */
+  inspectMs: number;
+  /** the whole `render()` call */
+  totalMs: number;
+}
+
+export interface RenderResult {
+  /** the PDF; the only copy the renderer holds — stream it to storage, don't copy it */
+  pdf: Buffer;
+  /** `pdf.length` */
+  bytes: number;
+  /** page count, parsed from the PDF */
+  pageCount: number;
+  timings: RenderTimings;
+}
+
+export type RenderErrorCode =
+  | 'render_timeout'
+  | 'render_entry_not_found'
+  | 'render_navigation_failed'
+  | 'render_output_too_large'
+  | 'render_page_crashed'
+  | 'render_internal_error'
+  | 'render_canceled';
+
+/**
+ * Why a render failed. `code` is the job's error code (spec §5; `render_canceled` is never shown as a failure —
+ * the job is canceled). `retryable` is true only for infrastructure failures (browser or page crash, storage
+ * error, engine not available), false for problems of the document itself.
+ */
+export class RenderError extends Error {
+  constructor(
+    readonly code: RenderErrorCode,
+    message: string,
+    readonly retryable: boolean = RenderError.defaultRetryable(code),
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RenderError';
+  }
+
+  /** infrastructure failures retry; document failures and cancellation don't */
+  static defaultRetryable(code: RenderErrorCode): boolean {
+    return code === 'render_page_crashed' || code === 'render_internal_error';
+  }
+}
+
+export interface RendererStatus {
+  /** which engine runs, e.g. `chrome-headless-shell`, `system-chromium`, `custom` (PRESS_CHROMIUM_PATH) */
+  engine: string;
+  /** the browser binary, null before it was resolved */
+  executablePath: string | null;
+  /** browser version, null until launched */
+  version: string | null;
+  /** true when a browser is up and renders are accepted */
+  ready: boolean;
+  /** browser launches after the first one (recycling and crashes) */
+  restarts: number;
+  /** renders in progress */
+  active: number;
+  /** renders waiting for a slot */
+  queued: number;
+  /** browser contexts (accounts) currently open */
+  contexts: number;
+  /** last launch or crash problem, if the renderer is not ready */
+  error: string | null;
+}
+
+export interface Renderer {
+  /** Render one document. Rejects with `RenderError` only. Calls beyond `capacity` wait for a slot. */
+  render(req: RenderRequest): Promise<RenderResult>;
+  /** how many renders run at once; the queue uses it as the self-hosted concurrency limit */
+  readonly capacity: number;
+  /** snapshot for `/readyz` and logs */
+  status(): RendererStatus;
+  /** Find and launch the engine; rejects if it can't. `render()` calls it lazily too. */
+  start(): Promise<void>;
+  /** Stop accepting renders, fail queued ones with `render_internal_error`, close the browser. */
+  close(): Promise<void>;
+}
