@@ -14,16 +14,14 @@ import { ErrorResponse } from './http/schemas/common.js';
 import { accountRoutes } from './http/routes/account.js';
 import { deployRoutes } from './http/routes/deploys.js';
 import { uploadRoutes } from './http/routes/uploads.js';
+import { renderJobRoutes } from './http/routes/render-jobs.js';
+import { webhookRoutes } from './http/routes/webhooks.js';
 import { sha256Hex } from './domain/crypto.js';
 
 export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger'] | false;
   /** per-key requests per minute; null/undefined = off */
   rateLimitPerMinute?: number | null;
-  /** extra route plugins mounted under /v1 (render jobs, PDFs, webhooks) */
-  v1Plugins?: ((ctx: AppContext) => import('@fastify/type-provider-typebox').FastifyPluginAsyncTypebox)[];
-  /** plugins mounted at the root (e.g. signed-link downloads) */
-  rootPlugins?: ((ctx: AppContext) => import('@fastify/type-provider-typebox').FastifyPluginAsyncTypebox)[];
 }
 
 export const API_VERSION = '1.0.0';
@@ -105,10 +103,10 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     await v1.register(accountRoutes(ctx));
     await v1.register(deployRoutes(ctx));
     await v1.register(uploadRoutes(ctx));
-    for (const p of opts.v1Plugins ?? []) await v1.register(p(ctx));
+    await v1.register(renderJobRoutes(ctx));
+    await v1.register(webhookRoutes(ctx));
     v1.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   }, { prefix: '/v1' });
-  for (const p of opts.rootPlugins ?? []) await app.register(p(ctx));
 
   app.get('/healthz', {
     config: { public: true },

@@ -17,6 +17,20 @@ export interface Config {
   rateLimitPerMinute: number | null;
   /** seconds between expiry/GC sweeps */
   sweepIntervalSeconds: number;
+  /** hours a transient render output is kept (spec default 24) */
+  transientOutputTtlHours: number;
+  /** concurrent renders in this process; default = CPU cores */
+  renderConcurrency: number | null;
+  /** browser recycled after this many renders */
+  browserRecycleAfter: number;
+  /** explicit Chromium binary */
+  chromiumPath: string | null;
+  /** render timeout of the self-hosted plan (default 60 s) */
+  renderTimeoutMs: number;
+  /** self-hosted plan: rendered pages may reach public internet addresses (never private ones) */
+  allowExternalNetwork: boolean;
+  /** render job lease; a lost worker's job is retried after it lapses */
+  jobLeaseSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -60,5 +74,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     publicUrl: publicUrl?.replace(/\/$/, '') ?? null,
     rateLimitPerMinute: rate === 0 ? null : rate,
     sweepIntervalSeconds: int(env, 'PRESS_SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
+    transientOutputTtlHours: int(env, 'PRESS_TRANSIENT_OUTPUT_TTL_HOURS', 24, 1, 24 * 365),
+    renderConcurrency: env.PRESS_RENDER_CONCURRENCY ? int(env, 'PRESS_RENDER_CONCURRENCY', 1, 1, 256) : null,
+    browserRecycleAfter: int(env, 'PRESS_BROWSER_RECYCLE_AFTER', 1000, 1, 1_000_000),
+    chromiumPath: env.PRESS_CHROMIUM_PATH || null,
+    renderTimeoutMs: int(env, 'PRESS_RENDER_TIMEOUT_MS', 60_000, 500, 600_000),
+    allowExternalNetwork: bool(env, 'PRESS_ALLOW_EXTERNAL_NETWORK'),
+    jobLeaseSeconds: int(env, 'PRESS_JOB_LEASE_SECONDS', 30, 2, 3600),
   });
 }

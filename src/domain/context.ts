@@ -1,14 +1,16 @@
 import type { BlobStore } from '../ports/blob-store.js';
+import type { JobQueue } from '../ports/job-queue.js';
 import type { MetadataStore, Role } from '../ports/metadata-store.js';
 import type { Clock } from './clock.js';
 import type { SecretBox } from './crypto.js';
 import { Errors } from './errors.js';
-import type { PlanKey } from './policy.js';
+import type { PlanKey, Policy } from './policy.js';
 
 /** What the domain needs from the outside world: ports, a clock, the secret box and a few settings. */
 export interface DomainDeps {
   store: MetadataStore;
   blobs: BlobStore;
+  queue: JobQueue;
   clock: Clock;
   secretBox: SecretBox;
   /** resolves a host name to IP addresses (webhook URL checks) */
@@ -17,7 +19,15 @@ export interface DomainDeps {
     defaultPlan: PlanKey;
     /** PRESS_WEBHOOK_ALLOW_PRIVATE: webhook URLs may point at loopback/private addresses (development, tests) */
     webhookAllowPrivate: boolean;
+    /** base URL of this API as clients reach it, for signed links (set once the server listens) */
+    publicUrl: string;
+    /** how long transient render outputs are kept */
+    transientOutputTtlMs: number;
+    /** operator overrides of the self-hosted `unlimited` plan (PRESS_RENDER_TIMEOUT_MS, PRESS_ALLOW_EXTERNAL_NETWORK) */
+    unlimitedPolicy: Partial<Policy>;
   };
+  /** HMAC key for signed download/preview links, derived from the secrets key */
+  linkSigningKey: Buffer;
 }
 
 /** The authenticated caller of an API request. */

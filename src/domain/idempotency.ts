@@ -31,13 +31,28 @@ export async function beginIdempotent(deps: DomainDeps, scope: IdempotencyScope,
     if (existing.completedAt === null || existing.statusCode === null || existing.responseBody === null) {
       throw Errors.idempotencyKeyInUse('A request with this Idempotency-Key is still being processed; retry after it finishes.');
     }
-    return { kind: 'replay', statusCode: existing.statusCode, body: existing.responseBody };
+    return { kind: 'replay', statusCode: existing.statusCode, body: openBody(deps, existing.responseBody) };
   }
   throw Errors.idempotencyKeyInUse('A request with this Idempotency-Key is still being processed; retry after it finishes.');
 }
 
-/** Stores the first response; 5xx responses release the key instead, so the client's retry runs again. */
+/**
+ * Answers that mean "this request did not run" are not stored, so a corrected retry under the same key runs:
+ * validation (400), permission (403: the key is scoped to the account, so a viewer's refusal must not block an
+ * editor's retry), rate limits and quotas (429, whose Retry-After invites a retry).
+ */
+const NOT_STORED = new Set([400, 401, 403, 429]);
+
+/**
+ * Stores the first response; 5xx and the statuses above release the key instead, so the client's retry runs again.
+ * The body is stored encrypted: creates answer with secrets shown once (API keys, upload tokens).
+ */
 export async function finishIdempotent(deps: DomainDeps, scope: IdempotencyScope, statusCode: number, body: string) {
-  if (statusCode >= 500) await deps.store.idempotency.release(scope);
-  else await deps.store.idempotency.complete(scope, statusCode, body, deps.clock.now());
+  if (statusCode >= 500 || NOT_STORED.has(statusCode)) await deps.store.idempotency.release(scope);
+  else await deps.store.idempotency.complete(scope, statusCode, deps.secretBox.encrypt(body), deps.clock.now());
+}
+
+/** Stored bodies are sealed by finishIdempotent; a plain JSON body (stored before sealing) is returned as is. */
+function openBody(deps: DomainDeps, stored: string): string {
+  return stored.startsWith('v1.') ? deps.secretBox.decrypt(stored) : stored;
 }

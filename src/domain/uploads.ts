@@ -5,7 +5,7 @@ import { accountPolicy, checkQuota } from './usage.js';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
 import { hashToken, safeEqual } from './crypto.js';
-import { ConflictError, Errors } from './errors.js';
+import { AppError, ConflictError, Errors } from './errors.js';
 import { insertDeploy, loadDeploy, requireAliasRole, checkAliasName, versionView } from './deploys.js';
 import { newId, newSecret } from './ids.js';
 import { UPLOAD_LIMITS } from './policy.js';
@@ -187,7 +187,13 @@ export async function commitUploadSession(deps: DomainDeps, caller: Caller, id: 
   requireRole(caller, 'editor', 'Committing upload sessions');
   const aliases = [...new Set(input.aliases ?? [])];
   for (const a of aliases) {
-    checkAliasName(a);
+    try {
+      checkAliasName(a);
+    } catch (err) {
+      // the alias comes from the body here, not the path
+      if (err instanceof AppError) throw Errors.invalidInput(`aliases: ${err.message}`);
+      throw err;
+    }
     requireAliasRole(caller, a);
   }
   const s = await loadSessionWithToken(deps, caller, id, token);

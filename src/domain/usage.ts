@@ -1,12 +1,19 @@
 import type { UsageMeterCode } from '../ports/metadata-store.js';
 import type { Caller, DomainDeps } from './context.js';
 import { Errors } from './errors.js';
-import { PLANS, UPLOAD_LIMITS, billPeriod, retryAfterSeconds, type Plan } from './policy.js';
+import { PLANS, UPLOAD_LIMITS, billPeriod, retryAfterSeconds, type Plan, type PlanKey } from './policy.js';
 
+/** The account's plan; the self-hosted `unlimited` plan takes the operator's overrides (render timeout, network). */
 export async function accountPolicy(deps: DomainDeps, accountId: string): Promise<Plan> {
   const a = await deps.store.accounts.get(accountId);
   if (!a) throw Errors.internal(`account ${accountId} missing`);
-  return PLANS[a.planKey];
+  return planOf(deps, a.planKey);
+}
+
+export function planOf(deps: DomainDeps, key: PlanKey): Plan {
+  const plan = PLANS[key];
+  if (key !== 'unlimited') return plan;
+  return { ...plan, policy: { ...plan.policy, ...deps.settings.unlimitedPolicy } };
 }
 
 const METERS: { code: UsageMeterCode; unit: string; limit: keyof Plan['policy']; error: 'deployCommitQuotaExceeded' | 'renderJobQuotaExceeded' | 'renderTimeQuotaExceeded' }[] = [
@@ -40,7 +47,7 @@ export type OutputBytesFn = (accountId: string) => Promise<{ managedPdfStorageBy
 export async function getUsage(deps: DomainDeps, caller: Caller, outputBytes?: OutputBytesFn) {
   const account = await deps.store.accounts.get(caller.accountId);
   if (!account) throw Errors.internal('account missing');
-  const plan = PLANS[account.planKey];
+  const plan = planOf(deps, account.planKey);
   const now = deps.clock.now();
   const period = billPeriod(now);
   const usageMeters = await Promise.all(

@@ -38,11 +38,17 @@ export function toAppError(err: unknown): AppError {
     case 'FST_ERR_CTP_INSTANCE_ALREADY_STARTED':
       return Errors.invalidInput('The body is not valid JSON.');
   }
+  // @fastify/rate-limit throws what its errorResponseBuilder returns: a plain object with statusCode 429.
+  if (fe.statusCode === 429) return Errors.rateLimited(typeof fe.message === 'string' && fe.message ? fe.message : 'Too many requests; retry later.');
   if (fe instanceof SyntaxError || fe.statusCode === 400) return Errors.invalidInput(`The body is not valid JSON: ${fe.message}`);
   return Errors.internal('Something went wrong on our side; the error was logged. Retry, or report the request id.', { cause: err });
 }
 
 export function registerErrorHandling(app: FastifyInstance, knownRoutes: { method: string; pattern: RegExp }[]) {
+  // Bodies are JSON (blob uploads: octet-stream, parsed by their own route). Fastify's built-in text/plain parser
+  // would hand a string to the JSON schema and answer "body must be object"; without it a text/plain body gets
+  // the clear "Unsupported Content-Type" invalid_input below.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const e = toAppError(err);
     if (e.status >= 500) req.log.error({ err: e.cause ?? err }, e.message);

@@ -104,6 +104,53 @@ export interface IdempotencyRecord {
 
 export type IdempotencyScope = { accountId: string; method: string; route: string; key: string };
 
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** A webhook event: created once per terminal render job (id `evt_render_job_terminated_<jobId>`). */
+export interface WebhookEventRecord {
+  id: string;
+  accountId: string;
+  deployId: string;
+  renderJobId: string;
+  type: 'render.job.terminated';
+  /** JSON snapshot of the job view at termination */
+  data: string;
+  createdAt: number;
+}
+
+/** One delivery attempt of an event (the schedule while pending, the log once done). */
+export interface WebhookDeliveryRecord {
+  id: string;
+  eventId: string;
+  accountId: string;
+  deployId: string;
+  renderJobId: string;
+  url: string;
+  attempt: number;
+  status: WebhookDeliveryStatus;
+  responseStatus: number | null;
+  error: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+  /** pending: when it is due; failed: when the next attempt runs (null after the last) */
+  nextAttemptAt: number | null;
+  durationMs: number | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+}
+
+export interface WebhookAttemptResult {
+  status: 'succeeded' | 'failed';
+  /** the URL the attempt went to (settings may have changed since the row was scheduled) */
+  url: string;
+  responseStatus: number | null;
+  error: string | null;
+  deliveredAt: number;
+  durationMs: number;
+  /** failed: when `next` is due, else null */
+  nextAttemptAt: number | null;
+}
+
 export interface MetadataStore {
   accounts: {
     create(a: AccountRecord): Promise<void>;
@@ -194,6 +241,24 @@ export interface MetadataStore {
     release(scope: IdempotencyScope): Promise<void>;
     /** removes keys created before `before` */
     purge(before: number): Promise<number>;
+  };
+
+  webhooks: {
+    /**
+     * Atomically inserts the event and its first (pending) delivery unless the event already exists, so several
+     * senders never create two. Returns true when this call created it.
+     */
+    createEvent(event: WebhookEventRecord, first: WebhookDeliveryRecord): Promise<boolean>;
+    getEvent(id: string): Promise<WebhookEventRecord | null>;
+    /** CAS: leases the earliest pending delivery due at `now` whose lease is free or lapsed, or null */
+    claimDue(now: number, owner: string, leaseUntil: number): Promise<WebhookDeliveryRecord | null>;
+    /**
+     * Records a claimed attempt's outcome (only while `owner` holds the lease) and, in the same step, schedules the
+     * next attempt when given. False when the lease was lost (another sender took the attempt).
+     */
+    complete(id: string, owner: string, result: WebhookAttemptResult, next: WebhookDeliveryRecord | null): Promise<boolean>;
+    /** a deploy's deliveries, newest first */
+    list(accountId: string, deployId: string, page: PageRequest): Promise<WebhookDeliveryRecord[]>;
   };
 
   /** cheap liveness query for /readyz */

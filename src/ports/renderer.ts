@@ -125,7 +125,7 @@ export interface RendererStatus {
   active: number;
   /** renders waiting for a slot */
   queued: number;
-  /** browser contexts (accounts) currently open */
+  /** browser contexts open; each belongs to one account for life (or to none yet, while spare) */
   contexts: number;
   /** last launch or crash problem, if the renderer is not ready */
   error: string | null;

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { FsBlobStore } from '../adapters/fs-blob/fs-blob-store.js';
 import { SqliteStore, openSqlite } from '../adapters/sqlite/sqlite-store.js';
+import { SqliteQueue } from '../adapters/sqlite/sqlite-queue.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { DomainDeps } from '../domain/context.js';
 import { SecretBox } from '../domain/crypto.js';
@@ -26,15 +27,24 @@ export async function resolveHost(host: string): Promise<string[]> {
 
 /** Composition root of the embedded mode: SQLite for metadata, the local disk for blobs. */
 export async function createDomainDeps(config: Config, opts: { clock?: Clock } = {}): Promise<DomainDeps> {
-  const store = new SqliteStore(openSqlite(join(config.dataDir, 'press.db')));
+  const db = openSqlite(join(config.dataDir, 'press.db'));
   const blobs = new FsBlobStore(join(config.dataDir, 'storage'));
   await blobs.init();
+  const secretKey = loadSecretKey(config);
   return {
-    store,
+    store: new SqliteStore(db),
     blobs,
+    queue: new SqliteQueue(db),
     clock: opts.clock ?? systemClock,
-    secretBox: new SecretBox(loadSecretKey(config)),
+    secretBox: new SecretBox(secretKey),
+    linkSigningKey: Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'press-cloud signed links v1', 32)),
     resolveHost,
-    settings: { defaultPlan: config.defaultPlan, webhookAllowPrivate: config.webhookAllowPrivate },
+    settings: {
+      defaultPlan: config.defaultPlan,
+      webhookAllowPrivate: config.webhookAllowPrivate,
+      publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
+      transientOutputTtlMs: config.transientOutputTtlHours * 3_600_000,
+      unlimitedPolicy: { maxRenderTimeoutMs: config.renderTimeoutMs, allowExternalNetwork: config.allowExternalNetwork },
+    },
   };
 }

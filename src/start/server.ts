@@ -5,35 +5,79 @@ import { bootstrap } from '../domain/accounts.js';
 import type { Clock } from '../domain/clock.js';
 import type { DomainDeps } from '../domain/context.js';
 import { IDEMPOTENCY_TTL_MS } from '../domain/idempotency.js';
+import { sweepExpiredOutputs } from '../domain/render-jobs.js';
+import { RenderWorker } from '../domain/render-worker.js';
+import { WebhookSender } from '../domain/webhooks.js';
 import { collectGarbage, expireUploadSessions } from '../domain/uploads.js';
 import type { AppContext } from '../http/context.js';
+import type { Renderer } from '../ports/renderer.js';
+import { ChromiumRenderer } from '../adapters/chromium/chromium-renderer.js';
 import { createDomainDeps } from './compose.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   deps: DomainDeps;
+  renderer: Renderer;
+  worker: RenderWorker;
+  /** the webhook sender (tests call `runOnce()`; `sweep()` runs it too) */
+  webhooks: WebhookSender;
   url: string;
   /** the admin key created on first start of an empty store, else null */
   bootstrapKey: string | null;
   /** runs the sweepers once (tests call this instead of waiting for the interval) */
   sweep(): Promise<void>;
-  close(): Promise<void>;
+  /** graceful: stops claiming, lets renders finish (or, with `abort`, releases them for a retry), closes everything */
+  close(opts?: { abort?: boolean }): Promise<void>;
 }
 
-/** Starts everything in order: store (migrations) → bootstrap → HTTP → background sweepers. */
-export async function startServer(config: Config, opts: { clock?: Clock; logger?: boolean } = {}): Promise<RunningServer> {
+export interface StartOptions {
+  clock?: Clock;
+  logger?: boolean;
+  /** a renderer to use instead of launching Chromium (e.g. one shared by several test servers) */
+  renderer?: Renderer;
+  /** render job lease (ms); a killed worker's job is retried after it lapses */
+  leaseMs?: number;
+}
+
+/**
+ * Starts everything in order: store (migrations) → bootstrap → HTTP → render worker → background sweepers.
+ * Shutdown runs the other way: stop sweeps and claims, let renders finish, close HTTP, then the store.
+ */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const deps = await createDomainDeps(config, { clock: opts.clock });
   const boot = await bootstrap(deps);
-  const ctx: AppContext = { deps, hooks: {}, readiness: {} };
+  const renderer = opts.renderer ?? new ChromiumRenderer({
+    capacity: config.renderConcurrency ?? undefined,
+    recycleAfterRenders: config.browserRecycleAfter,
+    env: config.chromiumPath ? { ...process.env, PRESS_CHROMIUM_PATH: config.chromiumPath } : process.env,
+  });
+  const ctx: AppContext = {
+    deps,
+    hooks: {
+      onDeployDeleted: async (deployId) => void (await deps.queue.cancelForDeploy(deployId, deps.clock.now())),
+      outputBytes: (accountId) => deps.queue.outputBytes(accountId),
+    },
+    readiness: {
+      renderer: async () => {
+        const st = renderer.status();
+        if (!st.ready && st.error) throw new Error(`renderer not ready: ${st.error}`);
+        return { engine: st.engine, executablePath: st.executablePath, version: st.version, capacity: renderer.capacity, active: st.active, restarts: st.restarts };
+      },
+    },
+  };
   const app = await buildApp(ctx, {
     logger: opts.logger === false ? false : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-upload-token"]'] },
     rateLimitPerMinute: config.rateLimitPerMinute,
   });
+  const worker = new RenderWorker(deps, renderer, { leaseMs: opts.leaseMs ?? config.jobLeaseSeconds * 1000, logger: app.log });
+  const webhooks = new WebhookSender(deps, { logger: app.log });
 
   const sweep = async () => {
     await expireUploadSessions(deps);
     await collectGarbage(deps);
+    await sweepExpiredOutputs(deps);
     await deps.store.idempotency.purge(deps.clock.now() - IDEMPOTENCY_TTL_MS);
+    await webhooks.runOnce();
   };
   let sweeping: Promise<void> | null = null;
   const timer = setInterval(() => {
@@ -43,12 +87,21 @@ export async function startServer(config: Config, opts: { clock?: Clock; logger?
 
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('[::1]', 'localhost');
+  if (!config.publicUrl) deps.settings.publicUrl = url;
+  // Launch the browser in the background so the API answers at once; the first render waits for it if needed.
+  renderer.start().catch((err) => app.log.error({ err }, 'renderer failed to start'));
+  worker.start();
+  webhooks.start(); // after listen: signed links in webhook bodies need the public URL
+
   return {
-    app, deps, url, bootstrapKey: boot?.key ?? null, sweep,
-    async close() {
+    app, deps, renderer, worker, webhooks, url, bootstrapKey: boot?.key ?? null, sweep,
+    async close(closeOpts = {}) {
       clearInterval(timer);
+      await worker.stop({ abort: closeOpts.abort });
+      await webhooks.stop();
       await sweeping;
       await app.close();
+      if (!opts.renderer) await renderer.close();
       await deps.store.close();
     },
   };

@@ -78,7 +78,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       return { accountId: account.id, keys };
     },
     async stop() {
-      await server.close();
+      await server.close({ abort: true });
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,9 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, access, constants } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { BlobRejectedError, type BlobStore, type PutOptions, type PutResult } from '../../ports/blob-store.js';
 
 /**
@@ -41,19 +39,18 @@ export class FsBlobStore implements BlobStore {
     const tmpFile = join(this.tmp, `${randomBytes(12).toString('hex')}.part`);
     const hash = createHash('sha256');
     let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (opts.maxBytes !== undefined && size > opts.maxBytes) return cb(new BlobRejectedError('too_large', { size }));
-        if (opts.expectedSize !== undefined && size > opts.expectedSize) return cb(new BlobRejectedError('size_mismatch', { size }));
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
     try {
       const fh = await open(tmpFile, 'w', 0o644);
       try {
-        await pipeline(body, meter, createWriteStream('', { fd: fh.fd, autoClose: false }));
+        // Read through an iterator that leaves the body alive when we stop early: the body is the caller's (often
+        // an HTTP request, whose destruction would kill the connection before the 400 is sent); the caller drains it.
+        for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (opts.maxBytes !== undefined && size > opts.maxBytes) throw new BlobRejectedError('too_large', { size });
+          if (opts.expectedSize !== undefined && size > opts.expectedSize) throw new BlobRejectedError('size_mismatch', { size });
+          hash.update(chunk);
+          await fh.write(chunk);
+        }
         await fh.sync();
       } finally {
         await fh.close();
@@ -74,7 +71,7 @@ export class FsBlobStore implements BlobStore {
     const p = this.pathOf(key);
     try {
       const fh = await open(p, 'r');
-      return createReadStream('', { fd: fh.fd, ...(range ?? {}) });
+      return fh.createReadStream({ ...(range ?? {}) });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;

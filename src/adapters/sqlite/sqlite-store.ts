@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { ConflictError } from '../../domain/errors.js';
 import type {
   AccountRecord, AliasRecord, ApiKeyRecord, DeployRecord, DeployVar, DeployVersionRecord, FileEntry,
-  IdempotencyRecord, IdempotencyScope, MetadataStore, UploadSessionRecord,
+  IdempotencyRecord, IdempotencyScope, MetadataStore, UploadSessionRecord, WebhookDeliveryRecord, WebhookEventRecord,
 } from '../../ports/metadata-store.js';
 import { migrate } from './migrate.js';
 import { afterClause, camel, camelAll } from './rows.js';
@@ -248,6 +248,59 @@ export class SqliteStore implements MetadataStore {
       this.run('DELETE FROM idempotency_keys WHERE account_id = ? AND method = ? AND route = ? AND key = ?', s.accountId, s.method, s.route, s.key);
     },
     purge: async (before) => this.run('DELETE FROM idempotency_keys WHERE created_at < ?', before)?.changes ?? 0,
+  };
+
+  webhooks: MetadataStore['webhooks'] = {
+    createEvent: async (event, first) =>
+      this.db.transaction(() => {
+        const created = this.db
+          .prepare(
+            `INSERT INTO webhook_events (id, account_id, deploy_id, render_job_id, type, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO NOTHING`,
+          )
+          .run(event.id, event.accountId, event.deployId, event.renderJobId, event.type, event.data, event.createdAt).changes === 1;
+        if (created) this.insert('webhook_deliveries', { ...first });
+        return created;
+      }).immediate(),
+    getEvent: async (id) => this.one<WebhookEventRecord>('SELECT * FROM webhook_events WHERE id = ?', [id]),
+    claimDue: async (now, owner, leaseUntil) =>
+      this.db.transaction(() => {
+        const due = this.db
+          .prepare(
+            `SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+             ORDER BY next_attempt_at, id LIMIT 1`,
+          )
+          .get(now, now) as { id: string } | undefined;
+        if (!due) return null;
+        const taken = this.db
+          .prepare(
+            `UPDATE webhook_deliveries SET lease_owner = ?, lease_expires_at = ?
+             WHERE id = ? AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)`,
+          )
+          .run(owner, leaseUntil, due.id, now).changes === 1;
+        return taken ? this.one<WebhookDeliveryRecord>('SELECT * FROM webhook_deliveries WHERE id = ?', [due.id]) : null;
+      }).immediate(),
+    complete: async (id, owner, r, next) =>
+      this.db.transaction(() => {
+        const done = this.db
+          .prepare(
+            `UPDATE webhook_deliveries SET status = ?, url = ?, response_status = ?, error = ?, delivered_at = ?, duration_ms = ?, next_attempt_at = ?,
+               lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = ? AND status = 'pending' AND lease_owner = ?`,
+          )
+          .run(r.status, r.url, r.responseStatus, r.error, r.deliveredAt, r.durationMs, r.nextAttemptAt, id, owner).changes === 1;
+        if (done && next) {
+          this.db
+            .prepare(
+              `INSERT INTO webhook_deliveries (id, event_id, account_id, deploy_id, render_job_id, url, attempt, status, created_at, next_attempt_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (event_id, attempt) DO NOTHING`,
+            )
+            .run(next.id, next.eventId, next.accountId, next.deployId, next.renderJobId, next.url, next.attempt, next.createdAt, next.nextAttemptAt);
+        }
+        return done;
+      }).immediate(),
+    list: async (accountId, deployId, page) =>
+      this.page<WebhookDeliveryRecord>('SELECT * FROM webhook_deliveries WHERE account_id = ? AND deploy_id = ?', [accountId, deployId], page),
   };
 
   async ping() {

@@ -3,21 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import { beginIdempotent, finishIdempotent } from '../../domain/idempotency.js';
 import type { DomainDeps } from '../../domain/context.js';
 import { sha256Hex } from '../../domain/crypto.js';
+import { canonicalJson } from '../../domain/canonical-json.js';
 import type { IdempotencyScope } from '../../ports/metadata-store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     idempotencyScope: IdempotencyScope | null;
   }
-}
-
-/** JSON with sorted keys, so `{a,b}` and `{b,a}` are the same request. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
 }
 
 /**
@@ -30,7 +22,7 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { deps: D
     const key = req.headers['idempotency-key'];
     if (!req.routeOptions.config.idempotent || typeof key !== 'string' || !req.caller) return;
     const scope = { accountId: req.caller.accountId, method: req.method, route: req.routeOptions.url!, key };
-    const outcome = await beginIdempotent(opts.deps, scope, sha256Hex(canonical({ params: req.params, body: req.body ?? null })));
+    const outcome = await beginIdempotent(opts.deps, scope, sha256Hex(canonicalJson({ params: req.params, body: req.body ?? null })));
     if (outcome.kind === 'replay') {
       return reply.code(outcome.statusCode).header('idempotent-replayed', 'true').type('application/json; charset=utf-8').send(outcome.body);
     }

@@ -13,10 +13,34 @@ export const ErrorResponse = Type.Object(
 
 export const ErrorRef = Type.Unsafe<{ error: string; message: string }>({ $ref: 'ErrorResponse#' });
 
-/** The error statuses a route can answer, each pointing at ErrorResponse. 400/401/403/500/503 always apply. */
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request: invalid_input, invalid_path_param, invalid_query_param, invalid_header, or a hard limit',
+  401: 'missing_authorization or invalid_api_key',
+  403: 'api_key_disabled or insufficient_permission',
+  404: 'Not found (another account\'s resources are not found either)',
+  409: 'Conflict',
+  410: 'Gone (expired)',
+  422: 'idempotency_key_mismatch: the Idempotency-Key was used with another request',
+  429: 'rate_limited or a quota is used up; see Retry-After',
+  500: 'internal_error',
+  501: 'not_implemented',
+  503: 'service_unavailable: storage, database or renderer not ready',
+};
+
+/*
+ * Errors are always JSON, also on routes that produce PDFs: the response is keyed by media type, so the docs do not
+ * inherit the route's `produces` and the serializer picks this schema for the error handler's JSON.
+ */
+const errorResponse = (status: number) => ({
+  description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+  ...(status === 429 ? { headers: { 'retry-after': Type.Integer({ description: 'seconds to wait before retrying' }) } } : {}),
+  content: { 'application/json': { schema: ErrorRef } },
+});
+
+/** The error statuses a route can answer, each pointing at ErrorResponse. 400/401/403/429/500/503 always apply. */
 export function errors(...statuses: number[]) {
   const all = new Set([400, 401, 403, 429, 500, 503, ...statuses]);
-  return Object.fromEntries([...all].sort().map((s) => [s, ErrorRef]));
+  return Object.fromEntries([...all].sort().map((s) => [s, errorResponse(s)]));
 }
 
 export const Id = (prefix: IdPrefix, description?: string) =>

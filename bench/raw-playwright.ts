@@ -1,0 +1,77 @@
+import { chromium } from 'playwright-core';
+import type { Page } from 'playwright-core';
+
+export interface RawLoopOptions {
+  executablePath: string;
+  /** launch flags, e.g. `findChromium()`'s `args` so both sides run the same engine the same way */
+  args: string[];
+  /** the document printed every time */
+  html: string;
+  /** documents to print in total */
+  count: number;
+  /** documents printed at once, each on its own warm page */
+  concurrency: number;
+}
+
+export interface RawLoopResult {
+  count: number;
+  concurrency: number;
+  wallMs: number;
+  docsPerSecond: number;
+  /** per-document time (setContent + pdf), sorted ascending */
+  latenciesMs: number[];
+  p50Ms: number;
+  p95Ms: number;
+  bytes: number;
+}
+
+/**
+ * The baseline the render path is measured against: one browser, `concurrency` pages created up front (warm),
+ * each printing `setContent(html)` + `page.pdf()` in a loop, with nothing else around it — no routing, no
+ * storage, no readiness protocol, no reset. Page creation is excluded from the timing.
+ */
+export async function rawLoop(opts: RawLoopOptions): Promise<RawLoopResult> {
+  const browser = await chromium.launch({ executablePath: opts.executablePath, args: opts.args, headless: true });
+  try {
+    const context = await browser.newContext();
+    const pages: Page[] = [];
+    for (let i = 0; i < opts.concurrency; i++) pages.push(await context.newPage());
+    // One untimed print per page: the first one pays for lazy initialisation (fonts, print path).
+    await Promise.all(pages.map(async (page) => {
+      await page.setContent(opts.html);
+      await page.pdf({ preferCSSPageSize: true, printBackground: true });
+    }));
+
+    const latencies: number[] = [];
+    let bytes = 0;
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      pages.map(async (page) => {
+        while (next < opts.count) {
+          next++;
+          const t = performance.now();
+          await page.setContent(opts.html);
+          const pdf = await page.pdf({ preferCSSPageSize: true, printBackground: true });
+          latencies.push(performance.now() - t);
+          bytes += pdf.length;
+        }
+      }),
+    );
+    const wallMs = performance.now() - started;
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+    return {
+      count: latencies.length,
+      concurrency: opts.concurrency,
+      wallMs,
+      docsPerSecond: (latencies.length / wallMs) * 1000,
+      latenciesMs: latencies,
+      p50Ms: at(0.5),
+      p95Ms: at(0.95),
+      bytes,
+    };
+  } finally {
+    await browser.close();
+  }
+}

@@ -1,0 +1,560 @@
+import { chromium } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page, Route } from 'playwright-core';
+import type { ResolvedChromium } from './find-chromium.js';
+import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from './launch-features.js';
+import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
+import type { RenderLogger } from './logger.js';
+
+/** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
+export interface PageJob {
+  route(route: Route): Promise<void>;
+  /** the page's renderer process died */
+  pageCrashed(): void;
+  /** the whole browser went away, or the page closed under the render */
+  browserGone(): void;
+  console(type: string, text: string): void;
+  pageError(message: string): void;
+}
+
+export interface PoolOptions {
+  chromium: () => Promise<ResolvedChromium>;
+  /** renders at once; an account never holds more warm pages than this plus one */
+  capacity: number;
+  /** close and relaunch the browser after this many renders */
+  recycleAfterRenders: number;
+  /** warm pages kept without a render; the least recently used beyond it close */
+  maxIdlePages: number;
+  /** a warm page without renders for this long closes */
+  idlePageTtlMs: number;
+  /** keep one fresh, never-used page ready for the next account new to the browser */
+  sparePage: boolean;
+  launchTimeoutMs: number;
+  logger: RenderLogger;
+}
+
+const RESET_TIMEOUT_MS = 5_000;
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/**
+ * A warm page in a browser context of its own. The context belongs to one account for its whole life (or to
+ * nobody yet, while it is the spare); its storage is wiped before the page serves another render.
+ */
+interface Slot {
+  context: BrowserContext;
+  page: Page;
+  cdp: CDPSession;
+  generation: Generation;
+  /** null while it is the spare nobody has used yet */
+  accountId: string | null;
+  job: PageJob | null;
+  crashed: boolean;
+  closed: boolean;
+  lastUsed: number;
+}
+
+/** An account's warm pages in one browser. */
+interface AccountPages {
+  slots: Set<Slot>;
+  idle: Slot[];
+  /** slots being reset after a render; each resolves once the slot is idle again or discarded */
+  resetting: Set<Promise<void>>;
+  /** slot being created (or the spare being claimed) for this account; resolves to the failure, if any */
+  creating: Promise<Error | null> | null;
+  /** renders waiting for a slot */
+  waiting: number;
+}
+
+/** One launched browser. Replaced after `recycleAfterRenders` or when it disconnects. */
+interface Generation {
+  browser: Browser;
+  accounts: Map<string, AccountPages>;
+  spare: Promise<Slot> | null;
+  renders: number;
+  leased: number;
+  draining: boolean;
+  dead: boolean;
+}
+
+/** A page handed to one render. `release` exactly once. */
+export interface PageLease {
+  readonly page: Page;
+  /** whether the browser behind the page is still connected */
+  browserConnected(): boolean;
+  /** whether the page's renderer crashed during the lease */
+  pageCrashed(): boolean;
+  /** Give the page back: reused after a reset when `reusable`, otherwise closed (a replacement is made later). */
+  release(reusable: boolean): void;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Owns the long-lived browser and its warm pages. Creating a page costs 160–450 ms against ~15 ms for printing
+ * one (shared/notes/chromium-performance.md), so pages are reused. Each warm page lives in a browser context of
+ * its own, bound to one account for life: accounts never share a context or a page, and even overlapping
+ * renders of one account don't share storage. Between renders a page is reset off the critical path (job
+ * detached, navigated to about:blank, the internal origins' storage and the context's cookies wiped, stray
+ * popups closed); an account that renders back-to-back gets a second warm page so one can reset while the other
+ * renders. Replacements for discarded pages are made in the background.
+ */
+export class BrowserPool {
+  private current: Promise<Generation> | null = null;
+  private next: Promise<Generation> | null = null;
+  private readonly generations = new Set<Generation>();
+  private launches = 0;
+  /** Playwright's `--disable-features=` flag and our merged replacement; null = keep Playwright's as is */
+  private featureFlags: { replace: string; with: string } | null | undefined = undefined;
+  private closed = false;
+  private sweeper: NodeJS.Timeout | null = null;
+  /** last launch failure or crash, for status() */
+  lastError: string | null = null;
+  version: string | null = null;
+  resolved: ResolvedChromium | null = null;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  get restarts(): number {
+    return Math.max(0, this.launches - 1);
+  }
+
+  get ready(): boolean {
+    if (this.closed) return false;
+    for (const g of this.generations) if (!g.dead && !g.draining) return true;
+    return false;
+  }
+
+  /** open browser contexts (one per warm page, the spare included), over all live browsers */
+  get contextCount(): number {
+    let n = 0;
+    for (const g of this.generations) {
+      if (g.dead) continue;
+      if (g.spare) n++;
+      for (const a of g.accounts.values()) n += a.slots.size;
+    }
+    return n;
+  }
+
+  /** Launch the browser and wait for the spare page, so the first render finds a warm one. */
+  async start(): Promise<void> {
+    const gen = await this.generation();
+    await gen.spare?.catch(() => undefined);
+    if (!this.sweeper && !this.closed) {
+      const every = Math.max(5_000, Math.floor(this.opts.idlePageTtlMs / 4));
+      this.sweeper = setInterval(() => this.sweepIdle(), every);
+      this.sweeper.unref();
+    }
+  }
+
+  /**
+   * Lease a warm page of the account and attach `job` to it: from now on the page's requests and events go to
+   * the job, until the lease is released.
+   */
+  async acquire(accountId: string, job: PageJob): Promise<PageLease> {
+    const gen = await this.generation();
+    let account = gen.accounts.get(accountId);
+    if (!account) {
+      account = { slots: new Set(), idle: [], resetting: new Set(), creating: null, waiting: 0 };
+      gen.accounts.set(accountId, account);
+    }
+    account.waiting++;
+    let slot: Slot;
+    try {
+      slot = await this.takeSlot(gen, accountId, account);
+    } finally {
+      account.waiting--;
+    }
+    if (gen.dead) {
+      this.discard(slot);
+      throw new Error('browser disconnected while acquiring a page');
+    }
+    slot.job = job;
+    slot.lastUsed = Date.now();
+    gen.leased++;
+    gen.renders++;
+    if (gen.renders >= this.opts.recycleAfterRenders) this.recycle(gen);
+    return this.lease(slot);
+  }
+
+  /** Test hook: kill the browser process (CDP Browser.crash), as a real crash would. */
+  async crashBrowser(): Promise<void> {
+    const gen = this.current ? await this.current : null;
+    if (!gen) return;
+    const session = await gen.browser.newBrowserCDPSession();
+    await session.send('Browser.crash').catch(() => undefined);
+  }
+
+  /** Test hook: crash the renderer process of every leased page (CDP Page.crash). */
+  async crashLeasedPages(): Promise<void> {
+    for (const g of this.generations) {
+      for (const a of g.accounts.values()) {
+        for (const slot of a.slots) if (slot.job) await slot.cdp.send('Page.crash').catch(() => undefined);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    const pending = [this.current, this.next].filter((p): p is Promise<Generation> => p !== null);
+    this.current = null;
+    this.next = null;
+    await Promise.allSettled(pending);
+    await Promise.allSettled([...this.generations].map((g) => this.closeGeneration(g)));
+  }
+
+  // ---- browsers -------------------------------------------------------------------------------------------
+
+  private async generation(): Promise<Generation> {
+    for (;;) {
+      if (this.closed) throw new Error('renderer is closed');
+      if (!this.current) this.current = this.launch();
+      const pending = this.current;
+      let gen: Generation;
+      try {
+        gen = await pending;
+      } catch (err) {
+        if (this.current === pending) this.current = null;
+        throw err;
+      }
+      if (!gen.dead) return gen;
+      if (this.current === pending) this.current = null;
+    }
+  }
+
+  private async launch(): Promise<Generation> {
+    const resolved = (this.resolved ??= await this.opts.chromium());
+    const launch = () =>
+      chromium.launch({
+        executablePath: resolved.executablePath,
+        args: this.featureFlags ? [...resolved.args, this.featureFlags.with] : resolved.args,
+        ignoreDefaultArgs: this.featureFlags ? [this.featureFlags.replace] : undefined,
+        headless: true,
+        timeout: this.opts.launchTimeoutMs,
+        // The host process decides when to stop; don't let Playwright kill the browser on signals.
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+      });
+    let browser: Browser;
+    try {
+      browser = await launch();
+      if (this.featureFlags === undefined) {
+        // First launch only: learn Playwright's feature flag, then relaunch with ours merged in (see
+        // launch-features.ts). Later launches (recycling, crashes) reuse what was learnt.
+        const replace = await playwrightDisableFeaturesArg(browser);
+        this.featureFlags = replace ? { replace, with: mergeDisabledFeatures(replace, EXTRA_DISABLED_FEATURES) } : null;
+        if (this.featureFlags) {
+          await browser.close();
+          browser = await launch();
+        }
+      }
+    } catch (err) {
+      this.lastError = `launch failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+      this.opts.logger.error({ executablePath: resolved.executablePath, err: this.lastError }, 'chromium launch failed');
+      throw err;
+    }
+    this.launches++;
+    this.version = browser.version();
+    this.lastError = null;
+    const gen: Generation = {
+      browser,
+      accounts: new Map(),
+      spare: null,
+      renders: 0,
+      leased: 0,
+      draining: false,
+      dead: false,
+    };
+    this.generations.add(gen);
+    browser.on('disconnected', () => this.onDisconnected(gen));
+    this.opts.logger.info(
+      { engine: resolved.engine, executablePath: resolved.executablePath, version: this.version, launch: this.launches },
+      'chromium launched',
+    );
+    if (this.closed) {
+      await this.closeGeneration(gen);
+      throw new Error('renderer is closed');
+    }
+    this.refillSpare(gen);
+    return gen;
+  }
+
+  private onDisconnected(gen: Generation): void {
+    const expected = gen.draining || this.closed;
+    gen.dead = true;
+    this.generations.delete(gen);
+    for (const account of gen.accounts.values()) {
+      for (const slot of account.slots) {
+        slot.closed = true;
+        slot.job?.browserGone();
+      }
+    }
+    gen.accounts.clear();
+    if (expected) return;
+    this.lastError = 'browser disconnected';
+    this.opts.logger.error({ leased: gen.leased, renders: gen.renders }, 'chromium disconnected; relaunching');
+    // Relaunch right away so the next render doesn't pay for it; a failure is retried by the next acquire.
+    const relaunch = this.launch();
+    relaunch.catch(() => {
+      if (this.current === relaunch) this.current = null;
+    });
+    this.current = relaunch;
+  }
+
+  /** Start the next browser in the background; the old one serves until it is up, then drains and closes. */
+  private recycle(gen: Generation): void {
+    if (gen.draining || this.next || this.closed) return;
+    const next = this.launch();
+    this.next = next;
+    next.then(
+      (fresh) => {
+        if (this.next !== next) return;
+        this.next = null;
+        this.current = Promise.resolve(fresh);
+        gen.draining = true;
+        this.opts.logger.info({ renders: gen.renders }, 'chromium recycled');
+        if (gen.leased === 0) void this.closeGeneration(gen);
+      },
+      () => {
+        if (this.next === next) this.next = null;
+      },
+    );
+  }
+
+  private async closeGeneration(gen: Generation): Promise<void> {
+    gen.draining = true;
+    this.generations.delete(gen);
+    await withTimeout(gen.browser.close(), CLOSE_TIMEOUT_MS, 'browser close').catch(() => undefined);
+  }
+
+  // ---- warm pages -----------------------------------------------------------------------------------------
+
+  /** A new context with its page, set up for rendering. */
+  private async createSlot(gen: Generation, accountId: string | null): Promise<Slot> {
+    const context = await gen.browser.newContext({ serviceWorkers: 'block', acceptDownloads: false });
+    try {
+      await context.addInitScript({ content: PAGE_RUNTIME_SCRIPT });
+      // Interception doesn't see WebSockets; refuse them all (the dead proxy would stop them anyway).
+      await context.routeWebSocket(/.*/, (ws) => ws.close({ code: 1008, reason: 'blocked' }));
+      // Pages other than ours (window.open popups) have no job to answer them: refuse all their requests.
+      // Page routes take precedence over this one.
+      await context.route('**/*', (route) => route.abort('blockedbyclient').catch(() => undefined));
+      const page = await context.newPage();
+      const cdp = await context.newCDPSession(page);
+      const slot: Slot = {
+        context,
+        page,
+        cdp,
+        generation: gen,
+        accountId,
+        job: null,
+        crashed: false,
+        closed: false,
+        lastUsed: Date.now(),
+      };
+      // Renders enforce their own deadline; Playwright's 30 s defaults must not cut in first.
+      page.setDefaultTimeout(0);
+      page.setDefaultNavigationTimeout(0);
+      await page.route('**/*', async (route) => {
+        if (slot.job) return slot.job.route(route);
+        await route.abort('blockedbyclient').catch(() => undefined);
+      });
+      page.on('crash', () => {
+        slot.crashed = true;
+        slot.job?.pageCrashed();
+      });
+      page.on('console', (msg) => {
+        const type = msg.type();
+        if (type === 'error' || type === 'warning') slot.job?.console(type, msg.text());
+      });
+      page.on('pageerror', (err) => slot.job?.pageError(err.message));
+      // Only a crash or shutdown closes a leased page (the pool closes pages after release).
+      page.on('close', () => slot.job?.browserGone());
+      context.on('page', (popup) => {
+        if (popup !== page) void popup.close({ runBeforeUnload: false }).catch(() => undefined);
+      });
+      return slot;
+    } catch (err) {
+      await context.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private refillSpare(gen: Generation): void {
+    if (!this.opts.sparePage || gen.spare || gen.dead || gen.draining || this.closed) return;
+    const spare = this.createSlot(gen, null);
+    spare.catch((err) => {
+      if (gen.spare === spare) gen.spare = null;
+      if (!gen.dead) this.opts.logger.warn({ err: String(err) }, 'spare page failed');
+    });
+    gen.spare = spare;
+  }
+
+  /** A slot for the account: idle, or soon idle after its reset, or new (the spare if there is one). */
+  private async takeSlot(gen: Generation, accountId: string, account: AccountPages): Promise<Slot> {
+    const hadSlots = account.slots.size > 0;
+    let waited = false;
+    let failures = 0;
+    for (;;) {
+      if (gen.dead || this.closed) throw new Error('browser disconnected');
+      const slot = account.idle.pop();
+      if (slot && (slot.closed || slot.crashed || slot.page.isClosed())) {
+        this.discard(slot);
+        continue;
+      }
+      if (slot) {
+        // Demand met only by waiting: keep one more warm page for this account, made off the critical path.
+        if (waited && hadSlots && account.idle.length === 0) this.grow(gen, accountId, account);
+        return slot;
+      }
+      if (account.resetting.size === 0 && !account.creating) this.grow(gen, accountId, account);
+      waited = true;
+      // A slot finishing its reset is ~30 ms away; a new one is 160–450 ms away. Take whichever comes first.
+      const waits: Array<Promise<Error | null>> = [...account.resetting].map((r) => r.then(() => null));
+      if (account.creating) waits.push(account.creating);
+      const failed = await Promise.race(waits);
+      if (failed && ++failures >= 2) throw failed;
+    }
+  }
+
+  /** Add a warm page to the account in the background (claiming the spare if it is ready). */
+  private grow(gen: Generation, accountId: string, account: AccountPages): void {
+    if (account.creating || account.slots.size >= this.opts.capacity + 1) return;
+    const creating = (async () => {
+      let slot: Slot | null = null;
+      if (gen.spare) {
+        const spare = gen.spare;
+        gen.spare = null;
+        slot = await spare.catch(() => null);
+      }
+      slot ??= await this.createSlot(gen, accountId);
+      slot.accountId = accountId;
+      if (gen.dead || gen.accounts.get(accountId) !== account) {
+        this.discard(slot);
+        return;
+      }
+      account.slots.add(slot);
+      account.idle.push(slot);
+      this.refillSpare(gen);
+      this.enforceIdleCap();
+    })();
+    const done = creating.then(
+      () => null,
+      (err: unknown) => {
+        if (!gen.dead) this.opts.logger.warn({ err: String(err) }, 'warm page creation failed');
+        return err instanceof Error ? err : new Error(String(err));
+      },
+    );
+    account.creating = done;
+    // Registered before any waiter's reaction, so a waiter sees `creating` cleared when it looks again.
+    void done.then(() => {
+      if (account.creating === done) account.creating = null;
+    });
+  }
+
+  private lease(slot: Slot): PageLease {
+    let released = false;
+    const gen = slot.generation;
+    return {
+      page: slot.page,
+      browserConnected: () => !gen.dead && gen.browser.isConnected(),
+      pageCrashed: () => slot.crashed,
+      release: (reusable) => {
+        if (released) return;
+        released = true;
+        this.release(slot, reusable);
+      },
+    };
+  }
+
+  private release(slot: Slot, reusable: boolean): void {
+    slot.job = null;
+    slot.lastUsed = Date.now();
+    const gen = slot.generation;
+    gen.leased--;
+    if (gen.draining && gen.leased === 0) void this.closeGeneration(gen);
+    const account = slot.accountId === null ? undefined : gen.accounts.get(slot.accountId);
+    if (!account || !reusable || slot.crashed || slot.closed || gen.dead || gen.draining) {
+      this.discard(slot);
+      return;
+    }
+    const reset = withTimeout(this.reset(slot), RESET_TIMEOUT_MS, 'page reset').then(
+      () => {
+        if (slot.closed || slot.crashed) this.discard(slot);
+        else {
+          account.idle.push(slot);
+          this.enforceIdleCap();
+        }
+      },
+      (err) => {
+        this.opts.logger.debug({ err: String(err) }, 'page reset failed; discarding page');
+        this.discard(slot);
+      },
+    );
+    account.resetting.add(reset);
+    void reset.finally(() => account.resetting.delete(reset));
+  }
+
+  /**
+   * Make a used page fit for the account's next render: leave the document (stopping its scripts, so nothing
+   * writes storage after the wipe), then wipe the internal origins' storage and all cookies, close popups.
+   */
+  private async reset(slot: Slot): Promise<void> {
+    await slot.page.goto('about:blank');
+    await Promise.all([
+      slot.cdp.send('Storage.clearDataForOrigin', { origin: APP_ORIGIN, storageTypes: 'all' }),
+      slot.cdp.send('Storage.clearDataForOrigin', { origin: DATA_ORIGIN, storageTypes: 'all' }),
+      slot.context.clearCookies(),
+      ...slot.context
+        .pages()
+        .filter((p) => p !== slot.page)
+        .map((p) => p.close({ runBeforeUnload: false }).catch(() => undefined)),
+    ]);
+  }
+
+  /** Close a slot that can't be reused; an account left without pages gets one back off the critical path. */
+  private discard(slot: Slot): void {
+    slot.job = null;
+    slot.closed = true;
+    const gen = slot.generation;
+    const account = slot.accountId === null ? undefined : gen.accounts.get(slot.accountId);
+    if (account) {
+      account.slots.delete(slot);
+      const i = account.idle.indexOf(slot);
+      if (i >= 0) account.idle.splice(i, 1);
+    }
+    void withTimeout(slot.context.close(), CLOSE_TIMEOUT_MS, 'context close')
+      .catch(() => undefined)
+      .then(() => {
+        if (!account || gen.dead || gen.draining || this.closed || slot.accountId === null) return;
+        if (account.slots.size === 0 && account.waiting === 0 && gen.accounts.get(slot.accountId) === account) {
+          // Nobody renders for it right now; drop the bookkeeping, the next render grows it again.
+          gen.accounts.delete(slot.accountId);
+        }
+      });
+  }
+
+  /** Close the least recently used idle pages beyond `maxIdlePages` (over all accounts). */
+  private enforceIdleCap(): void {
+    const idle: Slot[] = [];
+    for (const g of this.generations) for (const a of g.accounts.values()) idle.push(...a.idle);
+    if (idle.length <= this.opts.maxIdlePages) return;
+    idle.sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const slot of idle.slice(0, idle.length - this.opts.maxIdlePages)) this.discard(slot);
+  }
+
+  private sweepIdle(): void {
+    const cutoff = Date.now() - this.opts.idlePageTtlMs;
+    for (const g of this.generations) {
+      for (const a of g.accounts.values()) for (const s of [...a.idle]) if (s.lastUsed < cutoff) this.discard(s);
+    }
+  }
+}

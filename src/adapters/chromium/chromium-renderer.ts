@@ -1,0 +1,364 @@
+import os from 'node:os';
+import type { Page } from 'playwright-core';
+import { RenderError } from '../../ports/renderer.js';
+import type { Renderer, RendererStatus, RenderRequest, RenderResult, RenderTimings } from '../../ports/renderer.js';
+import { BrowserPool } from './browser-pool.js';
+import type { PageLease } from './browser-pool.js';
+import { findChromium } from './find-chromium.js';
+import type { ResolvedChromium } from './find-chromium.js';
+import { silentLogger } from './logger.js';
+import type { RenderLogger } from './logger.js';
+import { systemLookup } from './network-guard.js';
+import type { HostLookup } from './network-guard.js';
+import { APP_ORIGIN, INTERNAL_KEY } from './page-runtime.js';
+import type { ReadyMode } from './page-runtime.js';
+import { countPdfPages } from './pdf-info.js';
+import { appUrl, RenderSession } from './render-session.js';
+
+export interface ChromiumRendererOptions {
+  /** renders at once; default `os.availableParallelism()` */
+  capacity?: number;
+  /** skip engine discovery and use this binary and these flags */
+  chromium?: ResolvedChromium;
+  /** environment for engine discovery (PRESS_CHROMIUM_PATH, PATH); default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** relaunch the browser after this many renders; default 1000 */
+  recycleAfterRenders?: number;
+  /** warm pages (each in its own context, bound to one account) kept without a render; LRU beyond; default 8 */
+  maxIdlePages?: number;
+  /** close a warm page after this long without renders; default 5 min */
+  idlePageTtlMs?: number;
+  /** keep a fresh, unbound page ready for an account new to the browser; default true */
+  sparePage?: boolean;
+  /** browser launch bound; default 30 s */
+  launchTimeoutMs?: number;
+  /** largest response body an allowed external request may return; default 32 MiB */
+  maxExternalResponseBytes?: number;
+  /** DNS for external requests (plans with external network); default the system resolver */
+  lookup?: HostLookup;
+  /** pino-like logger; page console output is logged at debug with secrets masked */
+  logger?: RenderLogger;
+}
+
+/** Grace for Playwright's "target closed" rejection to be explained by a crash/disconnect event. */
+const CRASH_EVENT_GRACE_MS = 100;
+/** How often `waitReady` goes round when the page keeps navigating itself (client-side redirects). */
+const MAX_DOCUMENTS = 5;
+
+const now = () => performance.now();
+const ms = (from: number, to: number) => Math.round((to - from) * 10) / 10;
+
+/**
+ * The Renderer port on Chromium via playwright-core: one long-lived browser, warm pages per account (see
+ * BrowserPool), the version served from storage through request interception (see RenderSession).
+ */
+export class ChromiumRenderer implements Renderer {
+  readonly capacity: number;
+  private readonly pool: BrowserPool;
+  private readonly logger: RenderLogger;
+  private readonly lookup: HostLookup;
+  private readonly maxExternalResponseBytes: number;
+  private active = 0;
+  private readonly queue: Array<{ grant: () => void }> = [];
+  private closed = false;
+  private starting: Promise<void> | null = null;
+
+  constructor(opts: ChromiumRendererOptions = {}) {
+    this.capacity = Math.max(1, Math.floor(opts.capacity ?? os.availableParallelism()));
+    this.logger = opts.logger ?? silentLogger;
+    this.lookup = opts.lookup ?? systemLookup;
+    this.maxExternalResponseBytes = opts.maxExternalResponseBytes ?? 32 * 1024 * 1024;
+    const resolved = opts.chromium;
+    const env = opts.env;
+    this.pool = new BrowserPool({
+      chromium: async () => resolved ?? findChromium({ env }),
+      capacity: this.capacity,
+      recycleAfterRenders: opts.recycleAfterRenders ?? 1000,
+      maxIdlePages: opts.maxIdlePages ?? 8,
+      idlePageTtlMs: opts.idlePageTtlMs ?? 5 * 60_000,
+      sparePage: opts.sparePage ?? true,
+      launchTimeoutMs: opts.launchTimeoutMs ?? 30_000,
+      logger: this.logger,
+    });
+  }
+
+  start(): Promise<void> {
+    if (this.closed) return Promise.reject(new RenderError('render_internal_error', 'renderer is closed', true));
+    this.starting ??= this.pool.start().catch((err) => {
+      this.starting = null;
+      throw new RenderError('render_internal_error', `renderer failed to start: ${errText(err)}`, true, {
+        cause: err,
+      });
+    });
+    return this.starting;
+  }
+
+  status(): RendererStatus {
+    const r = this.pool.resolved;
+    return {
+      engine: r?.engine ?? 'chromium',
+      executablePath: r?.executablePath ?? null,
+      version: this.pool.version,
+      ready: this.pool.ready,
+      restarts: this.pool.restarts,
+      active: this.active,
+      queued: this.queue.length,
+      contexts: this.pool.contextCount,
+      error: this.pool.ready ? null : this.pool.lastError,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const waiter of this.queue.splice(0)) waiter.grant();
+    await this.pool.close();
+  }
+
+  /** Test hook: crash the browser (`'browser'`) or the renderer process of every page mid-render (`'pages'`). */
+  async crashForTest(kind: 'browser' | 'pages'): Promise<void> {
+    if (kind === 'browser') await this.pool.crashBrowser();
+    else await this.pool.crashLeasedPages();
+  }
+
+  async render(req: RenderRequest): Promise<RenderResult> {
+    const t0 = now();
+    if (req.signal?.aborted) throw canceled();
+    if (this.closed) throw new RenderError('render_internal_error', 'renderer is closed', true);
+    await this.slot(req.signal);
+    try {
+      return await this.renderInSlot(req, t0, now());
+    } finally {
+      this.active--;
+      this.queue.shift()?.grant();
+    }
+  }
+
+  /** Wait for one of `capacity` render slots; a cancel while waiting leaves the queue. */
+  private slot(signal: AbortSignal | undefined): Promise<void> {
+    if (this.active < this.capacity && this.queue.length === 0) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          if (this.closed) return reject(new RenderError('render_internal_error', 'renderer is closed', true));
+          this.active++;
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        const i = this.queue.indexOf(waiter);
+        if (i >= 0) this.queue.splice(i, 1);
+        reject(canceled());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(waiter);
+    });
+  }
+
+  private async renderInSlot(req: RenderRequest, t0: number, tSlot: number): Promise<RenderResult> {
+    const session = new RenderSession(req, {
+      lookup: this.lookup,
+      maxExternalResponseBytes: this.maxExternalResponseBytes,
+      logger: this.logger,
+    });
+    const timer = setTimeout(
+      () => session.fail(new RenderError('render_timeout', `render did not finish within ${req.timeoutMs} ms`)),
+      req.timeoutMs,
+    );
+    const onCancel = () => session.fail(canceled());
+    req.signal?.addEventListener('abort', onCancel, { once: true });
+
+    let lease: PageLease | null = null;
+    let reusable = false;
+    const timings: RenderTimings = {
+      queueMs: ms(t0, tSlot),
+      acquirePageMs: 0,
+      navigateMs: 0,
+      readyMs: 0,
+      pdfMs: 0,
+      inspectMs: 0,
+      totalMs: 0,
+    };
+    try {
+      await this.start();
+      // Checked before a page is taken: a missing entry is the document's fault and costs no browser work.
+      const entry = await guard(session, req.files.get(req.entry)).catch((err) => {
+        throw err instanceof RenderError ? err : new RenderError('render_internal_error', 'storage error', true);
+      });
+      if (!entry) throw new RenderError('render_entry_not_found', `entry ${req.entry} is not in the deploy version`);
+
+      const tAcquire = now();
+      lease = await this.acquire(session, req.accountId);
+      const page = lease.page;
+      const tNav = now();
+      timings.acquirePageMs = ms(tAcquire, tNav);
+
+      const response = await guard(session, page.goto(appUrl(req.entry), { waitUntil: 'commit' })).catch(
+        (err) => {
+          throw err instanceof RenderError ? err : new DocumentFailure('opening the entry failed', err);
+        },
+      );
+      if (!response || response.status() >= 400) {
+        throw new RenderError(
+          'render_navigation_failed',
+          `opening ${req.entry} answered ${response ? response.status() : 'nothing'}`,
+        );
+      }
+      const tReady = now();
+      timings.navigateMs = ms(tNav, tReady);
+
+      await this.waitReady(page, session);
+      const tPdf = now();
+      timings.readyMs = ms(tReady, tPdf);
+
+      const pdf = await guard(session, page.pdf({ preferCSSPageSize: true, printBackground: true }));
+      const tInspect = now();
+      timings.pdfMs = ms(tPdf, tInspect);
+      if (req.maxOutputBytes !== null && pdf.length > req.maxOutputBytes) {
+        reusable = true;
+        throw new RenderError(
+          'render_output_too_large',
+          `the PDF has ${pdf.length} bytes, over the limit of ${req.maxOutputBytes}`,
+        );
+      }
+      reusable = true;
+      // The page's work is done: hand it back before parsing so the next render can start resetting it.
+      lease.release(true);
+      lease = null;
+      const pageCount = await guard(session, countPdfPages(pdf)).catch((err) => {
+        throw err instanceof RenderError ? err : new RenderError('render_internal_error', 'unreadable PDF', true);
+      });
+      const tEnd = now();
+      timings.inspectMs = ms(tInspect, tEnd);
+      timings.totalMs = ms(t0, tEnd);
+      return { pdf, bytes: pdf.length, pageCount, timings };
+    } catch (err) {
+      throw await this.explain(err, session, lease);
+    } finally {
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onCancel);
+      session.finish();
+      // After a timeout, cancel or crash the page's state is unknown (a script may still be spinning): discard.
+      lease?.release(reusable);
+    }
+  }
+
+  /** A page for the account. Its bound is the render's, but running out of time here is not the document's doing. */
+  private async acquire(session: RenderSession, accountId: string): Promise<PageLease> {
+    for (let attempt = 1; ; attempt++) {
+      const pending = this.pool.acquire(accountId, session);
+      try {
+        return await guard(session, pending);
+      } catch (err) {
+        // Too late: give a page that arrives after all straight back.
+        pending.then((l) => l.release(true)).catch(() => undefined);
+        if (err instanceof RenderError) {
+          if (err.code === 'render_timeout') {
+            throw new RenderError('render_internal_error', 'no browser page became available in time', true);
+          }
+          throw err;
+        }
+        // The browser died between launch and lease: one more try on the next browser.
+        if (attempt >= 2 || this.closed) {
+          throw new RenderError('render_internal_error', `browser not available: ${errText(err)}`, true, {
+            cause: err,
+          });
+        }
+      }
+    }
+  }
+
+  /**
+   * Spec §6 readiness. The in-page runtime resolves once the document is loaded, no pressCloud call is in flight,
+   * images and fonts have settled and that still holds two tasks later — or, with data-press-wait="manual",
+   * once pressCloud.ready() / data-press-ready. In auto mode the renderer also needs its own count of internal
+   * requests being answered (which sees plain fetch() calls too) at zero; if not, it waits and asks again.
+   */
+  private async waitReady(page: Page, session: RenderSession): Promise<void> {
+    for (let documents = 0; ; ) {
+      let mode: ReadyMode;
+      try {
+        mode = await guard(session, page.evaluate(`window.${INTERNAL_KEY}.waitReady()`) as Promise<ReadyMode>);
+      } catch (err) {
+        if (err instanceof RenderError) throw err;
+        // The document navigated (client-side redirect) while we waited: look at the new one.
+        if (++documents < MAX_DOCUMENTS && onAppOrigin(page) && /context was destroyed|navigat/i.test(errText(err))) {
+          continue;
+        }
+        throw new DocumentFailure('the document did not load', err);
+      }
+      if (!onAppOrigin(page)) throw new RenderError('render_navigation_failed', 'the document left the app origin');
+      if (mode === 'manual' || session.pending === 0) return;
+      await guard(session, session.whenIdle());
+    }
+  }
+
+  /** Turns whatever ended a render into the RenderError it means. */
+  private async explain(err: unknown, session: RenderSession, lease: PageLease | null): Promise<RenderError> {
+    if (err instanceof RenderError) return err;
+    // A Playwright error ("target closed", "navigation failed") can arrive just before the crash, disconnect
+    // or timeout that explains it; those take precedence over blaming the document.
+    await new Promise((r) => setTimeout(r, CRASH_EVENT_GRACE_MS));
+    if (session.signal.aborted) return session.signal.reason as RenderError;
+    if (lease?.pageCrashed()) return new RenderError('render_page_crashed', 'the page crashed while rendering', true);
+    if (this.closed) return new RenderError('render_internal_error', 'the renderer closed while rendering', true);
+    if (lease && !lease.browserConnected()) {
+      return new RenderError('render_internal_error', 'the browser crashed while rendering', true);
+    }
+    if (err instanceof DocumentFailure) {
+      return new RenderError('render_navigation_failed', `${err.message}: ${errText(err.cause)}`, false, {
+        cause: err.cause,
+      });
+    }
+    this.logger.warn({ err: errText(err) }, 'unexpected render failure');
+    return new RenderError('render_internal_error', `render failed: ${errText(err)}`, true, { cause: err });
+  }
+}
+
+/** A Playwright failure that, unless a crash or timeout explains it, is the document's (navigation) problem. */
+class DocumentFailure extends Error {
+  constructor(
+    message: string,
+    readonly cause: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Races `promise` against the render's end (timeout, cancel, crash); a loser's rejection is swallowed. */
+function guard<T>(session: RenderSession, promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  const signal = session.signal;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function onAppOrigin(page: Page): boolean {
+  return page.url().startsWith(`${APP_ORIGIN}/`);
+}
+
+function canceled(): RenderError {
+  return new RenderError('render_canceled', 'the render was canceled', false);
+}
+
+function errText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  // Playwright appends browser logs and call logs; the first line is the message.
+  return text.split('\n')[0];
+}

@@ -1,0 +1,283 @@
+import type { Route } from 'playwright-core';
+import { RenderError } from '../../ports/renderer.js';
+import type { RenderRequest } from '../../ports/renderer.js';
+import type { PageJob } from './browser-pool.js';
+import { checkExternalUrl, fetchPinned } from './network-guard.js';
+import type { HostLookup } from './network-guard.js';
+import { APP_ORIGIN, DATA_ORIGIN } from './page-runtime.js';
+import { redactPageText } from './logger.js';
+import type { RenderLogger } from './logger.js';
+
+export interface SessionOptions {
+  lookup: HostLookup;
+  maxExternalResponseBytes: number;
+  logger: RenderLogger;
+}
+
+const NO_STORE = 'no-store';
+
+/** Path inside the version for an app-origin URL path, or null when it can't be decoded. */
+export function versionPath(pathname: string): string | null {
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
+  path = path.replace(/^\/+/, '');
+  // Static-site convention: a directory URL means its index.html.
+  if (path === '' || path.endsWith('/')) path += 'index.html';
+  return path;
+}
+
+/** URL of a version path on the app origin, each segment percent-encoded (so `a b.html` round-trips). */
+export function appUrl(path: string): string {
+  return `${APP_ORIGIN}/${path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * Everything one render needs while its page is loading: it answers the page's requests (version files,
+ * payload, environment, sandboxed external requests), counts internal requests in flight for readiness, and
+ * carries the abort signal that timeouts, cancellation and crashes trip.
+ */
+export class RenderSession implements PageJob {
+  /** aborted with the RenderError that ends the render */
+  readonly controller = new AbortController();
+  /** internal-origin requests being answered */
+  pending = 0;
+  /** internal-origin requests started so far; lets readiness see a request that came and went */
+  started = 0;
+  private idleWaiters: Array<() => void> = [];
+  private finished = false;
+
+  constructor(
+    private readonly req: RenderRequest,
+    private readonly opts: SessionOptions,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** End the render with `error` (first one wins). */
+  fail(error: RenderError): void {
+    if (!this.controller.signal.aborted) this.controller.abort(error);
+  }
+
+  /** Stop answering: later requests of the page are refused. */
+  finish(): void {
+    this.finished = true;
+    this.fail(new RenderError('render_internal_error', 'render finished'));
+    this.wakeIdle();
+  }
+
+  /** Resolves when no internal request is being answered. */
+  whenIdle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // ---- PageJob --------------------------------------------------------------------------------------------
+
+  pageCrashed(): void {
+    this.fail(new RenderError('render_page_crashed', 'the page crashed while rendering', true));
+  }
+
+  browserGone(): void {
+    this.fail(new RenderError('render_internal_error', 'the browser crashed while rendering', true));
+  }
+
+  console(type: string, text: string): void {
+    this.opts.logger.debug(
+      { jobId: this.req.jobId, type, text: redactPageText(text, this.req.secrets) },
+      'page console',
+    );
+  }
+
+  pageError(message: string): void {
+    this.opts.logger.debug(
+      { jobId: this.req.jobId, text: redactPageText(message, this.req.secrets) },
+      'page error',
+    );
+  }
+
+  async route(route: Route): Promise<void> {
+    if (this.finished) return abort(route);
+    const request = route.request();
+    let url: URL;
+    try {
+      url = new URL(request.url());
+    } catch {
+      return abort(route);
+    }
+    if (url.origin === APP_ORIGIN || url.origin === DATA_ORIGIN) return this.internal(route, url);
+    // The document being printed must stay ours: no main-frame navigation elsewhere, allowed network or not.
+    if (request.isNavigationRequest() && isMainFrame(route)) {
+      this.opts.logger.debug({ jobId: this.req.jobId, origin: url.origin }, 'main-frame navigation blocked');
+      return abort(route);
+    }
+    return this.external(route, url);
+  }
+
+  // ---- internal origins -----------------------------------------------------------------------------------
+
+  private async internal(route: Route, url: URL): Promise<void> {
+    this.pending++;
+    this.started++;
+    try {
+      if (url.origin === APP_ORIGIN) await this.serveFile(route, url);
+      else await this.serveData(route, url);
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      // A file the version has but storage can't produce: the PDF would silently miss it, so fail (retryably).
+      this.opts.logger.warn({ jobId: this.req.jobId, err: String(err.cause) }, 'storage error serving a file');
+      this.fail(new RenderError('render_internal_error', 'storage error while serving the deploy version', true));
+      await abort(route, 'failed');
+    } finally {
+      this.pending--;
+      if (this.pending === 0) this.wakeIdle();
+    }
+  }
+
+  private async serveFile(route: Route, url: URL): Promise<void> {
+    const method = route.request().method();
+    if (method !== 'GET' && method !== 'HEAD') return fulfill(route, 405, 'text/plain', 'method not allowed');
+    const path = versionPath(url.pathname);
+    if (path === null) return fulfill(route, 400, 'text/plain', 'bad path');
+    let body: Buffer;
+    let mime: string;
+    try {
+      const file = await this.req.files.get(path);
+      if (!file) return fulfill(route, 404, 'text/plain', 'not found');
+      mime = file.mime;
+      body = await this.req.files.open(file);
+    } catch (err) {
+      throw new StorageError(err);
+    }
+    if (this.finished) return abort(route);
+    await route
+      .fulfill({ status: 200, headers: { 'content-type': mime, 'cache-control': NO_STORE }, body })
+      .catch(() => undefined);
+  }
+
+  private async serveData(route: Route, url: URL): Promise<void> {
+    const request = route.request();
+    // CORS keeps other origins (external frames) from reading these; also refuse them outright.
+    if (!fromAppDocument(route)) return fulfill(route, 403, 'text/plain', 'forbidden');
+    const cors = { 'access-control-allow-origin': APP_ORIGIN, vary: 'origin', 'cache-control': NO_STORE };
+    const method = request.method();
+    if (method === 'OPTIONS') {
+      await route
+        .fulfill({
+          status: 204,
+          headers: {
+            ...cors,
+            'access-control-allow-methods': 'GET, HEAD',
+            'access-control-allow-headers': request.headers()['access-control-request-headers'] ?? '*',
+          },
+        })
+        .catch(() => undefined);
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') return fulfill(route, 405, 'text/plain', 'method not allowed', cors);
+    if (url.pathname === '/__payload') {
+      const { body, mime } = this.req.payload;
+      await route.fulfill({ status: 200, headers: { ...cors, 'content-type': mime }, body }).catch(() => undefined);
+      return;
+    }
+    if (url.pathname === '/environment.json') {
+      const body = JSON.stringify({ env: this.req.env, secrets: this.req.secrets });
+      await route
+        .fulfill({ status: 200, headers: { ...cors, 'content-type': 'application/json; charset=utf-8' }, body })
+        .catch(() => undefined);
+      return;
+    }
+    return fulfill(route, 404, 'text/plain', 'not found', cors);
+  }
+
+  // ---- everything else ------------------------------------------------------------------------------------
+
+  private async external(route: Route, url: URL): Promise<void> {
+    // Logged by origin only: paths and queries can carry tokens.
+    const origin = safeOrigin(url);
+    if (!this.req.allowExternalNetwork) {
+      this.opts.logger.debug({ jobId: this.req.jobId, origin }, 'external request blocked (plan)');
+      return abort(route);
+    }
+    const decision = await checkExternalUrl(url, this.opts.lookup);
+    if (!decision.allowed) {
+      this.opts.logger.debug({ jobId: this.req.jobId, origin, reason: decision.reason }, 'external request blocked');
+      return abort(route);
+    }
+    if (this.finished) return abort(route);
+    const request = route.request();
+    try {
+      const response = await fetchPinned({
+        url,
+        method: request.method(),
+        headers: request.headers(),
+        body: request.postDataBuffer(),
+        address: decision.address,
+        maxBytes: this.opts.maxExternalResponseBytes,
+        signal: this.signal,
+      });
+      if (this.finished) return abort(route);
+      await route.fulfill(response).catch(() => undefined);
+    } catch (err) {
+      this.opts.logger.debug({ jobId: this.req.jobId, origin, err: String(err) }, 'external request failed');
+      await abort(route, 'failed');
+    }
+  }
+}
+
+class StorageError extends Error {
+  constructor(readonly cause: unknown) {
+    super('storage error');
+  }
+}
+
+function safeOrigin(url: URL): string {
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
+}
+
+function isMainFrame(route: Route): boolean {
+  try {
+    const frame = route.request().frame();
+    return frame.parentFrame() === null;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the request comes from a document of the app origin (or an about: frame it created). */
+function fromAppDocument(route: Route): boolean {
+  try {
+    const frameUrl = route.request().frame().url();
+    return frameUrl.startsWith(`${APP_ORIGIN}/`) || frameUrl === APP_ORIGIN || frameUrl.startsWith('about:');
+  } catch {
+    // Service-worker requests have no frame; service workers are blocked anyway.
+    return false;
+  }
+}
+
+async function abort(route: Route, code: 'blockedbyclient' | 'failed' = 'blockedbyclient'): Promise<void> {
+  await route.abort(code).catch(() => undefined);
+}
+
+async function fulfill(
+  route: Route,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  await route
+    .fulfill({ status, headers: { ...headers, 'content-type': contentType, 'cache-control': NO_STORE }, body })
+    .catch(() => undefined);
+}

@@ -1,0 +1,311 @@
+import type { Readable } from 'node:stream';
+import type { JobFilter, PdfRecord, RenderJobRecord, RenderJobStatus } from '../ports/job-queue.js';
+import { TERMINAL_STATUSES } from '../ports/job-queue.js';
+import { canonicalJson } from './canonical-json.js';
+import type { Caller, DomainDeps } from './context.js';
+import { requireRole } from './context.js';
+import { loadDeploy, resolveVersion } from './deploys.js';
+import { Errors } from './errors.js';
+import { newId } from './ids.js';
+import { DEFAULT_LINK_TTL_SECONDS, signLink, verifyLink, type Disposition, type LinkTarget } from './links.js';
+import { pageRequest, toPage } from './pagination.js';
+import { checkPath } from './uploads.js';
+import { accountPolicy, checkQuota } from './usage.js';
+
+export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+export const MAX_ATTEMPTS = 3;
+export const MAX_WAIT_SECONDS = 60;
+export const DEFAULT_PAYLOAD_MIME = 'application/json; charset=utf-8';
+
+export function isJsonMime(mime: string): boolean {
+  const base = mime.split(';')[0].trim().toLowerCase();
+  return base === 'application/json' || base.endsWith('+json');
+}
+
+export function jobView(j: RenderJobRecord, now: number) {
+  const terminal = TERMINAL_STATUSES.includes(j.status);
+  const hasOutput = j.status === 'succeeded' && j.outputDeletedAt === null && (j.outputKey !== null || j.pdfId !== null);
+  return {
+    id: j.id,
+    deployId: j.deployId,
+    deployVersionId: j.deployVersionId,
+    businessKey: j.businessKey,
+    entry: j.entry,
+    status: j.status,
+    attempt: j.attempt,
+    maxAttempts: j.maxAttempts,
+    outputMode: j.outputMode,
+    requestedAt: j.requestedAt,
+    startedAt: j.startedAt,
+    finishedAt: j.finishedAt,
+    nextAttemptAt: j.status === 'retry_scheduled' ? j.nextAttemptAt : null,
+    // the last attempt's error stays visible while a retry is scheduled; a success clears it
+    error: j.errorCode && (terminal || j.status === 'retry_scheduled') && j.status !== 'succeeded'
+      ? { code: j.errorCode, message: j.errorMessage ?? '' }
+      : null,
+    output: hasOutput
+      ? {
+          fileName: j.fileName,
+          bytes: j.outputBytes!,
+          pageCount: j.outputPageCount!,
+          expiresAt: j.outputExpiresAt,
+          expired: j.outputExpiresAt !== null && j.outputExpiresAt <= now,
+          pdfId: j.pdfId,
+        }
+      : null,
+  };
+}
+
+export function pdfView(p: PdfRecord) {
+  return {
+    id: p.id, state: 'available' as const, fileName: p.fileName, bytes: p.bytes, pageCount: p.pageCount, deployId: p.deployId,
+    deployVersionId: p.deployVersionId, renderJobId: p.renderJobId, businessKey: p.businessKey, createdAt: p.createdAt,
+  };
+}
+
+export interface CreateJobInput {
+  deployId?: string;
+  deployVersionId?: string;
+  businessKey?: string | null;
+  payload?: unknown;
+  payloadBase64?: string;
+  payloadMime?: string;
+  outputMode?: 'transient' | 'managed';
+  entry?: string;
+  fileName?: string;
+}
+
+const FILE_NAME_RE = /^[^/\\\x00-\x1f\x7f]{1,255}$/;
+
+function payloadOf(input: CreateJobInput): { mime: string; body: Buffer } {
+  const hasJson = input.payload !== undefined;
+  const hasBinary = input.payloadBase64 !== undefined;
+  if (hasJson && hasBinary) throw Errors.invalidInput('Send either payload (JSON) or payloadBase64 (binary), not both.');
+  if (hasBinary) {
+    if (!input.payloadMime || isJsonMime(input.payloadMime)) {
+      throw Errors.invalidInput('payloadBase64 needs an explicit non-JSON payloadMime (e.g. "application/pdf" or "text/csv"); send JSON as payload.');
+    }
+    const b64 = input.payloadBase64!;
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw Errors.invalidInput('payloadBase64 is not valid base64.');
+    const body = Buffer.from(b64, 'base64');
+    if (body.length > MAX_PAYLOAD_BYTES) throw Errors.invalidInput(`The payload is ${body.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}.`);
+    return { mime: input.payloadMime, body };
+  }
+  const mime = input.payloadMime ?? DEFAULT_PAYLOAD_MIME;
+  if (!isJsonMime(mime)) throw Errors.invalidInput(`payload is JSON, so payloadMime must be a JSON type, not "${mime}"; send other data as payloadBase64.`);
+  const body = Buffer.from(canonicalJson(hasJson ? input.payload : null));
+  if (body.length > MAX_PAYLOAD_BYTES) throw Errors.invalidInput(`The payload is ${body.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}.`);
+  return { mime, body };
+}
+
+export async function createRenderJob(deps: DomainDeps, caller: Caller, input: CreateJobInput, pathDeployId?: string) {
+  requireRole(caller, 'editor', 'Creating render jobs');
+  if (pathDeployId && input.deployId && input.deployId !== pathDeployId) {
+    throw Errors.invalidInput(`Body deployId ${input.deployId} does not match the deploy in the path (${pathDeployId}).`);
+  }
+  const deployId = pathDeployId ?? input.deployId;
+  if (!deployId) throw Errors.invalidInput('body: missing required field "deployId".');
+  const entry = input.entry ?? 'index.html';
+  const entryProblem = checkPath(entry);
+  if (entryProblem) throw Errors.invalidInput(`entry ${JSON.stringify(entry)} ${entryProblem}.`);
+  if (input.fileName !== undefined && !FILE_NAME_RE.test(input.fileName)) {
+    throw Errors.invalidInput('fileName must be 1–255 characters without slashes or control characters.');
+  }
+  const payload = payloadOf(input);
+  const deploy = await loadDeploy(deps, caller, deployId);
+  const version = await resolveVersion(deps, deploy, input.deployVersionId ?? 'latest');
+  await checkQuota(deps, caller.accountId, 'render_jobs');
+  await checkQuota(deps, caller.accountId, 'render_time_ms');
+  const { policy } = await accountPolicy(deps, caller.accountId);
+  const now = deps.clock.now();
+  const id = newId('rj', now);
+  const businessKey = input.businessKey ?? null;
+  const job: RenderJobRecord = {
+    id, accountId: caller.accountId, deployId: deploy.id, deployVersionId: version.id, businessKey, entry,
+    fileName: input.fileName ?? `${businessKey && FILE_NAME_RE.test(`${businessKey}.pdf`) ? businessKey : id}.pdf`,
+    outputMode: input.outputMode ?? 'transient', status: 'queued', attempt: 0, maxAttempts: MAX_ATTEMPTS,
+    timeoutMs: policy.maxRenderTimeoutMs, requestedAt: now, startedAt: null, finishedAt: null, nextAttemptAt: null,
+    leaseOwner: null, leaseExpiresAt: null, errorCode: null, errorMessage: null, outputKey: null, outputBytes: null,
+    outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false,
+  };
+  await deps.queue.enqueue(job, payload);
+  return job;
+}
+
+export async function loadJob(deps: DomainDeps, caller: Caller, jobId: string): Promise<RenderJobRecord> {
+  const j = await deps.queue.get(caller.accountId, jobId);
+  if (!j) throw Errors.renderJobNotFound(`Render job ${jobId} does not exist.`);
+  return j;
+}
+
+/**
+ * Holds until the job is terminal or `seconds` pass. Wakes on the same-process terminal event, and polls twice a
+ * second as well so a job finished by a worker on another node is seen too.
+ */
+export async function waitForJob(deps: DomainDeps, caller: Caller, jobId: string, seconds: number): Promise<RenderJobRecord> {
+  let job = await loadJob(deps, caller, jobId);
+  if (seconds <= 0 || TERMINAL_STATUSES.includes(job.status)) return job;
+  const deadline = Date.now() + seconds * 1000;
+  while (!TERMINAL_STATUSES.includes(job.status) && Date.now() < deadline) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.min(500, deadline - Date.now()));
+      const off = deps.queue.onTerminal((id) => id === jobId && done());
+      function done() {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+    });
+    job = await loadJob(deps, caller, jobId);
+  }
+  return job;
+}
+
+export const JOB_STATUSES: RenderJobStatus[] = ['queued', 'rendering', 'retry_scheduled', 'succeeded', 'failed', 'canceled'];
+
+export async function listRenderJobs(deps: DomainDeps, caller: Caller, query: JobFilter & { cursor?: string; limit?: number }) {
+  const page = pageRequest(query);
+  const rows = await deps.queue.list(caller.accountId, { deployId: query.deployId, status: query.status, businessKey: query.businessKey }, page);
+  const now = deps.clock.now();
+  return toPage(rows.map((r) => ({ ...r, createdAt: r.requestedAt })), page.limit, (r) => jobView(r, now));
+}
+
+export async function cancelRenderJob(deps: DomainDeps, caller: Caller, jobId: string) {
+  requireRole(caller, 'editor', 'Canceling render jobs');
+  await loadJob(deps, caller, jobId);
+  const { canceled, job } = await deps.queue.cancel(caller.accountId, jobId, deps.clock.now());
+  if (!canceled) throw Errors.renderJobAlreadyTerminal(`Render job ${jobId} already ended (${job?.status}).`);
+  return job!;
+}
+
+export async function deleteRenderJob(deps: DomainDeps, caller: Caller, jobId: string) {
+  requireRole(caller, 'editor', 'Deleting render jobs');
+  const job = await loadJob(deps, caller, jobId);
+  if (!TERMINAL_STATUSES.includes(job.status)) {
+    throw Errors.renderJobNotTerminal(`Render job ${jobId} is ${job.status}; cancel it first or wait until it ends.`);
+  }
+  if (job.outputKey && job.outputDeletedAt === null) await deps.blobs.delete(job.outputKey);
+  await deps.queue.delete(caller.accountId, jobId);
+}
+
+/** The job's PDF: the transient output or, for managed jobs, the managed PDF. */
+async function jobOutput(deps: DomainDeps, job: RenderJobRecord): Promise<{ key: string; fileName: string; bytes: number }> {
+  const missing = () => Errors.renderJobOutputNotFound(`Render job ${job.id} has no output${job.status === 'succeeded' ? ' (it was deleted)' : ` (status ${job.status})`}.`);
+  if (job.status !== 'succeeded') throw missing();
+  const expiresAt = job.pdfId ? null : job.outputExpiresAt;
+  // expired (and maybe already swept) answers 410; deleted by the user before expiry answers 404
+  if (expiresAt !== null && expiresAt <= deps.clock.now() && (job.outputDeletedAt === null || job.outputDeletedAt >= expiresAt)) {
+    throw Errors.renderJobOutputExpired(`The output of render job ${job.id} expired at ${new Date(expiresAt).toISOString()}; transient outputs are kept ${Math.round(deps.settings.transientOutputTtlMs / 3_600_000)} h. Use outputMode "managed" to keep PDFs.`);
+  }
+  if (job.outputDeletedAt !== null) throw missing();
+  if (job.pdfId) {
+    const pdf = await deps.queue.pdfs.get(job.accountId, job.pdfId);
+    if (!pdf) throw missing();
+    return { key: pdf.blobKey, fileName: pdf.fileName, bytes: pdf.bytes };
+  }
+  if (!job.outputKey) throw missing();
+  return { key: job.outputKey, fileName: job.fileName, bytes: job.outputBytes ?? 0 };
+}
+
+export interface PdfStream {
+  stream: Readable;
+  fileName: string;
+  bytes: number;
+}
+
+async function open(deps: DomainDeps, out: { key: string; fileName: string; bytes: number }, notFound: () => Error): Promise<PdfStream> {
+  const stream = await deps.blobs.get(out.key);
+  if (!stream) throw notFound();
+  return { stream, fileName: out.fileName, bytes: out.bytes };
+}
+
+export async function openJobOutput(deps: DomainDeps, caller: Caller, jobId: string): Promise<PdfStream> {
+  const job = await loadJob(deps, caller, jobId);
+  return open(deps, await jobOutput(deps, job), () => Errors.renderJobOutputNotFound(`Render job ${jobId} has no output.`));
+}
+
+export async function deleteJobOutput(deps: DomainDeps, caller: Caller, jobId: string) {
+  requireRole(caller, 'editor', 'Deleting render outputs');
+  const job = await loadJob(deps, caller, jobId);
+  if (job.status !== 'succeeded' || job.outputDeletedAt !== null) throw Errors.renderJobOutputNotFound(`Render job ${jobId} has no output to delete.`);
+  const now = deps.clock.now();
+  if (job.pdfId) {
+    const pdf = await deps.queue.pdfs.get(job.accountId, job.pdfId);
+    if (pdf && (await deps.queue.pdfs.markDeleted(job.accountId, pdf.id, now))) await deps.blobs.delete(pdf.blobKey);
+  } else if (job.outputKey) {
+    await deps.blobs.delete(job.outputKey);
+  }
+  await deps.queue.markOutputDeleted(jobId, now);
+}
+
+function linkTtl(expiresInSeconds: number | undefined) {
+  return (expiresInSeconds ?? DEFAULT_LINK_TTL_SECONDS) * 1000;
+}
+
+export async function jobOutputLink(deps: DomainDeps, caller: Caller, jobId: string, disposition: Disposition, expiresInSeconds?: number) {
+  const job = await loadJob(deps, caller, jobId);
+  await jobOutput(deps, job);
+  const now = deps.clock.now();
+  let expiresAt = now + linkTtl(expiresInSeconds);
+  // a link never outlives the transient output it points at
+  if (job.outputExpiresAt !== null && !job.pdfId) expiresAt = Math.min(expiresAt, job.outputExpiresAt);
+  return { access: signLink({ key: deps.linkSigningKey, baseUrl: deps.settings.publicUrl, target: { kind: 'render-job-output', accountId: caller.accountId, id: jobId }, disposition, expiresAt }) };
+}
+
+/** Serves a signed link: no API key, the signature is the authorization. */
+export async function openSignedLink(deps: DomainDeps, target: LinkTarget, q: { disposition: Disposition; expires: number; signature: string }): Promise<PdfStream> {
+  verifyLink({ key: deps.linkSigningKey, target, disposition: q.disposition, expires: q.expires, signature: q.signature, now: deps.clock.now() });
+  if (target.kind === 'pdf') {
+    const pdf = await deps.queue.pdfs.get(target.accountId, target.id);
+    if (!pdf) throw Errors.pdfNotFound(`PDF ${target.id} does not exist or was deleted.`);
+    return open(deps, { key: pdf.blobKey, fileName: pdf.fileName, bytes: pdf.bytes }, () => Errors.pdfNotFound(`PDF ${target.id} has no content.`));
+  }
+  const job = await deps.queue.get(target.accountId, target.id);
+  if (!job) throw Errors.renderJobNotFound(`Render job ${target.id} does not exist.`);
+  return open(deps, await jobOutput(deps, job), () => Errors.renderJobOutputNotFound(`Render job ${target.id} has no output.`));
+}
+
+// ---- managed PDFs ----
+
+export async function loadPdf(deps: DomainDeps, caller: Caller, pdfId: string): Promise<PdfRecord> {
+  const p = await deps.queue.pdfs.get(caller.accountId, pdfId);
+  if (!p) throw Errors.pdfNotFound(`PDF ${pdfId} does not exist or was deleted.`);
+  return p;
+}
+
+export async function listPdfs(deps: DomainDeps, caller: Caller, query: { deployId?: string; cursor?: string; limit?: number }) {
+  const page = pageRequest(query);
+  return toPage(await deps.queue.pdfs.list(caller.accountId, { deployId: query.deployId }, page), page.limit, pdfView);
+}
+
+export async function deletePdf(deps: DomainDeps, caller: Caller, pdfId: string) {
+  requireRole(caller, 'editor', 'Deleting managed PDFs');
+  const p = await loadPdf(deps, caller, pdfId);
+  if (await deps.queue.pdfs.markDeleted(caller.accountId, pdfId, deps.clock.now())) await deps.blobs.delete(p.blobKey);
+}
+
+export async function openPdf(deps: DomainDeps, caller: Caller, pdfId: string): Promise<PdfStream> {
+  const p = await loadPdf(deps, caller, pdfId);
+  return open(deps, { key: p.blobKey, fileName: p.fileName, bytes: p.bytes }, () => Errors.pdfNotFound(`PDF ${pdfId} has no content.`));
+}
+
+export async function pdfLink(deps: DomainDeps, caller: Caller, pdfId: string, disposition: Disposition, expiresInSeconds?: number) {
+  await loadPdf(deps, caller, pdfId);
+  const expiresAt = deps.clock.now() + linkTtl(expiresInSeconds);
+  return { access: signLink({ key: deps.linkSigningKey, baseUrl: deps.settings.publicUrl, target: { kind: 'pdf', accountId: caller.accountId, id: pdfId }, disposition, expiresAt }) };
+}
+
+/** Deletes transient outputs past their retention; the job then answers 410 → 404 stays consistent via outputDeletedAt. */
+export async function sweepExpiredOutputs(deps: DomainDeps): Promise<number> {
+  const now = deps.clock.now();
+  let n = 0;
+  for (;;) {
+    const batch = await deps.queue.expiredOutputs(now, 100);
+    if (batch.length === 0) return n;
+    for (const job of batch) {
+      await deps.blobs.delete(job.outputKey!);
+      await deps.queue.markOutputDeleted(job.id, now);
+      n++;
+    }
+  }
+}

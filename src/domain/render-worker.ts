@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { RenderJobRecord } from '../ports/job-queue.js';
+import { RenderError, type Renderer, type RenderFile } from '../ports/renderer.js';
+import type { DomainDeps } from './context.js';
+import { renderEnvironment } from './deploys.js';
+import { newId } from './ids.js';
+import { blobKey } from './uploads.js';
+import { accountPolicy } from './usage.js';
+
+export interface WorkerLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface WorkerOptions {
+  /** lease length; a worker that stops heartbeating loses its job after this long */
+  leaseMs?: number;
+  /** safety-net poll for retries due and lapsed leases (the hot path is event-driven) */
+  pollMs?: number;
+  logger?: WorkerLogger;
+  /** called after every job attempt (metrics) */
+  onAttempt?: (e: { job: RenderJobRecord; outcome: 'succeeded' | 'failed' | 'retry_scheduled' | 'canceled' | 'lost'; code?: string; renderMs: number }) => void;
+}
+
+/** Backoff before attempt n+1 (spec §5: 2 s, 8 s), with up to 25 % jitter so retries of a burst spread out. */
+export function retryDelayMs(attempt: number, random = Math.random): number {
+  const base = 2000 * 4 ** Math.max(0, attempt - 1);
+  return Math.round(base * (1 + 0.25 * random()));
+}
+
+const SHUTDOWN = 'worker shutdown';
+const silent: WorkerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Takes render jobs from the queue and runs them on the renderer, at most `renderer.capacity` at a time.
+ * A new job is claimed as soon as one is enqueued or a slot frees up (queue events), not on a timer.
+ */
+export class RenderWorker {
+  readonly workerId = `wrk_${randomBytes(6).toString('hex')}`;
+  private active = new Map<string, AbortController>();
+  private stopped = true;
+  private pumping = false;
+  private pumpAgain = false;
+  private timer: NodeJS.Timeout | null = null;
+  private offWork: (() => void) | null = null;
+  private offTerminal: (() => void) | null = null;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly log: WorkerLogger;
+
+  constructor(private readonly deps: DomainDeps, private readonly renderer: Renderer, private readonly opts: WorkerOptions = {}) {
+    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.log = opts.logger ?? silent;
+  }
+
+  get activeCount() {
+    return this.active.size;
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.offWork = this.deps.queue.onWork(() => void this.pump());
+    // A job canceled through this process is aborted at once; other nodes' cancels are seen at the next heartbeat.
+    this.offTerminal = this.deps.queue.onTerminal((id) => this.active.get(id)?.abort());
+    const tick = async () => {
+      try {
+        await this.maintain();
+      } catch (err) {
+        this.log.error({ err }, 'queue maintenance failed');
+      }
+      if (!this.stopped) this.timer = setTimeout(tick, this.pollMs);
+    };
+    void tick();
+  }
+
+  /** Stops claiming; in-flight renders finish (or are released when `abort`), then it resolves. */
+  async stop(opts: { abort?: boolean } = {}) {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.offWork?.();
+    this.offTerminal?.();
+    if (opts.abort) for (const c of this.active.values()) c.abort(SHUTDOWN);
+    while (this.active.size > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Promotes due retries and reclaims jobs of lost workers; then looks for work. */
+  async maintain() {
+    const now = this.deps.clock.now();
+    await this.deps.queue.reclaimExpired(now, (job) => now + retryDelayMs(job.attempt));
+    await this.deps.queue.promoteDue(now);
+    await this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        while (!this.stopped && this.active.size < this.renderer.capacity) {
+          const job = await this.deps.queue.claim({
+            workerId: this.workerId,
+            now: this.deps.clock.now(),
+            leaseMs: this.leaseMs,
+            accountLimit: async (accountId) => (await accountPolicy(this.deps, accountId)).policy.maxConcurrentRenderJobs,
+          });
+          if (!job) break;
+          const controller = new AbortController();
+          this.active.set(job.id, controller);
+          void this.run(job, controller).finally(() => {
+            this.active.delete(job.id);
+            void this.pump();
+          });
+        }
+      } while (this.pumpAgain && !this.stopped);
+    } catch (err) {
+      this.log.error({ err }, 'claiming render jobs failed');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async run(job: RenderJobRecord, controller: AbortController) {
+    const { deps } = this;
+    const started = Date.now();
+    const heartbeat = setInterval(() => {
+      deps.queue.heartbeat(job.id, this.workerId, deps.clock.now() + this.leaseMs).then(
+        (mine) => mine || controller.abort(),
+        (err) => this.log.warn({ err, jobId: job.id }, 'heartbeat failed'),
+      );
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const report = (outcome: 'succeeded' | 'failed' | 'retry_scheduled' | 'canceled' | 'lost', code?: string) =>
+      this.opts.onAttempt?.({ job, outcome, code, renderMs: Date.now() - started });
+    let writtenKey: string | null = null;
+    try {
+      const [payload, environment, { policy }] = await Promise.all([
+        deps.queue.payload(job.id),
+        renderEnvironment(deps, job.deployId),
+        accountPolicy(deps, job.accountId),
+      ]);
+      if (!payload) throw new RenderError('render_internal_error', 'The job payload is missing.', false);
+      const files = {
+        get: (path: string) => deps.store.versions.getFile(job.deployVersionId, path),
+        open: async (file: RenderFile) => {
+          const stream = await deps.blobs.get(blobKey(file.sha256));
+          if (!stream) throw new Error(`blob ${file.sha256} missing from storage`);
+          const chunks: Buffer[] = [];
+          for await (const c of stream) chunks.push(c as Buffer);
+          return Buffer.concat(chunks);
+        },
+      };
+      const result = await this.renderer.render({
+        jobId: job.id, accountId: job.accountId, entry: job.entry, files, payload, env: environment.env, secrets: environment.secrets,
+        allowExternalNetwork: policy.allowExternalNetwork, timeoutMs: job.timeoutMs, maxOutputBytes: policy.maxRenderOutputBytes,
+        signal: controller.signal,
+      });
+      const now = deps.clock.now();
+      const pdfId = job.outputMode === 'managed' ? newId('pdf', now) : null;
+      writtenKey = pdfId ? `pdfs/${pdfId.slice(4, 6)}/${pdfId}.pdf` : `outputs/${job.id.slice(3, 5)}/${job.id}.pdf`;
+      await deps.blobs.put(writtenKey, Readable.from(result.pdf));
+      const renderTimeMs = Math.max(1, Math.round(result.timings.totalMs));
+      const ok = await deps.queue.succeed(job.id, this.workerId, deps.clock.now(), {
+        outputKey: writtenKey, bytes: result.bytes, pageCount: result.pageCount, renderTimeMs,
+        outputExpiresAt: pdfId ? null : now + deps.settings.transientOutputTtlMs,
+        pdf: pdfId
+          ? {
+              id: pdfId, accountId: job.accountId, deployId: job.deployId, deployVersionId: job.deployVersionId, renderJobId: job.id,
+              businessKey: job.businessKey, fileName: job.fileName, bytes: result.bytes, pageCount: result.pageCount, blobKey: writtenKey,
+              createdAt: now, deletedAt: null,
+            }
+          : null,
+      });
+      if (!ok) {
+        // canceled or reclaimed while rendering: the output belongs to no one
+        await deps.blobs.delete(writtenKey);
+        report('canceled');
+        return;
+      }
+      this.log.info({ jobId: job.id, attempt: job.attempt, pages: result.pageCount, bytes: result.bytes, timings: result.timings }, 'render job succeeded');
+      report('succeeded');
+    } catch (err) {
+      if (writtenKey) await deps.blobs.delete(writtenKey).catch(() => {});
+      if (controller.signal.aborted && controller.signal.reason === SHUTDOWN) {
+        // released, not failed: another worker (or this one after a restart) takes it again at once
+        const now = deps.clock.now();
+        const retry = job.attempt < job.maxAttempts;
+        await deps.queue.fail(job.id, this.workerId, now, { code: 'render_internal_error', message: 'The worker shut down during the render.', renderTimeMs: 0 }, retry ? now : null);
+        report(retry ? 'retry_scheduled' : 'failed', 'render_internal_error');
+        return;
+      }
+      if (controller.signal.aborted) {
+        report('canceled');
+        return; // canceled (the queue already says so) or the lease was lost (another worker owns the job now)
+      }
+      const re = err instanceof RenderError ? err : new RenderError('render_internal_error', 'Storing or preparing the render failed.', true, { cause: err });
+      const retry = re.retryable && job.attempt < job.maxAttempts;
+      const now = deps.clock.now();
+      const moved = await deps.queue.fail(job.id, this.workerId, now, { code: re.code, message: re.message, renderTimeMs: Math.max(0, Date.now() - started) }, retry ? now + retryDelayMs(job.attempt) : null);
+      const level = re.code === 'render_internal_error' ? 'error' : 'info';
+      this.log[level]({ jobId: job.id, attempt: job.attempt, code: re.code, retry, err: re.cause ?? undefined }, `render job attempt failed: ${re.message}`);
+      report(moved ? (retry ? 'retry_scheduled' : 'failed') : 'lost', re.code);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import * as webhooks from '../../domain/webhooks.js';
+import type { AppContext } from '../context.js';
+import { Id, Millis, NullableMillis, Page, PageQuery, errors } from '../schemas/common.js';
+
+const nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T, description: string) =>
+  Type.Union([t, Type.Null()], { description });
+
+/** One attempt of a webhook event (the log lists every attempt, scheduled ones included). */
+export const WebhookDelivery = Type.Object(
+  {
+    id: Id('whd', 'whd_ id of this attempt; sent as Press-Webhook-Delivery'),
+    eventId: Type.String({ description: 'evt_render_job_terminated_<jobId>; sent as Press-Webhook-Id, the same for every attempt' }),
+    renderJobId: Id('rj'),
+    url: Type.String({ description: 'the URL the attempt went (or goes) to' }),
+    attempt: Type.Integer({ minimum: 1, maximum: webhooks.WEBHOOK_MAX_ATTEMPTS, description: 'sent as Press-Webhook-Attempt' }),
+    status: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
+    responseStatus: nullable(Type.Integer(), 'HTTP status the endpoint answered; null when no response (refused, timeout, connection error) or pending'),
+    error: nullable(Type.String(), 'why the attempt failed'),
+    createdAt: Millis('when the attempt was scheduled'),
+    deliveredAt: NullableMillis('when the attempt finished (succeeded or failed); null while pending'),
+    nextAttemptAt: NullableMillis('pending: when it runs; failed: when the next attempt runs (null after the last of 7); succeeded: null'),
+    durationMs: nullable(Type.Integer(), 'how long the request took'),
+  },
+  { title: 'WebhookDelivery', additionalProperties: false },
+);
+
+export const webhookRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => async (app) => {
+  const d = ctx.deps;
+
+  app.get('/deploys/:deployId/webhook-deliveries', {
+    schema: {
+      operationId: 'listWebhookDeliveries',
+      summary: 'List the deploy\'s webhook delivery attempts, newest first',
+      description:
+        'One item per attempt of `render.job.terminated` events: failed attempts are retried after 1 min, 5 min, 30 min, 2 h, 6 h ' +
+        'and 12 h (7 attempts); the next attempt shows as `pending` until it runs.',
+      tags: ['Webhooks'],
+      params: Type.Object({ deployId: Id('dpl') }),
+      querystring: PageQuery,
+      response: { 200: Page(WebhookDelivery, 'WebhookDeliveryList'), ...errors(404) },
+    },
+  }, async (req) => webhooks.listWebhookDeliveries(d, req.caller, req.params.deployId, req.query));
+};

@@ -1,0 +1,118 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPENAPI_FILE, formatOpenApi } from '../../scripts/export-openapi.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let s: TestServer;
+let doc: any;
+beforeAll(async () => {
+  s = await startTestServer();
+  const res = await s.request('GET', '/v1/openapi.json', { key: null });
+  expect(res.status).toBe(200);
+  doc = res.body;
+});
+afterAll(async () => s.stop());
+
+/**
+ * Every route the app registered, from Fastify's public route tree (`printRoutes({commonPrefix:false})`): each line
+ * is `<indent><├──|└──> <segment> (<METHODS>)`, indented 4 characters per level; a node's path is its ancestors'
+ * segments followed by its own.
+ */
+function registeredRoutes(tree: string): { method: string; url: string }[] {
+  const stack: string[] = [];
+  const routes: { method: string; url: string }[] = [];
+  for (const line of tree.split('\n')) {
+    const m = /^(.*?)(?:├── |└── )(.+?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = m[1].length / 4;
+    stack.length = depth;
+    stack.push(m[2]);
+    if (!m[3]) continue;
+    const url = stack.join('');
+    for (const method of m[3].split(',').map((x) => x.trim())) routes.push({ method, url });
+  }
+  return routes;
+}
+
+/** Routes that are not API operations: the docs UI and the document itself. */
+const undocumented = (url: string) => url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs*') || url === '/v1/openapi.json';
+
+describe('OpenAPI', () => {
+  it('GET /v1/openapi.json (no auth) is a valid OpenAPI 3.1 document whose $refs resolve', async () => {
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(doc));
+    expect(result.errors ?? [], JSON.stringify(result.errors, null, 1)).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+    expect(() => validator.resolveRefs()).not.toThrow();
+    expect(doc.components.schemas.ErrorResponse).toMatchObject({
+      type: 'object', required: ['error', 'message'], additionalProperties: false,
+      properties: { error: { type: 'string' }, message: { type: 'string' } },
+    });
+  });
+
+  it('every registered route is documented with an operationId, a summary and 4xx responses pointing at ErrorResponse', () => {
+    const routes = registeredRoutes(s.app.printRoutes({ commonPrefix: false }))
+      .filter((r) => r.method !== 'HEAD' && !undocumented(r.url));
+    expect(routes.length).toBeGreaterThan(20);
+    expect(routes).toContainEqual({ method: 'PATCH', url: '/v1/deploys/:deployId/settings' });
+    const problems: string[] = [];
+    const operationIds = new Map<string, string>();
+    for (const { method, url } of routes) {
+      const path = url.replace(/:(\w+)/g, '{$1}');
+      const where = `${method} ${path}`;
+      const op = doc.paths[path]?.[method.toLowerCase()];
+      if (!op) {
+        problems.push(`${where}: missing from paths`);
+        continue;
+      }
+      if (!op.operationId) problems.push(`${where}: no operationId`);
+      else if (operationIds.has(op.operationId)) problems.push(`${where}: operationId ${op.operationId} also used by ${operationIds.get(op.operationId)}`);
+      else operationIds.set(op.operationId, where);
+      if (!op.summary) problems.push(`${where}: no summary`);
+      if (!Array.isArray(op.tags) || op.tags.length === 0) problems.push(`${where}: no tags`);
+      const errorStatuses = Object.keys(op.responses ?? {}).filter((code) => /^4\d\d$/.test(code));
+      if (url.startsWith('/v1/') && !errorStatuses.includes('400')) problems.push(`${where}: no 400 response`);
+      if (errorStatuses.length === 0) continue;
+      for (const code of errorStatuses) {
+        const schema = op.responses[code].content?.['application/json']?.schema;
+        if (schema?.$ref !== '#/components/schemas/ErrorResponse') problems.push(`${where}: ${code} does not reference ErrorResponse (${JSON.stringify(schema)?.slice(0, 80)})`);
+      }
+      for (const param of url.match(/:(\w+)/g) ?? []) {
+        const name = param.slice(1);
+        if (!(op.parameters ?? []).some((p: { in: string; name: string }) => p.in === 'path' && p.name === name)) problems.push(`${where}: path parameter ${name} undocumented`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('nothing is documented that the app does not serve', () => {
+    const served = new Set(registeredRoutes(s.app.printRoutes({ commonPrefix: false })).map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')}`));
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).filter((k) => ['get', 'put', 'post', 'patch', 'delete'].includes(k)).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(documented.filter((d) => !served.has(d))).toEqual([]);
+  });
+
+  it('operations needing no API key say so (security: []); the rest use the bearer scheme', () => {
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.paths['/healthz'].get.security).toEqual([]);
+  });
+
+  it('/docs serves the HTML documentation UI without auth', async () => {
+    const res = await s.request('GET', '/docs', { key: null });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.text).toMatch(/<html/i);
+  });
+
+  it('the committed openapi.json matches the live document', () => {
+    const hint = 'openapi.json is out of date with the routes: run `npm run openapi` and commit the result.';
+    expect(existsSync(OPENAPI_FILE), hint).toBe(true);
+    const committed = readFileSync(OPENAPI_FILE, 'utf8');
+    expect(JSON.parse(committed), hint).toEqual(doc);
+    expect(committed, hint).toBe(formatOpenApi(doc));
+  });
+});

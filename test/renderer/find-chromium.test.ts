@@ -1,0 +1,97 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BASE_ARGS, findChromium, sparticuzArgs } from '../../src/adapters/chromium/find-chromium.js';
+
+function fakeBinary(dir: string, name: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, '#!/bin/sh\n');
+  chmodSync(path, 0o755);
+  return path;
+}
+
+const SPARTICUZ_ARGS = [
+  '--disable-print-preview',
+  '--single-process',
+  '--font-render-hinting=none',
+  '--disable-features=AudioServiceOutOfProcess,IsolateOrigins,site-per-process',
+  '--enable-features=SharedArrayBuffer',
+  '--in-process-gpu',
+  '--use-angle=swiftshader',
+  '--allow-running-insecure-content',
+  '--disable-setuid-sandbox',
+  '--disable-web-security',
+  "--headless='shell'",
+  '--no-sandbox',
+  '--no-zygote',
+];
+
+describe('findChromium', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'press-chromium-'));
+  const shell = fakeBinary(dir, 'headless-shell');
+  const systemDir = mkdtempSync(join(tmpdir(), 'press-bin-'));
+  const system = fakeBinary(systemDir, 'chromium');
+  const loadShell = async () => ({ executablePath: shell, args: SPARTICUZ_ARGS });
+  const noShell = async (): Promise<never> => {
+    throw new Error('package missing');
+  };
+
+  it('prefers PRESS_CHROMIUM_PATH', async () => {
+    const custom = fakeBinary(dir, 'custom-chrome');
+    const found = await findChromium({
+      env: { PRESS_CHROMIUM_PATH: custom, PATH: systemDir },
+      loadHeadlessShell: loadShell,
+    });
+    expect(found).toEqual({ engine: 'custom', executablePath: custom, args: [...BASE_ARGS] });
+  });
+
+  it('refuses a PRESS_CHROMIUM_PATH that is not executable instead of falling back', async () => {
+    await expect(
+      findChromium({ env: { PRESS_CHROMIUM_PATH: join(dir, 'nope'), PATH: systemDir }, loadHeadlessShell: loadShell }),
+    ).rejects.toThrow(/PRESS_CHROMIUM_PATH/);
+  });
+
+  it('then the headless shell, without the flags that break or weaken it', async () => {
+    const found = await findChromium({ env: { PATH: systemDir }, loadHeadlessShell: loadShell });
+    expect(found.engine).toBe('chrome-headless-shell');
+    expect(found.executablePath).toBe(shell);
+    for (const dropped of [
+      '--single-process',
+      '--no-zygote',
+      '--disable-web-security',
+      '--allow-running-insecure-content',
+      "--headless='shell'",
+    ]) {
+      expect(found.args).not.toContain(dropped);
+    }
+    expect(found.args.some((a) => a.startsWith('--disable-features=') || a.startsWith('--enable-features='))).toBe(
+      false,
+    );
+    expect(found.args).toEqual(expect.arrayContaining(['--no-sandbox', '--disable-setuid-sandbox', ...BASE_ARGS]));
+  });
+
+  it('then a system chromium on PATH', async () => {
+    const found = await findChromium({ env: { PATH: `/nonexistent:${systemDir}` }, loadHeadlessShell: noShell });
+    expect(found).toEqual({ engine: 'system-chromium', executablePath: system, args: [...BASE_ARGS] });
+  });
+
+  it('explains when there is none', async () => {
+    await expect(findChromium({ env: { PATH: '/nonexistent' }, loadHeadlessShell: noShell })).rejects.toThrow(
+      /no Chromium found.*package missing/,
+    );
+  });
+
+  it('always adds the offline flags', () => {
+    for (const flag of [
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ]) {
+      expect(BASE_ARGS).toContain(flag);
+    }
+    expect(sparticuzArgs(['--single-process', '--no-sandbox'])).toEqual(['--no-sandbox']);
+  });
+});

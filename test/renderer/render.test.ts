@@ -1,0 +1,221 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
+import { RenderError } from '../../src/ports/renderer.js';
+import type { RenderFiles } from '../../src/ports/renderer.js';
+import { fixtureFiles, jsonPayload, memoryLogger, pdfPagesText, pdfText, renderRequest } from './support.js';
+
+const logger = memoryLogger();
+let renderer: ChromiumRenderer;
+
+beforeAll(async () => {
+  renderer = new ChromiumRenderer({ capacity: 2, logger });
+  await renderer.start();
+});
+
+afterAll(async () => {
+  await renderer?.close();
+});
+
+async function renderError(promise: Promise<unknown>): Promise<RenderError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(RenderError);
+    return err as RenderError;
+  }
+  throw new Error('the render succeeded');
+}
+
+describe('ChromiumRenderer', () => {
+  it('reports the engine it runs', () => {
+    const status = renderer.status();
+    expect(status.ready).toBe(true);
+    expect(status.engine).toBe('chrome-headless-shell');
+    expect(status.executablePath).toBeTruthy();
+    expect(status.version).toMatch(/^\d+\./);
+    expect(renderer.capacity).toBe(2);
+  });
+
+  it('gives the page a JSON payload, env and secrets before its scripts run', async () => {
+    const result = await renderer.render(
+      renderRequest('payload-json', {
+        payload: jsonPayload({ invoice: 'INV-42', customer: { name: 'Ada Lovelace' } }),
+        env: { REGION: 'eu-west', PLAN: 'pro' },
+        secrets: { API_TOKEN: 'sk_live_abcdef123456' },
+      }),
+    );
+    const text = await pdfText(result.pdf);
+    expect(text).toContain('Invoice INV-42 for Ada Lovelace');
+    expect(text).toContain('region=eu-west missing=undefined');
+    expect(text).toContain('token=sk_live_abcdef123456');
+    expect(text).toContain('envKeys=PLAN,REGION secretKeys=API_TOKEN');
+    expect(result.pageCount).toBe(1);
+    expect(result.bytes).toBe(result.pdf.length);
+    expect(result.pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    // Secrets and payloads never reach the log.
+    const logged = JSON.stringify(logger.entries);
+    expect(logged).not.toContain('sk_live_abcdef123456');
+    expect(logged).not.toContain('Ada Lovelace');
+  });
+
+  it('gives the page a binary payload as an ArrayBuffer', async () => {
+    const body = Buffer.from([0xca, 0xfe, 0xba, 0xbe, 1, 2, 3, 4, 5, 6]);
+    const result = await renderer.render(
+      renderRequest('payload-binary', { payload: { body, mime: 'application/octet-stream' } }),
+    );
+    expect(await pdfText(result.pdf)).toContain('kind=ArrayBuffer length=10 head=cafebabe');
+  });
+
+  it('counts the pages of a multi-page CSS @page document', async () => {
+    const result = await renderer.render(renderRequest('multipage'));
+    expect(result.pageCount).toBe(3);
+    const pages = await pdfPagesText(result.pdf);
+    expect(pages).toEqual(['Page one', 'Page two', 'Page three']);
+  });
+
+  it('serves a web font with its mime and waits for it', async () => {
+    const files = fixtureFiles('webfont');
+    const result = await renderer.render(renderRequest('webfont', { files }));
+    expect(await pdfText(result.pdf)).toContain('font=loaded');
+    expect(files.served).toContainEqual({ path: 'open-sans-700.woff2', mime: 'font/woff2' });
+    expect(files.served).toContainEqual({ path: 'css/style.css', mime: 'text/css; charset=utf-8' });
+  });
+
+  it('percent-decodes paths (entry and assets with spaces, in folders)', async () => {
+    const files = fixtureFiles('nested');
+    const result = await renderer.render(renderRequest('nested', { files, entry: 'docs/my report.html' }));
+    expect(await pdfText(result.pdf)).toContain('Nested report with stylesheet');
+    expect(files.requested).toContain('shared/report style.css');
+  });
+
+  it('waits for pressCloud.ready() on data-press-wait="manual" pages', async () => {
+    const result = await renderer.render(renderRequest('manual-ready'));
+    expect(await pdfText(result.pdf)).toContain('manually ready');
+    expect(result.timings.readyMs).toBeGreaterThanOrEqual(300);
+  });
+
+  it('waits for data-press-ready="true" on manual pages', async () => {
+    const result = await renderer.render(renderRequest('manual-ready', { entry: 'attribute.html' }));
+    expect(await pdfText(result.pdf)).toContain('ready by attribute');
+  });
+
+  it('fails with render_timeout when the page never becomes ready', async () => {
+    const started = Date.now();
+    const err = await renderError(renderer.render(renderRequest('never-ready', { timeoutMs: 1500 })));
+    const elapsed = Date.now() - started;
+    expect(err.code).toBe('render_timeout');
+    expect(err.retryable).toBe(false);
+    expect(elapsed).toBeGreaterThanOrEqual(1400);
+    expect(elapsed).toBeLessThan(2500);
+  });
+
+  it('times out a page whose script spins forever, and the account keeps rendering', async () => {
+    const started = Date.now();
+    const err = await renderError(renderer.render(renderRequest('busy-loop', { timeoutMs: 1500 })));
+    expect(err.code).toBe('render_timeout');
+    expect(Date.now() - started).toBeLessThan(2500);
+    const result = await renderer.render(renderRequest('simple'));
+    expect(result.pageCount).toBe(1);
+  });
+
+  it('fails with render_entry_not_found before opening a page', async () => {
+    const err = await renderError(renderer.render(renderRequest('simple', { entry: 'missing.html' })));
+    expect(err.code).toBe('render_entry_not_found');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('fails with render_navigation_failed when the entry answers 404 at navigation', async () => {
+    const real = fixtureFiles('simple');
+    let calls = 0;
+    // The version lists the entry when asked first, then loses it: the navigation itself gets a 404.
+    const files: RenderFiles = {
+      get: async (path) => (path === 'index.html' && ++calls > 1 ? null : real.get(path)),
+      open: (file) => real.open(file),
+    };
+    const err = await renderError(renderer.render(renderRequest('simple', { files })));
+    expect(err.code).toBe('render_navigation_failed');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('fails retryably when storage cannot produce a file', async () => {
+    const real = fixtureFiles('simple');
+    const files: RenderFiles = {
+      get: (path) => real.get(path),
+      open: async (file) => {
+        if (file.path === 'invoice.css') throw new Error('disk on fire');
+        return real.open(file);
+      },
+    };
+    const err = await renderError(renderer.render(renderRequest('simple', { files })));
+    expect(err.code).toBe('render_internal_error');
+    expect(err.retryable).toBe(true);
+  });
+
+  it('fails with render_output_too_large over maxOutputBytes', async () => {
+    const err = await renderError(renderer.render(renderRequest('simple', { maxOutputBytes: 1000 })));
+    expect(err.code).toBe('render_output_too_large');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('stops quickly with render_canceled when the signal aborts', async () => {
+    const controller = new AbortController();
+    const pending = renderer.render(renderRequest('never-ready', { timeoutMs: 10_000, signal: controller.signal }));
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const err = await renderError(pending);
+    expect(err.code).toBe('render_canceled');
+    expect(Date.now() - started).toBeLessThan(1500);
+    // An already-aborted signal doesn't even start.
+    const err2 = await renderError(renderer.render(renderRequest('simple', { signal: AbortSignal.abort() })));
+    expect(err2.code).toBe('render_canceled');
+    // The account renders normally afterwards.
+    expect((await renderer.render(renderRequest('simple'))).pageCount).toBe(1);
+  });
+
+  it('never shares storage or cookies across accounts, and wipes them between renders', async () => {
+    const run = async (accountId: string, writer: string) => {
+      const result = await renderer.render(
+        renderRequest('storage', { accountId, payload: jsonPayload({ writer }) }),
+      );
+      return pdfText(result.pdf);
+    };
+    expect(await run('acct_a', 'A1')).toContain('seen=none cookie=none writer=A1');
+    expect(await run('acct_b', 'B1')).toContain('seen=none cookie=none writer=B1');
+    // A's next render doesn't see what its previous one left either (storage is wiped between renders).
+    expect(await run('acct_a', 'A2')).toContain('seen=none cookie=none writer=A2');
+    expect(renderer.status().contexts).toBeGreaterThanOrEqual(2);
+  });
+
+  it('runs renders of several accounts concurrently, up to capacity', async () => {
+    const results = await Promise.all(
+      ['acct_c1', 'acct_c2', 'acct_c1', 'acct_c2'].map((accountId, i) =>
+        renderer.render(renderRequest('storage', { accountId, payload: jsonPayload({ writer: `W${i}` }) })),
+      ),
+    );
+    for (const [i, r] of results.entries()) expect(await pdfText(r.pdf)).toContain(`writer=W${i}`);
+    expect(renderer.status().active).toBe(0);
+  });
+
+  it('renders warm one-page documents fast', async () => {
+    const req = () => renderRequest('simple', { accountId: 'acct_speed' });
+    for (let i = 0; i < 3; i++) await renderer.render(req());
+    const times: number[] = [];
+    const steps = { acquirePageMs: 0, navigateMs: 0, readyMs: 0, pdfMs: 0, inspectMs: 0 };
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      const result = await renderer.render(req());
+      times.push(performance.now() - started);
+      for (const k of Object.keys(steps) as Array<keyof typeof steps>) steps[k] += result.timings[k] / 20;
+      expect(result.pageCount).toBe(1);
+    }
+    const avg = times.reduce((a, b) => a + b, 0) / times.length;
+    const sorted = [...times].sort((a, b) => a - b);
+    console.log(
+      `warm render: avg ${avg.toFixed(1)} ms, p50 ${sorted[10].toFixed(1)} ms, max ${sorted[19].toFixed(1)} ms; ` +
+        `steps avg ${Object.entries(steps)
+          .map(([k, v]) => `${k}=${v.toFixed(1)}`)
+          .join(' ')}`,
+    );
+    expect(avg).toBeLessThan(400);
+  });
+});

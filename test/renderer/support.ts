@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RenderFile, RenderFiles, RenderRequest } from '../../src/ports/renderer.js';
+import type { RenderLogger } from '../../src/adapters/chromium/logger.js';
+
+const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+  '.png': 'image/png',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** A fixture app as the version files a render gets; `requested` records every path the page asked for. */
+export interface FixtureFiles extends RenderFiles {
+  requested: string[];
+  served: Array<{ path: string; mime: string }>;
+}
+
+export function fixtureFiles(app: string): FixtureFiles {
+  const root = join(APPS, app);
+  const files = new Map<string, { file: RenderFile; body: Buffer }>();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else {
+        const body = readFileSync(full);
+        const path = relative(root, full).split(sep).join('/');
+        const sha256 = createHash('sha256').update(body).digest('hex');
+        const mime = MIME[extname(name)] ?? 'application/octet-stream';
+        files.set(path, { file: { path, sha256, size: body.length, mime }, body });
+      }
+    }
+  };
+  walk(root);
+  const requested: string[] = [];
+  const served: Array<{ path: string; mime: string }> = [];
+  return {
+    requested,
+    served,
+    async get(path) {
+      requested.push(path);
+      return files.get(path)?.file ?? null;
+    },
+    async open(file) {
+      const entry = files.get(file.path);
+      if (!entry) throw new Error(`no blob for ${file.path}`);
+      served.push({ path: file.path, mime: file.mime });
+      return entry.body;
+    },
+  };
+}
+
+let seq = 0;
+
+export function jsonPayload(value: unknown): RenderRequest['payload'] {
+  return { body: Buffer.from(JSON.stringify(value)), mime: 'application/json; charset=utf-8' };
+}
+
+/** A render request for a fixture app with harmless defaults. */
+export function renderRequest(app: string, overrides: Partial<RenderRequest> = {}): RenderRequest {
+  return {
+    jobId: `rj_test${++seq}`,
+    accountId: 'acct_test',
+    entry: 'index.html',
+    files: fixtureFiles(app),
+    payload: jsonPayload(null),
+    env: {},
+    secrets: {},
+    allowExternalNetwork: false,
+    timeoutMs: 10_000,
+    maxOutputBytes: null,
+    ...overrides,
+  };
+}
+
+/** The text of every page of a PDF, one string per page (pdfjs-dist, no native tools needed). */
+export async function pdfPagesText(pdf: Buffer): Promise<string[]> {
+  const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
+  const doc = await pdfjs.getDocument({ data: new Uint8Array(pdf), verbosity: 0 }).promise;
+  const pages: string[] = [];
+  for (let i = 1; i <= doc.numPages; i++) {
+    const content = await (await doc.getPage(i)).getTextContent();
+    pages.push(
+      content.items
+        // Items break at ligatures and font changes; only an end of line is a space.
+        .map((item) => ('str' in item ? item.str + (item.hasEOL ? ' ' : '') : ''))
+        .join('')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    );
+  }
+  await doc.destroy();
+  return pages;
+}
+
+export async function pdfText(pdf: Buffer): Promise<string> {
+  return (await pdfPagesText(pdf)).join('\n');
+}
+
+/** A logger that keeps every entry, to assert on what was (not) logged. */
+export function memoryLogger(): RenderLogger & { entries: Array<{ level: string; obj: object; msg?: string }> } {
+  const entries: Array<{ level: string; obj: object; msg?: string }> = [];
+  const at = (level: string) => (obj: object, msg?: string) => void entries.push({ level, obj, msg });
+  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
