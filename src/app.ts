@@ -6,10 +6,11 @@ import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppContext } from './http/context.js';
-import { registerErrorHandling, routePattern } from './http/error-handler.js';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling, routePattern } from './http/error-handler.js';
 import { authPlugin } from './http/plugins/auth.js';
 import { idempotencyPlugin } from './http/plugins/idempotency.js';
 import { validatorCompiler } from './http/validation.js';
+import { optionalBodies } from './http/openapi.js';
 import { ErrorResponse } from './http/schemas/common.js';
 import { accountRoutes } from './http/routes/account.js';
 import { deployRoutes } from './http/routes/deploys.js';
@@ -37,6 +38,8 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     bodyLimit: 1024 * 1024,
     ajv: undefined,
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -80,6 +83,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
       security: [{ bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    transformObject: optionalBodies,
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 

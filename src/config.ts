@@ -31,6 +31,26 @@ export interface Config {
   allowExternalNetwork: boolean;
   /** render job lease; a lost worker's job is retried after it lapses */
   jobLeaseSeconds: number;
+  /** DATABASE_URL (postgres://…): PostgreSQL for metadata and the job queue; null = SQLite under dataDir */
+  databaseUrl: string | null;
+  /** S3-compatible object store for blobs and outputs (S3_BUCKET set); null = the local disk under dataDir */
+  s3: S3Config | null;
+  /** PRESS_SIGNED_URLS: who signs download/preview links, this server (`server`, default) or the object store (`s3`) */
+  signedUrls: 'server' | 's3';
+}
+
+/** S3_* settings; credentials left null fall back to the AWS SDK's default chain (AWS_* env, profile, instance role). */
+export interface S3Config {
+  bucket: string;
+  /** S3_ENDPOINT, e.g. https://<account>.r2.cloudflarestorage.com or http://127.0.0.1:3900; null = AWS */
+  endpoint: string | null;
+  region: string;
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+  /** S3_FORCE_PATH_STYLE: `endpoint/bucket/key` instead of `bucket.endpoint/key` (MinIO, Garage, SeaweedFS, s3rver) */
+  forcePathStyle: boolean;
+  /** S3_PREFIX: every key lives under it (normalised to end with "/"), so one bucket can hold several installations */
+  prefix: string;
 }
 
 export class ConfigError extends Error {}
@@ -52,6 +72,38 @@ function bool(env: Env, name: string): boolean {
   throw new ConfigError(`${name}=${env[name]} must be true or false.`);
 }
 
+function s3Config(env: Env): S3Config | null {
+  const bucket = env.S3_BUCKET || '';
+  const related = ['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_PREFIX'].filter((n) => env[n]);
+  if (!bucket) {
+    if (related.length) throw new ConfigError(`${related.join(', ')} set without S3_BUCKET; set S3_BUCKET to store blobs in S3.`);
+    return null;
+  }
+  const endpoint = env.S3_ENDPOINT || null;
+  if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) throw new ConfigError(`S3_ENDPOINT=${endpoint} must be an http(s) URL.`);
+  const accessKeyId = env.S3_ACCESS_KEY_ID || null;
+  const secretAccessKey = env.S3_SECRET_ACCESS_KEY || null;
+  if (!accessKeyId !== !secretAccessKey) throw new ConfigError('Set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither (AWS default credentials).');
+  const prefix = (env.S3_PREFIX ?? '').replace(/^\/+|\/+$/g, '');
+  return Object.freeze({
+    bucket,
+    endpoint: endpoint?.replace(/\/$/, '') ?? null,
+    region: env.S3_REGION || 'us-east-1',
+    accessKeyId,
+    secretAccessKey,
+    forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE'),
+    prefix: prefix ? `${prefix}/` : '',
+  });
+}
+
+function databaseUrl(env: Env): string | null {
+  const url = env.DATABASE_URL || null;
+  if (url && !/^postgres(ql)?:\/\/./.test(url)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// URL (e.g. postgres://press:secret@127.0.0.1:5432/press); unset it to use SQLite.');
+  }
+  return url;
+}
+
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const plan = env.PRESS_DEFAULT_PLAN ?? 'unlimited';
   if (!isPlanKey(plan)) throw new ConfigError(`PRESS_DEFAULT_PLAN=${plan} must be one of unlimited, free, starter, pro.`);
@@ -63,6 +115,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const publicUrl = env.PRESS_PUBLIC_URL || null;
   if (publicUrl && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new ConfigError(`PRESS_PUBLIC_URL=${publicUrl} must be an http(s) URL.`);
   const rate = int(env, 'PRESS_RATE_LIMIT_PER_MINUTE', 0, 0, 1_000_000);
+  const s3 = s3Config(env);
+  const signedUrls = env.PRESS_SIGNED_URLS || 'server';
+  if (signedUrls !== 'server' && signedUrls !== 's3') throw new ConfigError(`PRESS_SIGNED_URLS=${signedUrls} must be server or s3.`);
+  if (signedUrls === 's3' && !s3) throw new ConfigError('PRESS_SIGNED_URLS=s3 needs the S3 blob store; set S3_BUCKET (and S3_ENDPOINT, credentials).');
   return Object.freeze({
     port: int(env, 'PORT', 8787, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -81,5 +137,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     renderTimeoutMs: int(env, 'PRESS_RENDER_TIMEOUT_MS', 60_000, 500, 600_000),
     allowExternalNetwork: bool(env, 'PRESS_ALLOW_EXTERNAL_NETWORK'),
     jobLeaseSeconds: int(env, 'PRESS_JOB_LEASE_SECONDS', 30, 2, 3600),
+    databaseUrl: databaseUrl(env),
+    s3,
+    signedUrls,
   });
 }

@@ -25,6 +25,8 @@ export interface DomainDeps {
     transientOutputTtlMs: number;
     /** operator overrides of the self-hosted `unlimited` plan (PRESS_RENDER_TIMEOUT_MS, PRESS_ALLOW_EXTERNAL_NETWORK) */
     unlimitedPolicy: Partial<Policy>;
+    /** PRESS_SIGNED_URLS: `s3` hands out the blob store's presigned URLs (if it has `presignGet`) instead of links to this API */
+    signedUrls: 'server' | 's3';
   };
   /** HMAC key for signed download/preview links, derived from the secrets key */
   linkSigningKey: Buffer;

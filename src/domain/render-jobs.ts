@@ -242,13 +242,27 @@ function linkTtl(expiresInSeconds: number | undefined) {
   return (expiresInSeconds ?? DEFAULT_LINK_TTL_SECONDS) * 1000;
 }
 
+/**
+ * PRESS_SIGNED_URLS=s3: the object store signs the link (an S3 presigned GET), so downloads bypass this API; the
+ * store signs with its own clock, for whole seconds. null = sign our own link.
+ */
+async function presignedAccess(deps: DomainDeps, out: { key: string; fileName: string }, disposition: Disposition, expiresAt: number) {
+  if (deps.settings.signedUrls !== 's3' || !deps.blobs.presignGet) return null;
+  const now = deps.clock.now();
+  const expiresInSeconds = Math.max(1, Math.floor((expiresAt - now) / 1000));
+  const url = await deps.blobs.presignGet(out.key, { expiresInSeconds, fileName: out.fileName, disposition });
+  return { url, expiresAt: now + expiresInSeconds * 1000 };
+}
+
 export async function jobOutputLink(deps: DomainDeps, caller: Caller, jobId: string, disposition: Disposition, expiresInSeconds?: number) {
   const job = await loadJob(deps, caller, jobId);
-  await jobOutput(deps, job);
+  const out = await jobOutput(deps, job);
   const now = deps.clock.now();
   let expiresAt = now + linkTtl(expiresInSeconds);
   // a link never outlives the transient output it points at
   if (job.outputExpiresAt !== null && !job.pdfId) expiresAt = Math.min(expiresAt, job.outputExpiresAt);
+  const presigned = await presignedAccess(deps, out, disposition, expiresAt);
+  if (presigned) return { access: presigned };
   return { access: signLink({ key: deps.linkSigningKey, baseUrl: deps.settings.publicUrl, target: { kind: 'render-job-output', accountId: caller.accountId, id: jobId }, disposition, expiresAt }) };
 }
 
@@ -290,8 +304,10 @@ export async function openPdf(deps: DomainDeps, caller: Caller, pdfId: string): 
 }
 
 export async function pdfLink(deps: DomainDeps, caller: Caller, pdfId: string, disposition: Disposition, expiresInSeconds?: number) {
-  await loadPdf(deps, caller, pdfId);
+  const pdf = await loadPdf(deps, caller, pdfId);
   const expiresAt = deps.clock.now() + linkTtl(expiresInSeconds);
+  const presigned = await presignedAccess(deps, { key: pdf.blobKey, fileName: pdf.fileName }, disposition, expiresAt);
+  if (presigned) return { access: presigned };
   return { access: signLink({ key: deps.linkSigningKey, baseUrl: deps.settings.publicUrl, target: { kind: 'pdf', accountId: caller.accountId, id: pdfId }, disposition, expiresAt }) };
 }
 

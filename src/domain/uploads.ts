@@ -227,7 +227,12 @@ export async function commitUploadSession(deps: DomainDeps, caller: Caller, id: 
     try {
       await deps.store.uploads.commit({ session: s, version, aliases, now });
     } catch (err) {
-      if (err instanceof ConflictError) throw notOpen({ ...s, status: 'committed' });
+      if (err instanceof ConflictError) {
+        // no longer open: committed by a request whose lock had lapsed, or expired (sweep, deploy deleted) meanwhile
+        const current = (await deps.store.uploads.get(caller.accountId, s.id)) ?? { ...s, status: 'expired' as const };
+        if (current.status === 'expired') throw Errors.uploadSessionExpired(`Upload session ${id} expired before the commit finished; create a new session.`);
+        throw notOpen(current);
+      }
       throw err;
     }
     const committed = (await deps.store.uploads.get(caller.accountId, s.id))!;
@@ -257,6 +262,10 @@ export async function collectGarbage(deps: DomainDeps, opts: { graceMs?: number 
     const sha = key.slice(key.lastIndexOf('/') + 1);
     if (modifiedAt > cutoff || !/^[0-9a-f]{64}$/.test(sha)) continue;
     if (!(await deps.store.blobs.isHeld(sha))) {
+      // An upload of the same blob may have replaced the file (fresh mtime) and not yet recorded its holding:
+      // look at the file again right before deleting, so a new upload is never collected from under its holder.
+      const current = await deps.blobs.stat(key);
+      if (!current || current.modifiedAt > cutoff) continue;
       await deps.blobs.delete(key);
       deleted++;
     }

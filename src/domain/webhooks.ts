@@ -25,7 +25,12 @@ import type { WorkerLogger } from './render-worker.js';
  * Press-Webhook-Delivery id): delivery is at-least-once, receivers dedupe on Press-Webhook-Id.
  *
  * URL and secret are read from the deploy's settings at each attempt, so a fixed URL or a rotated secret applies to
- * retries. A deploy deleted or with webhooks disabled meanwhile ends the delivery (failed, not retried).
+ * retries. A deploy deleted or with webhooks disabled meanwhile ends the delivery (failed, not retried); jobs of a
+ * deploy that is already deleted (e.g. canceled by the deletion) or whose webhook is off when they end get no event.
+ *
+ * SSRF: the host is re-checked before every attempt (unless PRESS_WEBHOOK_ALLOW_PRIVATE) and redirects are never
+ * followed. fetch resolves the name again when connecting, so a DNS answer that changes between the check and the
+ * connect (rebinding) is not caught here.
  */
 
 export const WEBHOOK_EVENT_TYPE = 'render.job.terminated' as const;

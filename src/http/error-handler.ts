@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, Errors } from '../domain/errors.js';
 
@@ -17,7 +20,26 @@ function describeValidation(err: FastifyError): string {
     return `${where}: unknown field "${(first.params as { additionalProperty?: string }).additionalProperty}" (unknown fields are rejected).`;
   }
   if (first.keyword === 'required') return `${where}: missing required field "${(first.params as { missingProperty?: string }).missingProperty}".`;
-  return `${where} ${first.message ?? 'is invalid'}.`;
+  // A union (anyOf) fails with one error per branch at the same path. A branch of the right type that broke a
+  // constraint (maxLength, pattern…) explains best; otherwise name every accepted value or type, not just the
+  // first branch's ("must be equal to constant").
+  const here = (err.validation ?? []).filter((v) => v.instancePath === first.instancePath && v.keyword !== 'anyOf' && v.keyword !== 'oneOf');
+  const specific = here.find((v) => !['type', 'const', 'enum'].includes(v.keyword)) ?? (here.length ? null : first);
+  if (specific) {
+    if (specific.keyword === 'minLength' && (specific.params as { limit?: number }).limit === 1) return `${where} must not be empty.`;
+    return `${where} ${specific.message ?? 'is invalid'}.`;
+  }
+  const types = [...new Set(here.filter((v) => v.keyword === 'type').map((v) => String((v.params as { type?: unknown }).type)))];
+  const allowed = [
+    ...here.filter((v) => v.keyword === 'const').map((v) => JSON.stringify((v.params as { allowedValue?: unknown }).allowedValue)),
+    ...here.filter((v) => v.keyword === 'enum').flatMap((v) => ((v.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((x) => JSON.stringify(x))),
+  ];
+  if (allowed.length) {
+    const all = [...allowed, ...types.map((t) => (t === 'null' ? 'null' : `any ${t}`))];
+    return `${where} must be ${all.length === 1 ? all[0] : `one of ${all.join(', ')}`}.`;
+  }
+  if (!first.instancePath && types.join() === 'object') return `${where} must be a JSON object.`;
+  return `${where} must be ${types.length === 1 ? `of type ${types[0]}` : `one of the types ${types.join(', ')}`}.`;
 }
 
 /** Turns a thrown error into the spec's `{error, message}` body with the real status. */
@@ -67,6 +89,42 @@ export function registerErrorHandling(app: FastifyInstance, knownRoutes: { metho
     }
     reply.code(404).send({ error: 'route_not_found', message: `No route ${req.method} ${path}. See /v1/openapi.json for the API.` });
   });
+}
+
+/**
+ * Fastify's `frameworkErrors`: the router fails before any route or hook runs (a malformed %-escape, a path segment
+ * over `maxParamLength`). Without it Fastify answers its own `{statusCode, code, …}` shape (414 for long segments).
+ */
+export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  const e = err.code === 'FST_ERR_BAD_URL'
+    ? Errors.invalidPathParam('The URL path contains a malformed %-escape.')
+    : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? Errors.invalidPathParam('A path segment is longer than any id or name this API accepts.')
+      : Errors.internal('Something went wrong on our side; the error was logged. Retry, or report the request id.', { cause: err });
+  if (e.status >= 500) req.log.error({ err }, e.message);
+  reply.header('x-request-id', req.id).code(e.status).send({ error: e.code, message: e.message });
+}
+
+/**
+ * Fastify's `clientErrorHandler`: requests Node's HTTP parser rejects before Fastify sees them (headers over the
+ * size limit, malformed HTTP, a body that never arrives). Answered on the raw socket in the `{error, message}` shape,
+ * 400 as for other oversize input (no 431/408, as no 413/415).
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e = err.code === 'HPE_HEADER_OVERFLOW'
+    ? Errors.invalidHeader('The request headers are larger than the server accepts (16 KiB by default).')
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? Errors.invalidInput('The request was not received completely in time; retry.')
+      : Errors.invalidInput('The request is not valid HTTP.');
+  const body = JSON.stringify({ error: e.code, message: e.message });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: req_${randomUUID().replace(/-/g, '')}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** `/v1/deploys/:deployId` → a regex matching concrete paths, for the 405 check. */

@@ -39,6 +39,13 @@ export interface BlobStore {
   list(prefix: string): AsyncIterable<{ key: string; modifiedAt: number }>;
   /** throws if the store is not usable (for /readyz) */
   check(): Promise<void>;
+  /**
+   * Optional: a URL the store itself serves, with no credentials needed, until it expires (S3 presigned GET). The
+   * response carries `Content-Type: application/pdf` and a Content-Disposition with `fileName`. Only called when
+   * `PRESS_SIGNED_URLS=s3`; stores without it leave links to this server. The URL is not checked against the key's
+   * existence and stops working once the object is deleted.
+   */
+  presignGet?(key: string, opts: { expiresInSeconds: number; fileName: string; disposition: 'attachment' | 'inline' }): Promise<string>;
   /** human-readable description for logs and /readyz */
   readonly description: string;
 }

@@ -43,7 +43,11 @@ export interface RenderRequest {
    * CGNAT, multicast and metadata addresses stay unreachable.
    */
   allowExternalNetwork: boolean;
-  /** bound on the render in ms, from getting a page to the finished PDF (plan `maxRenderTimeoutMs`) */
+  /**
+   * Bound on the render in ms (plan `maxRenderTimeoutMs`): from the moment a render slot is free (waiting for
+   * capacity doesn't count) to the finished PDF → `render_timeout`. Running out while the engine is still
+   * getting a page (e.g. relaunching after a crash) is the engine's fault: retryable `render_internal_error`.
+   */
   timeoutMs: number;
   /** larger PDFs fail with `render_output_too_large`; null = unlimited */
   maxOutputBytes: number | null;

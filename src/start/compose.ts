@@ -4,8 +4,15 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { FsBlobStore } from '../adapters/fs-blob/fs-blob-store.js';
+import { S3BlobStore } from '../adapters/s3/s3-blob-store.js';
+import type { BlobStore } from '../ports/blob-store.js';
 import { SqliteStore, openSqlite } from '../adapters/sqlite/sqlite-store.js';
 import { SqliteQueue } from '../adapters/sqlite/sqlite-queue.js';
+import { PgDatabase } from '../adapters/postgres/pg-database.js';
+import { PgStore } from '../adapters/postgres/pg-store.js';
+import { PgQueue } from '../adapters/postgres/pg-queue.js';
+import type { JobQueue } from '../ports/job-queue.js';
+import type { MetadataStore } from '../ports/metadata-store.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { DomainDeps } from '../domain/context.js';
 import { SecretBox } from '../domain/crypto.js';
@@ -25,16 +32,36 @@ export async function resolveHost(host: string): Promise<string[]> {
   return (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 }
 
+/** Blobs and outputs: the S3-compatible store when S3_BUCKET is set, else the local disk under the data dir. */
+export async function createBlobStore(config: Config): Promise<BlobStore> {
+  if (config.s3) return new S3BlobStore(config.s3);
+  const fs = new FsBlobStore(join(config.dataDir, 'storage'));
+  await fs.init();
+  return fs;
+}
+
+/**
+ * Metadata and the job queue: PostgreSQL when DATABASE_URL is set (migrated under an advisory lock, so several nodes
+ * may start at once), else SQLite under the data dir. `store.close()` closes either, the pg pool and LISTEN included.
+ */
+export async function createMetadata(config: Config): Promise<{ store: MetadataStore; queue: JobQueue }> {
+  if (config.databaseUrl) {
+    const pg = await PgDatabase.open(config.databaseUrl);
+    return { store: new PgStore(pg), queue: new PgQueue(pg) };
+  }
+  const db = openSqlite(join(config.dataDir, 'press.db'));
+  return { store: new SqliteStore(db), queue: new SqliteQueue(db) };
+}
+
 /** Composition root of the embedded mode: SQLite for metadata, the local disk for blobs. */
 export async function createDomainDeps(config: Config, opts: { clock?: Clock } = {}): Promise<DomainDeps> {
-  const db = openSqlite(join(config.dataDir, 'press.db'));
-  const blobs = new FsBlobStore(join(config.dataDir, 'storage'));
-  await blobs.init();
+  const { store, queue } = await createMetadata(config);
+  const blobs = await createBlobStore(config);
   const secretKey = loadSecretKey(config);
   return {
-    store: new SqliteStore(db),
+    store,
     blobs,
-    queue: new SqliteQueue(db),
+    queue,
     clock: opts.clock ?? systemClock,
     secretBox: new SecretBox(secretKey),
     linkSigningKey: Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'press-cloud signed links v1', 32)),
@@ -45,6 +72,7 @@ export async function createDomainDeps(config: Config, opts: { clock?: Clock } =
       publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
       transientOutputTtlMs: config.transientOutputTtlHours * 3_600_000,
       unlimitedPolicy: { maxRenderTimeoutMs: config.renderTimeoutMs, allowExternalNetwork: config.allowExternalNetwork },
+      signedUrls: config.signedUrls,
     },
   };
 }

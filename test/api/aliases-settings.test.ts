@@ -2,14 +2,14 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/ports/metadata-store.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { deployFiles } from '../helpers/uploads.js';
-import { createDeploy, databaseBytes, expectError } from './helpers.js';
+import { createDeploy, databaseBytes, expectError, startApiServer } from './helpers.js';
 
 let s: TestServer;
 let acct: { accountId: string; keys: Record<Role, string> };
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startApiServer();
   acct = await s.newAccount('acme');
 });
 afterAll(async () => s.stop());
@@ -205,7 +205,7 @@ describe('settings', () => {
 describe('webhook URLs without PRESS_WEBHOOK_ALLOW_PRIVATE', () => {
   let strict: TestServer;
   beforeAll(async () => {
-    strict = await startTestServer({ PRESS_WEBHOOK_ALLOW_PRIVATE: 'false' });
+    strict = await startApiServer({ PRESS_WEBHOOK_ALLOW_PRIVATE: 'false' });
   });
   afterAll(async () => strict.stop());
 

@@ -2,14 +2,14 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/ports/metadata-store.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { databaseBytes, expectError } from './helpers.js';
+import type { TestServer } from '../helpers/server.js';
+import { databaseBytes, expectError, startApiServer } from './helpers.js';
 
 let s: TestServer;
 let acct: { accountId: string; keys: Record<Role, string> };
 let other: { accountId: string; keys: Record<Role, string> };
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startApiServer();
   acct = await s.newAccount('acme');
   other = await s.newAccount('other');
 });

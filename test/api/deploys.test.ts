@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/ports/metadata-store.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { deployFiles } from '../helpers/uploads.js';
-import { createDeploy, expectError, unknownId } from './helpers.js';
+import { createDeploy, expectError, startApiServer, unknownId } from './helpers.js';
 
 let s: TestServer;
 let acct: { accountId: string; keys: Record<Role, string> };
 let other: { accountId: string; keys: Record<Role, string> };
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startApiServer();
   acct = await s.newAccount('acme');
   other = await s.newAccount('other');
 });

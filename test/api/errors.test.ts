@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createDeploy, expectError, unknownId } from './helpers.js';
+import type { TestServer } from '../helpers/server.js';
+import { createDeploy, expectError, startApiServer, unknownId } from './helpers.js';
 
 let s: TestServer;
 let deployId: string;
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startApiServer();
   deployId = await createDeploy(s, 'conventions');
 });
 afterAll(async () => s.stop());
@@ -74,6 +74,22 @@ describe('bodies', () => {
     expect((await s.request('GET', '/v1/deploys')).body.items.map((d: { slug: string }) => d.slug)).toEqual(['conventions']);
   });
 
+  it('messages say what is accepted: every value of an enum, every type of a union, the broken constraint', async () => {
+    const role = await s.request('POST', '/v1/api-keys', { json: { name: 'k', role: 'root' } });
+    expectError(role, 400, 'invalid_input');
+    expect(role.body.message).toBe('body.role must be one of "admin", "editor", "viewer".');
+    const action = await s.request('PATCH', `/v1/deploys/${deployId}/settings`, { json: { webhook: { signingSecretAction: 'reveal' } } });
+    expect(action.body.message).toBe('body.webhook.signingSecretAction must be one of "rotate", "clear".');
+    const url = await s.request('PATCH', `/v1/deploys/${deployId}/settings`, { json: { webhook: { url: 5 } } });
+    expect(url.body.message).toBe('body.webhook.url must be one of the types string, null.');
+    const long = await s.request('PATCH', `/v1/deploys/${deployId}/settings`, { json: { webhook: { url: `https://x.test/${'a'.repeat(2048)}` } } });
+    expect(long.body.message).toMatch(/^body\.webhook\.url must NOT have more than 2048 characters/);
+    const empty = await s.request('POST', '/v1/deploys', { json: { slug: 'ok', name: '' } });
+    expect(empty.body.message).toBe('body.name must not be empty.');
+    const array = await s.request('POST', '/v1/deploys', { json: [] });
+    expect(array.body.message).toBe('body must be a JSON object.');
+  });
+
   it('missing required fields name the field', async () => {
     const res = await s.request('POST', '/v1/deploys', { json: { name: 'x' } });
     expectError(res, 400, 'invalid_input');
@@ -98,6 +114,13 @@ describe('bodies', () => {
     expectError(res, 400, 'invalid_input');
   });
 
+  it('a JSON Content-Type without a body is fine on routes that take none', async () => {
+    const id = await createDeploy(s, 'empty-delete');
+    const del = await s.request('DELETE', `/v1/deploys/${id}`, { headers: { 'content-type': 'application/json' } });
+    expect(del.status).toBe(204);
+    expect((await s.request('GET', '/v1/deploys', { headers: { 'content-type': 'application/json' } })).status).toBe(200);
+  });
+
   it('an empty body on an optional-body route is accepted', async () => {
     expect((await s.request('PATCH', '/v1/account')).status).toBe(200);
     expect((await s.request('PATCH', '/v1/account', { body: '', headers: { 'content-type': 'application/json' } })).status).toBe(200);
@@ -117,6 +140,12 @@ describe('path and query parameters', () => {
     expect(res.body.message).toMatch(/deployId/);
   });
 
+  it('router-level failures keep the error shape: malformed %-escapes and over-long segments → 400 invalid_path_param', async () => {
+    expectError(await s.request('GET', '/v1/deploys/%E0%A4%A'), 400, 'invalid_path_param');
+    expectError(await s.request('GET', `/v1/deploys/dpl_${'a'.repeat(200)}`), 400, 'invalid_path_param');
+    expectError(await s.request('PUT', `/v1/deploys/${deployId}/aliases/${'a'.repeat(150)}`, { json: { deployVersionId: unknownId('dv') } }), 400, 'invalid_path_param');
+  });
+
   it('bad cursor / limit → 400 invalid_query_param', async () => {
     for (const q of ['cursor=nope', 'cursor=' + Buffer.from('[1,2,3]').toString('base64url'), 'limit=0', 'limit=101', 'limit=abc', 'limit=1.5', 'limit=-1']) {
       const res = await s.request('GET', `/v1/deploys?${q}`);
@@ -130,6 +159,14 @@ describe('path and query parameters', () => {
 });
 
 describe('headers', () => {
+  it('headers over the size limit → 400 invalid_header in the usual shape', async () => {
+    const res = await s.request('GET', '/v1/deploys', { headers: { 'x-padding': 'a'.repeat(20_000) } });
+    expectError(res, 400, 'invalid_header');
+    // the server still answers afterwards
+    expect((await s.request('GET', '/v1/deploys')).status).toBe(200);
+  });
+
+
   it('every response carries x-request-id; a valid given one is echoed, an invalid one replaced', async () => {
     const given = await s.request('GET', '/v1/account', { headers: { 'x-request-id': 'client-req.42' } });
     expect(given.headers.get('x-request-id')).toBe('client-req.42');

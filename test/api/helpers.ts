@@ -2,7 +2,29 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { newId, type IdPrefix } from '../../src/domain/ids.js';
-import type { TestResponse, TestServer } from '../helpers/server.js';
+import { RenderError, type Renderer } from '../../src/ports/renderer.js';
+import { startTestServer, type TestResponse, type TestServer } from '../helpers/server.js';
+
+/**
+ * The control plane never renders in these tests, so no browser is launched (Chromium start-up would dominate the
+ * suite's time). A render job that reached it would fail as an infrastructure error.
+ */
+export function noRenderer(): Renderer {
+  return {
+    capacity: 1,
+    render: async () => {
+      throw new RenderError('render_internal_error', 'control-plane tests run without a renderer');
+    },
+    status: () => ({ engine: 'none', executablePath: null, version: null, ready: true, restarts: 0, active: 0, queued: 0, contexts: 0, error: null }),
+    start: async () => {},
+    close: async () => {},
+  };
+}
+
+/** startTestServer without Chromium. */
+export function startApiServer(env: Record<string, string> = {}): Promise<TestServer> {
+  return startTestServer(env, { renderer: noRenderer() });
+}
 
 /**
  * Asserts the spec's error contract: the real status, a body of exactly `{error, message}`, never a Fastify-shaped

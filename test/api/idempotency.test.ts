@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/domain/canonical-json.js';
+import { sha256Hex } from '../../src/domain/crypto.js';
 import type { Role } from '../../src/ports/metadata-store.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { databaseBytes, expectError } from './helpers.js';
+import type { TestServer } from '../helpers/server.js';
+import { databaseBytes, expectError, startApiServer } from './helpers.js';
 
 let s: TestServer;
 let acct: { accountId: string; keys: Record<Role, string> };
 let other: { accountId: string; keys: Record<Role, string> };
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startApiServer();
   acct = await s.newAccount('acme');
   other = await s.newAccount('other');
 });
@@ -62,6 +64,21 @@ describe('Idempotency-Key on POST /v1/deploys', () => {
     const later = await s.request('POST', '/v1/deploys', { key: acct.keys.editor, json: body, headers: ik('k-race') });
     expect(later.headers.get('idempotent-replayed')).toBe('true');
     expect(later.body).toEqual(created[0].body);
+  });
+
+  it('a key whose first request is still running → 409 idempotency_key_in_use; an abandoned one is taken over after 10 min', async () => {
+    const body = { slug: 'in-flight', name: 'x' };
+    // what the plugin reserves when the first request starts (its handler has not answered yet)
+    const scope = { accountId: acct.accountId, method: 'POST', route: '/v1/deploys', key: 'k-in-flight' };
+    expect(await s.deps.store.idempotency.reserve(scope, sha256Hex(canonicalJson({ params: {}, body })), s.clock.now())).toBeNull();
+    const busy = await s.request('POST', '/v1/deploys', { key: acct.keys.editor, json: body, headers: ik('k-in-flight') });
+    expectError(busy, 409, 'idempotency_key_in_use');
+    expectError(await s.request('POST', '/v1/deploys', { key: acct.keys.editor, json: { ...body, name: 'y' }, headers: ik('k-in-flight') }), 422, 'idempotency_key_mismatch');
+    expect((await deploysOf(acct.keys.viewer)).find((d) => d.slug === 'in-flight')).toBeUndefined();
+    s.clock.advance(10 * 60_000 + 1);
+    const takeover = await s.request('POST', '/v1/deploys', { key: acct.keys.editor, json: body, headers: ik('k-in-flight') });
+    expect(takeover.status).toBe(201);
+    expect(takeover.headers.get('idempotent-replayed')).toBeNull();
   });
 
   it('a request that fails validation is not stored: the same key then runs with a valid body', async () => {

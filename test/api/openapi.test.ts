@@ -2,12 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPENAPI_FILE, formatOpenApi } from '../../scripts/export-openapi.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
+import { startApiServer } from './helpers.js';
 
 let s: TestServer;
 let doc: any;
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startApiServer();
   const res = await s.request('GET', '/v1/openapi.json', { key: null });
   expect(res.status).toBe(200);
   doc = res.body;
@@ -99,6 +100,14 @@ describe('OpenAPI', () => {
     expect(doc.security).toEqual([{ bearer: [] }]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.paths['/healthz'].get.security).toEqual([]);
+  });
+
+  it('a JSON body without required fields is documented as optional (the server reads no body as {})', async () => {
+    expect(doc.paths['/v1/account'].patch.requestBody.required).toBe(false);
+    expect(doc.paths['/v1/deploys/{deployId}'].patch.requestBody.required).toBe(false);
+    expect(doc.paths['/v1/deploys'].post.requestBody.required).toBe(true);
+    expect(doc.paths['/v1/api-keys'].post.requestBody.required).toBe(true);
+    expect((await s.request('PATCH', '/v1/account')).status).toBe(200);
   });
 
   it('/docs serves the HTML documentation UI without auth', async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { expectError } from './helpers.js';
+import type { TestServer } from '../helpers/server.js';
+import { expectError, startApiServer } from './helpers.js';
 
 let s: TestServer;
 beforeAll(async () => {
-  s = await startTestServer({ PRESS_RATE_LIMIT_PER_MINUTE: '3' });
+  s = await startApiServer({ PRESS_RATE_LIMIT_PER_MINUTE: '3' });
 });
 afterAll(async () => s.stop());
 

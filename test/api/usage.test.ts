@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { deployFiles, manifest } from '../helpers/uploads.js';
-import { expectError } from './helpers.js';
+import { expectError, startApiServer } from './helpers.js';
 
 let s: TestServer;
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startApiServer();
 });
 afterAll(async () => s.stop());
 

@@ -6,6 +6,7 @@ import { createAccount, issueApiKey } from '../../src/domain/accounts.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { PlanKey } from '../../src/domain/policy.js';
 import type { Role } from '../../src/ports/metadata-store.js';
+import type { Renderer } from '../../src/ports/renderer.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
 
 export interface TestServer extends RunningServer {
@@ -36,13 +37,14 @@ export interface TestResponse {
 
 /**
  * Starts the real server (SQLite + disk in a temp dir, listening on a free port) with a manual clock.
- * `env` overrides configuration as the environment would.
+ * `env` overrides configuration as the environment would; `opts.renderer` replaces Chromium (control-plane tests
+ * pass one that never launches a browser).
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, opts: { renderer?: Renderer } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'press-test-'));
   const config: Config = loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_WEBHOOK_ALLOW_PRIVATE: 'true', ...env });
   const clock = new ManualClock(Date.now());
-  const server = await startServer(config, { clock, logger: false });
+  const server = await startServer(config, { clock, logger: false, renderer: opts.renderer });
   const adminKey = server.bootstrapKey!;
 
   const request = async (method: string, path: string, opts: RequestOpts = {}): Promise<TestResponse> => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
 import { RenderError } from '../../src/ports/renderer.js';
-import { renderRequest } from './support.js';
+import { fixtureFiles, renderRequest } from './support.js';
+import type { FixtureFiles } from './support.js';
 
 let renderer: ChromiumRenderer;
 
@@ -24,17 +25,19 @@ async function renderError(promise: Promise<unknown>): Promise<RenderError> {
   throw new Error('the render succeeded');
 }
 
-/** Resolves once the renderer reports a render in progress (its page is loaded and waiting). */
-async function whileRendering(): Promise<void> {
-  while (renderer.status().active === 0) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 300));
+/** Resolves once the page has asked for the entry: the render holds a page and is waiting for readiness. */
+async function whileRendering(files: FixtureFiles): Promise<void> {
+  // Bytes are only opened for the page's own request (the renderer's entry check only looks the path up).
+  while (files.served.length === 0) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 100));
 }
 
-describe('crashes and recycling', () => {
+describe('browser lifecycle', () => {
   it('fails an in-flight render retryably when the browser crashes, then renders on a fresh browser', async () => {
     const restartsBefore = renderer.status().restarts;
-    const pending = renderError(renderer.render(renderRequest('never-ready', { timeoutMs: 15_000 })));
-    await whileRendering();
+    const files = fixtureFiles('never-ready');
+    const pending = renderError(renderer.render(renderRequest('never-ready', { files, timeoutMs: 15_000 })));
+    await whileRendering(files);
     const started = Date.now();
     await renderer.crashForTest('browser');
     const err = await pending;
@@ -50,8 +53,9 @@ describe('crashes and recycling', () => {
   });
 
   it('fails with a retryable render_page_crashed when the page crashes, and the account keeps rendering', async () => {
-    const pending = renderError(renderer.render(renderRequest('never-ready', { timeoutMs: 15_000 })));
-    await whileRendering();
+    const files = fixtureFiles('never-ready');
+    const pending = renderError(renderer.render(renderRequest('never-ready', { files, timeoutMs: 15_000 })));
+    await whileRendering(files);
     await renderer.crashForTest('pages');
     const err = await pending;
     expect(err.code).toBe('render_page_crashed');
@@ -67,6 +71,22 @@ describe('crashes and recycling', () => {
     }
     expect(renderer.status().restarts).toBeGreaterThanOrEqual(before + 2);
     expect(renderer.status().ready).toBe(true);
+  });
+
+  it('keeps at most maxIdlePages warm pages', async () => {
+    const capped = new ChromiumRenderer({ capacity: 1, maxIdlePages: 2, sparePage: false });
+    try {
+      for (const accountId of ['acct_1', 'acct_2', 'acct_3', 'acct_4']) {
+        expect((await capped.render(renderRequest('simple', { accountId }))).pageCount).toBe(1);
+      }
+      // Resets finish just after render() returns.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(capped.status().contexts).toBeLessThanOrEqual(2);
+      // An account whose page was closed simply gets a new one.
+      expect((await capped.render(renderRequest('simple', { accountId: 'acct_1' }))).pageCount).toBe(1);
+    } finally {
+      await capped.close();
+    }
   });
 
   it('fails queued and new renders once closed', async () => {

@@ -2,7 +2,13 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
 import { BASE_ARGS, findChromium, sparticuzArgs } from '../../src/adapters/chromium/find-chromium.js';
+import {
+  EXTRA_DISABLED_FEATURES,
+  mergeDisabledFeatures,
+  playwrightDisableFeaturesArg,
+} from '../../src/adapters/chromium/launch-features.js';
 
 function fakeBinary(dir: string, name: string): string {
   const path = join(dir, name);
@@ -93,5 +99,26 @@ describe('findChromium', () => {
       expect(BASE_ARGS).toContain(flag);
     }
     expect(sparticuzArgs(['--single-process', '--no-sandbox'])).toEqual(['--no-sandbox']);
+  });
+});
+
+describe('launch features', () => {
+  it("merges ours into Playwright's --disable-features without duplicates", () => {
+    expect(mergeDisabledFeatures('--disable-features=A,B', ['B', 'RenderDocument'])).toBe(
+      '--disable-features=A,B,RenderDocument',
+    );
+    expect(mergeDisabledFeatures('--disable-features=', ['X'])).toBe('--disable-features=X');
+  });
+
+  it("reads the flag Playwright launched the real browser with (so it can be replaced, not shadowed)", async () => {
+    const found = await findChromium();
+    const browser = await chromium.launch({ executablePath: found.executablePath, args: found.args, headless: true });
+    try {
+      const flag = await playwrightDisableFeaturesArg(browser);
+      expect(flag).toMatch(/^--disable-features=\S+/);
+      for (const f of EXTRA_DISABLED_FEATURES) expect(flag!.split(/[=,]/)).not.toContain(f);
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rawLoop } from '../../bench/raw-playwright.js';
+import { findChromium } from '../../src/adapters/chromium/find-chromium.js';
 import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
 import { RenderError } from '../../src/ports/renderer.js';
 import type { RenderFiles } from '../../src/ports/renderer.js';
@@ -52,8 +55,9 @@ describe('ChromiumRenderer', () => {
     expect(result.pageCount).toBe(1);
     expect(result.bytes).toBe(result.pdf.length);
     expect(result.pdf.subarray(0, 5).toString()).toBe('%PDF-');
-    // Secrets and payloads never reach the log.
+    // Secrets and payloads never reach the log, not even when the page prints them to its console.
     const logged = JSON.stringify(logger.entries);
+    expect(logged).toContain('configured with token [redacted]');
     expect(logged).not.toContain('sk_live_abcdef123456');
     expect(logged).not.toContain('Ada Lovelace');
   });
@@ -86,6 +90,13 @@ describe('ChromiumRenderer', () => {
     const result = await renderer.render(renderRequest('nested', { files, entry: 'docs/my report.html' }));
     expect(await pdfText(result.pdf)).toContain('Nested report with stylesheet');
     expect(files.requested).toContain('shared/report style.css');
+  });
+
+  it('follows a client-side redirect within the version', async () => {
+    const result = await renderer.render(renderRequest('redirect'));
+    const text = await pdfText(result.pdf);
+    expect(text).toContain('after redirect');
+    expect(text).not.toContain('before redirect');
   });
 
   it('waits for pressCloud.ready() on data-press-wait="manual" pages', async () => {
@@ -172,6 +183,23 @@ describe('ChromiumRenderer', () => {
     expect((await renderer.render(renderRequest('simple'))).pageCount).toBe(1);
   });
 
+  it('waits for a slot beyond capacity, and a cancel while waiting leaves the queue', async () => {
+    const stop = new AbortController();
+    const busy = [1, 2].map(() =>
+      renderError(renderer.render(renderRequest('never-ready', { timeoutMs: 10_000, signal: stop.signal }))),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const waiting = new AbortController();
+    const queued = renderError(renderer.render(renderRequest('simple', { signal: waiting.signal })));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(renderer.status()).toMatchObject({ active: 2, queued: 1 });
+    waiting.abort();
+    expect((await queued).code).toBe('render_canceled');
+    expect(renderer.status().queued).toBe(0);
+    stop.abort();
+    for (const err of await Promise.all(busy)) expect(err.code).toBe('render_canceled');
+  });
+
   it('never shares storage or cookies across accounts, and wipes them between renders', async () => {
     const run = async (accountId: string, writer: string) => {
       const result = await renderer.render(
@@ -186,13 +214,15 @@ describe('ChromiumRenderer', () => {
     expect(renderer.status().contexts).toBeGreaterThanOrEqual(2);
   });
 
-  it('runs renders of several accounts concurrently, up to capacity', async () => {
+  it('runs renders concurrently, up to capacity, none seeing the storage of another', async () => {
     const results = await Promise.all(
-      ['acct_c1', 'acct_c2', 'acct_c1', 'acct_c2'].map((accountId, i) =>
+      ['acct_c1', 'acct_c2', 'acct_c1', 'acct_c2', 'acct_c1', 'acct_c1'].map((accountId, i) =>
         renderer.render(renderRequest('storage', { accountId, payload: jsonPayload({ writer: `W${i}` }) })),
       ),
     );
-    for (const [i, r] of results.entries()) expect(await pdfText(r.pdf)).toContain(`writer=W${i}`);
+    for (const [i, r] of results.entries()) {
+      expect(await pdfText(r.pdf)).toContain(`seen=none cookie=none writer=W${i}`);
+    }
     expect(renderer.status().active).toBe(0);
   });
 
@@ -210,12 +240,24 @@ describe('ChromiumRenderer', () => {
     }
     const avg = times.reduce((a, b) => a + b, 0) / times.length;
     const sorted = [...times].sort((a, b) => a - b);
+
+    // The same document through bare setContent + pdf on a warm page, measured now on the same machine.
+    const status = renderer.status();
+    const html = readFileSync(new URL('../fixtures/apps/simple/index.html', import.meta.url), 'utf8').replace(
+      '<link rel="stylesheet" href="invoice.css">',
+      `<style>${readFileSync(new URL('../fixtures/apps/simple/invoice.css', import.meta.url), 'utf8')}</style>`,
+    );
+    const { args } = await findChromium();
+    const raw = await rawLoop({ executablePath: status.executablePath!, args, html, count: 20, concurrency: 1 });
+
     console.log(
       `warm render: avg ${avg.toFixed(1)} ms, p50 ${sorted[10].toFixed(1)} ms, max ${sorted[19].toFixed(1)} ms; ` +
         `steps avg ${Object.entries(steps)
           .map(([k, v]) => `${k}=${v.toFixed(1)}`)
-          .join(' ')}`,
+          .join(' ')}; raw setContent+pdf p50 ${raw.p50Ms.toFixed(1)} ms`,
     );
-    expect(avg).toBeLessThan(400);
+    // Well under 150 ms on a quiet machine; the bound only catches a regression to page-per-render (and
+    // stretches with the baseline when the machine is oversubscribed, so the test can't flake on noise).
+    expect(avg).toBeLessThan(Math.max(400, 8 * raw.p50Ms));
   });
 });

@@ -81,29 +81,7 @@ export function renderRequest(app: string, overrides: Partial<RenderRequest> = {
   };
 }
 
-/** The text of every page of a PDF, one string per page (pdfjs-dist, no native tools needed). */
-export async function pdfPagesText(pdf: Buffer): Promise<string[]> {
-  const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
-  const doc = await pdfjs.getDocument({ data: new Uint8Array(pdf), verbosity: 0 }).promise;
-  const pages: string[] = [];
-  for (let i = 1; i <= doc.numPages; i++) {
-    const content = await (await doc.getPage(i)).getTextContent();
-    pages.push(
-      content.items
-        // Items break at ligatures and font changes; only an end of line is a space.
-        .map((item) => ('str' in item ? item.str + (item.hasEOL ? ' ' : '') : ''))
-        .join('')
-        .replace(/\s+/g, ' ')
-        .trim(),
-    );
-  }
-  await doc.destroy();
-  return pages;
-}
-
-export async function pdfText(pdf: Buffer): Promise<string> {
-  return (await pdfPagesText(pdf)).join('\n');
-}
+export { pdfPagesText, pdfText } from '../helpers/pdf.js';
 
 /** A logger that keeps every entry, to assert on what was (not) logged. */
 export function memoryLogger(): RenderLogger & { entries: Array<{ level: string; obj: object; msg?: string }> } {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { blobOnDisk, createSession, expectError, missingBlobs, newDeploy, putBlob, sha, tmpFiles, uniqueFiles } from './support.js';
+import type { TestServer } from '../helpers/server.js';
+import { blobOnDisk, createSession, expectError, missingBlobs, newDeploy, putBlob, sha, tmpFiles, uniqueFiles, startUploadServer } from './support.js';
 
 let s: TestServer;
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startUploadServer();
 });
 afterAll(async () => s.stop());
 
@@ -109,12 +109,55 @@ describe('PUT /v1/upload-sessions/{id}/blobs/{sha256}', () => {
     }
   });
 
+  it('application/octet-stream with parameters or in another case is accepted', async () => {
+    for (const contentType of ['application/octet-stream; charset=binary', 'Application/Octet-Stream']) {
+      const content = Buffer.from(`params ${Math.random()}`);
+      const session = await oneFileSession(content);
+      const res = await putBlob(s, session, sha(content), content, { contentType });
+      expect(res.status, contentType).toBe(200);
+    }
+  });
+
   it('an empty file can be uploaded', async () => {
     const session = await oneFileSession(Buffer.alloc(0), 'text/plain');
     const h = sha(Buffer.alloc(0));
     const res = await putBlob(s, session, h, Buffer.alloc(0));
     expect(res.status).toBe(200);
     expect(res.body.blob).toMatchObject({ sha256: h, size: 0, mime: 'text/plain' });
+    expect(blobOnDisk(s, h)).toBe(true);
+  });
+
+  it('a chunked (streamed, no Content-Length) body works, and an endless one is cut off at 10 MB', async () => {
+    const content = Buffer.alloc(3 * MB, 6);
+    content.write(`chunked ${Math.random()}`);
+    const session = await oneFileSession(content);
+    const h = sha(content);
+    const stream = (total: number, fill: (i: number) => Buffer) => {
+      let sent = 0;
+      let i = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (sent >= total) return c.close();
+          const chunk = fill(i++).subarray(0, Math.min(256 * 1024, total - sent));
+          sent += chunk.length;
+          c.enqueue(chunk);
+        },
+      });
+    };
+    const send = (body: ReadableStream<Uint8Array>) =>
+      fetch(`${s.url}/v1/upload-sessions/${session.id}/blobs/${h}`, {
+        method: 'PUT', body, duplex: 'half',
+        headers: { authorization: `Bearer ${s.adminKey}`, 'x-upload-token': session.token, 'content-type': 'application/octet-stream' },
+      } as RequestInit);
+
+    const tooBig = await send(stream(12 * MB, () => Buffer.alloc(256 * 1024, 1)));
+    expect(tooBig.status).toBe(400);
+    expect((await tooBig.json()).error).toMatch(/^upload_blob_(too_large|size_mismatch)$/);
+    await expectNothingStored(session, h);
+
+    const ok = await send(stream(content.length, (i) => content.subarray(i * 256 * 1024)));
+    expect(ok.status).toBe(200);
+    expect((await ok.json()).blob).toMatchObject({ sha256: h, size: content.length });
     expect(blobOnDisk(s, h)).toBe(true);
   });
 

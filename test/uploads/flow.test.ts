@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import {
-  blobFile, blobOnDisk, commit, createSession, deploy, expectError, manifest, missingBlobs, newDeploy, putBlob, sha, uniqueFiles, uniqueSlug, uploadAll,
+  blobFile, blobOnDisk, commit, createSession, deploy, expectError, manifest, missingBlobs, newDeploy, putBlob, sha, uniqueFiles, uniqueSlug, uploadAll, startUploadServer,
 } from './support.js';
 import { readFileSync } from 'node:fs';
 
 let s: TestServer;
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startUploadServer();
 });
 afterAll(async () => s.stop());
 
@@ -52,6 +52,11 @@ describe('upload sessions: documented flow', () => {
     const subset = await missingBlobs(s, session, { subset: [m[0].sha256] });
     expect(subset.status).toBe(200);
     expect(subset.body).toEqual({ uploadSessionId: session.id, missing: [m[0].sha256], missingBytes: m[0].size });
+
+    // a subset of hashes outside the session is simply not missing; malformed hashes → 400
+    const foreign = await missingBlobs(s, session, { subset: ['f'.repeat(64)] });
+    expect(foreign.body).toEqual({ uploadSessionId: session.id, missing: [], missingBytes: 0 });
+    expectError(await missingBlobs(s, session, { subset: ['XYZ'] }), 400, 'invalid_input');
 
     // PUT each blob; a second PUT of the same blob is alreadyPresent
     for (const h of distinct) {

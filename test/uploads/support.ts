@@ -4,10 +4,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { blobKey } from '../../src/domain/uploads.js';
-import type { TestResponse, TestServer } from '../helpers/server.js';
+import { noRenderer } from '../api/helpers.js';
+import { startTestServer, type TestResponse, type TestServer } from '../helpers/server.js';
 import { manifest, type TestFile } from '../helpers/uploads.js';
 
 export { manifest, type TestFile };
+
+/** The real server without Chromium: these suites never render. */
+export const startUploadServer = () => startTestServer({}, { renderer: noRenderer() });
 
 export const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 export const tok = (token: string) => ({ 'x-upload-token': token });
@@ -54,7 +58,7 @@ export async function newDeploy(s: TestServer, key?: string): Promise<string> {
   return res.body.deploy.id;
 }
 
-export function missingBlobs(s: TestServer, session: Pick<Session, 'id' | 'token'>, opts: { key?: string; subset?: string[]; token?: string | null } = {}) {
+export function missingBlobs(s: TestServer, session: Pick<Session, 'id' | 'token'>, opts: { key?: string | null; subset?: string[]; token?: string | null } = {}) {
   const token = opts.token === undefined ? session.token : opts.token;
   return s.request('POST', `/v1/upload-sessions/${session.id}/missing-blobs`, {
     key: opts.key, headers: token === null ? {} : tok(token), ...(opts.subset ? { json: { sha256: opts.subset } } : {}),
@@ -63,7 +67,7 @@ export function missingBlobs(s: TestServer, session: Pick<Session, 'id' | 'token
 
 export function putBlob(
   s: TestServer, session: Pick<Session, 'id' | 'token'>, sha256: string, body: Buffer | string,
-  opts: { key?: string; token?: string | null; contentType?: string } = {},
+  opts: { key?: string | null; token?: string | null; contentType?: string } = {},
 ) {
   const token = opts.token === undefined ? session.token : opts.token;
   return s.request('PUT', `/v1/upload-sessions/${session.id}/blobs/${sha256}`, {
@@ -71,7 +75,7 @@ export function putBlob(
   });
 }
 
-export function commit(s: TestServer, session: Pick<Session, 'id' | 'token'>, opts: { key?: string; aliases?: string[]; token?: string | null } = {}) {
+export function commit(s: TestServer, session: Pick<Session, 'id' | 'token'>, opts: { key?: string | null; aliases?: string[]; token?: string | null } = {}) {
   const token = opts.token === undefined ? session.token : opts.token;
   return s.request('POST', `/v1/upload-sessions/${session.id}/commit`, {
     key: opts.key, headers: token === null ? {} : tok(token), ...(opts.aliases ? { json: { aliases: opts.aliases } } : {}),

@@ -39,7 +39,7 @@ export class Receiver {
           body = undefined;
         }
         this.requests.push({ path, method: req.method ?? '', headers: req.headers, raw, body });
-        const b = (this.behaviours.get(path) ?? (() => ({ status: 200 })))(n);
+        const b = (this.behaviours.get(path) ?? ((): ReturnType<Behaviour> => ({ status: 200 })))(n);
         const answer = () => {
           if (res.destroyed) return;
           res.writeHead(b.status, { 'content-type': 'text/plain', ...(b.headers ?? {}) });

@@ -82,9 +82,15 @@ export interface PageLease {
   browserConnected(): boolean;
   /** whether the page's renderer crashed during the lease */
   pageCrashed(): boolean;
-  /** Give the page back: reused after a reset when `reusable`, otherwise closed (a replacement is made later). */
-  release(reusable: boolean): void;
+  /**
+   * Give the page back: reused after a reset when `reusable`, otherwise closed. `origins` are further origins
+   * whose storage the reset must wipe (external sites the render loaded, on plans with external network).
+   */
+  release(reusable: boolean, origins?: Iterable<string>): void;
 }
+
+/** Per browser binary: Playwright's `--disable-features=` flag and our merged replacement (null: keep it). */
+const featureFlagsByBinary = new Map<string, { replace: string; with: string } | null>();
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -110,8 +116,6 @@ export class BrowserPool {
   private next: Promise<Generation> | null = null;
   private readonly generations = new Set<Generation>();
   private launches = 0;
-  /** Playwright's `--disable-features=` flag and our merged replacement; null = keep Playwright's as is */
-  private featureFlags: { replace: string; with: string } | null | undefined = undefined;
   private closed = false;
   private sweeper: NodeJS.Timeout | null = null;
   /** last launch failure or crash, for status() */
@@ -231,11 +235,12 @@ export class BrowserPool {
 
   private async launch(): Promise<Generation> {
     const resolved = (this.resolved ??= await this.opts.chromium());
+    let flags = featureFlagsByBinary.get(resolved.executablePath);
     const launch = () =>
       chromium.launch({
         executablePath: resolved.executablePath,
-        args: this.featureFlags ? [...resolved.args, this.featureFlags.with] : resolved.args,
-        ignoreDefaultArgs: this.featureFlags ? [this.featureFlags.replace] : undefined,
+        args: flags ? [...resolved.args, flags.with] : resolved.args,
+        ignoreDefaultArgs: flags ? [flags.replace] : undefined,
         headless: true,
         timeout: this.opts.launchTimeoutMs,
         // The host process decides when to stop; don't let Playwright kill the browser on signals.
@@ -246,12 +251,13 @@ export class BrowserPool {
     let browser: Browser;
     try {
       browser = await launch();
-      if (this.featureFlags === undefined) {
-        // First launch only: learn Playwright's feature flag, then relaunch with ours merged in (see
-        // launch-features.ts). Later launches (recycling, crashes) reuse what was learnt.
+      if (flags === undefined) {
+        // First launch of this binary in the process: learn Playwright's feature flag, then relaunch with ours
+        // merged in (see launch-features.ts). Later launches (recycling, crashes) reuse what was learnt.
         const replace = await playwrightDisableFeaturesArg(browser);
-        this.featureFlags = replace ? { replace, with: mergeDisabledFeatures(replace, EXTRA_DISABLED_FEATURES) } : null;
-        if (this.featureFlags) {
+        flags = replace ? { replace, with: mergeDisabledFeatures(replace, EXTRA_DISABLED_FEATURES) } : null;
+        featureFlagsByBinary.set(resolved.executablePath, flags);
+        if (flags) {
           await browser.close();
           browser = await launch();
         }
@@ -415,7 +421,8 @@ export class BrowserPool {
         if (waited && hadSlots && account.idle.length === 0) this.grow(gen, accountId, account);
         return slot;
       }
-      if (account.resetting.size === 0 && !account.creating) this.grow(gen, accountId, account);
+      // Nothing on its way back: a page must be made now, whatever the account already holds.
+      if (account.resetting.size === 0 && !account.creating) this.grow(gen, accountId, account, true);
       waited = true;
       // A slot finishing its reset is ~30 ms away; a new one is 160–450 ms away. Take whichever comes first.
       const waits: Array<Promise<Error | null>> = [...account.resetting].map((r) => r.then(() => null));
@@ -425,9 +432,12 @@ export class BrowserPool {
     }
   }
 
-  /** Add a warm page to the account in the background (claiming the spare if it is ready). */
-  private grow(gen: Generation, accountId: string, account: AccountPages): void {
-    if (account.creating || account.slots.size >= this.opts.capacity + 1) return;
+  /**
+   * Add a warm page to the account (claiming the spare if there is one). Unless `needed`, it's a background
+   * extra, and an account never holds more than capacity + 1 pages.
+   */
+  private grow(gen: Generation, accountId: string, account: AccountPages, needed = false): void {
+    if (account.creating || (!needed && account.slots.size >= this.opts.capacity + 1)) return;
     const creating = (async () => {
       let slot: Slot | null = null;
       if (gen.spare) {
@@ -467,15 +477,15 @@ export class BrowserPool {
       page: slot.page,
       browserConnected: () => !gen.dead && gen.browser.isConnected(),
       pageCrashed: () => slot.crashed,
-      release: (reusable) => {
+      release: (reusable, origins = []) => {
         if (released) return;
         released = true;
-        this.release(slot, reusable);
+        this.release(slot, reusable, [...origins]);
       },
     };
   }
 
-  private release(slot: Slot, reusable: boolean): void {
+  private release(slot: Slot, reusable: boolean, origins: string[]): void {
     slot.job = null;
     slot.lastUsed = Date.now();
     const gen = slot.generation;
@@ -486,7 +496,7 @@ export class BrowserPool {
       this.discard(slot);
       return;
     }
-    const reset = withTimeout(this.reset(slot), RESET_TIMEOUT_MS, 'page reset').then(
+    const reset = withTimeout(this.reset(slot, origins), RESET_TIMEOUT_MS, 'page reset').then(
       () => {
         if (slot.closed || slot.crashed) this.discard(slot);
         else {
@@ -505,13 +515,15 @@ export class BrowserPool {
 
   /**
    * Make a used page fit for the account's next render: leave the document (stopping its scripts, so nothing
-   * writes storage after the wipe), then wipe the internal origins' storage and all cookies, close popups.
+   * writes storage after the wipe), then wipe the storage of the internal origins (and of any external origin the
+   * render loaded) and all cookies, close popups.
    */
-  private async reset(slot: Slot): Promise<void> {
+  private async reset(slot: Slot, origins: string[]): Promise<void> {
     await slot.page.goto('about:blank');
     await Promise.all([
-      slot.cdp.send('Storage.clearDataForOrigin', { origin: APP_ORIGIN, storageTypes: 'all' }),
-      slot.cdp.send('Storage.clearDataForOrigin', { origin: DATA_ORIGIN, storageTypes: 'all' }),
+      ...[APP_ORIGIN, DATA_ORIGIN, ...origins].map((origin) =>
+        slot.cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' }),
+      ),
       slot.context.clearCookies(),
       ...slot.context
         .pages()

@@ -126,6 +126,8 @@ export class ChromiumRenderer implements Renderer {
     if (this.closed) throw new RenderError('render_internal_error', 'renderer is closed', true);
     await this.slot(req.signal);
     try {
+      // Launching the engine (first render, or after a failed start) is not on the document's clock.
+      await raceSignal(this.start(), req.signal);
       return await this.renderInSlot(req, t0, now());
     } finally {
       this.active--;
@@ -183,7 +185,6 @@ export class ChromiumRenderer implements Renderer {
       totalMs: 0,
     };
     try {
-      await this.start();
       // Checked before a page is taken: a missing entry is the document's fault and costs no browser work.
       const entry = await guard(session, req.files.get(req.entry)).catch((err) => {
         throw err instanceof RenderError ? err : new RenderError('render_internal_error', 'storage error', true);
@@ -225,8 +226,8 @@ export class ChromiumRenderer implements Renderer {
         );
       }
       reusable = true;
-      // The page's work is done: hand it back before parsing so the next render can start resetting it.
-      lease.release(true);
+      // The page's work is done: hand it back before parsing so its reset overlaps with the parse.
+      lease.release(true, session.externalOrigins);
       lease = null;
       const pageCount = await guard(session, countPdfPages(pdf)).catch((err) => {
         throw err instanceof RenderError ? err : new RenderError('render_internal_error', 'unreadable PDF', true);
@@ -242,7 +243,7 @@ export class ChromiumRenderer implements Renderer {
       req.signal?.removeEventListener('abort', onCancel);
       session.finish();
       // After a timeout, cancel or crash the page's state is unknown (a script may still be spinning): discard.
-      lease?.release(reusable);
+      lease?.release(reusable, session.externalOrigins);
     }
   }
 
@@ -346,6 +347,18 @@ function guard<T>(session: RenderSession, promise: Promise<T>): Promise<T> {
         reject(e);
       },
     );
+  });
+}
+
+/** `promise`, or `render_canceled` as soon as `signal` aborts. */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  promise.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(canceled());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(canceled());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
 

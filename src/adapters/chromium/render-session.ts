@@ -47,6 +47,8 @@ export class RenderSession implements PageJob {
   pending = 0;
   /** internal-origin requests started so far; lets readiness see a request that came and went */
   started = 0;
+  /** external origins whose responses reached the page; their storage is wiped with the page's */
+  readonly externalOrigins = new Set<string>();
   private idleWaiters: Array<() => void> = [];
   private finished = false;
 
@@ -228,6 +230,7 @@ export class RenderSession implements PageJob {
         signal: this.signal,
       });
       if (this.finished) return abort(route);
+      this.externalOrigins.add(url.origin);
       await route.fulfill(response).catch(() => undefined);
     } catch (err) {
       this.opts.logger.debug({ jobId: this.req.jobId, origin, err: String(err) }, 'external request failed');

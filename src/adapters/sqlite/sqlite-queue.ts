@@ -79,8 +79,10 @@ export class SqliteQueue implements JobQueue {
 
   async claim(opts: { workerId: string; now: number; leaseMs: number; accountLimit: (accountId: string) => Promise<number | null> }) {
     // Limits are looked up before the write transaction (they may be async); the transaction re-checks counts.
+    // The candidates are the accounts of the same 200-job window the transaction scans, and a job whose account was
+    // not looked up (enqueued meanwhile) is left for the next claim: treating it as unlimited would break its limit.
     const candidates = this.db
-      .prepare(`SELECT DISTINCT account_id FROM render_jobs WHERE status = 'queued' ORDER BY requested_at LIMIT 50`)
+      .prepare(`SELECT DISTINCT account_id FROM (SELECT account_id FROM render_jobs WHERE status = 'queued' ORDER BY requested_at, id LIMIT 200)`)
       .all() as { account_id: string }[];
     if (candidates.length === 0) return null;
     const limits = new Map<string, number | null>();
@@ -94,7 +96,8 @@ export class SqliteQueue implements JobQueue {
         running.set(r.account_id, r.n);
       }
       for (const q of queued) {
-        const limit = limits.has(q.account_id) ? limits.get(q.account_id)! : null;
+        if (!limits.has(q.account_id)) continue;
+        const limit = limits.get(q.account_id)!;
         if (limit !== null && (running.get(q.account_id) ?? 0) >= limit) continue;
         const res = this.db
           .prepare(
@@ -208,8 +211,11 @@ export class SqliteQueue implements JobQueue {
 
   async delete(accountId: string, id: string) {
     return this.db.transaction(() => {
+      // only a terminal job's row and payload go (an unfinished job must keep its payload)
+      const job = this.db.prepare(`SELECT 1 FROM render_jobs WHERE account_id = ? AND id = ? AND status IN ('succeeded', 'failed', 'canceled')`).get(accountId, id);
+      if (!job) return false;
       this.db.prepare('DELETE FROM render_job_payloads WHERE render_job_id = ?').run(id);
-      return this.db.prepare(`DELETE FROM render_jobs WHERE account_id = ? AND id = ? AND status IN ('succeeded', 'failed', 'canceled')`).run(accountId, id).changes === 1;
+      return this.db.prepare('DELETE FROM render_jobs WHERE id = ?').run(id).changes === 1;
     }).immediate();
   }
 

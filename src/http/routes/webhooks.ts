@@ -35,7 +35,10 @@ export const webhookRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asy
       summary: 'List the deploy\'s webhook delivery attempts, newest first',
       description:
         'One item per attempt of `render.job.terminated` events: failed attempts are retried after 1 min, 5 min, 30 min, 2 h, 6 h ' +
-        'and 12 h (7 attempts); the next attempt shows as `pending` until it runs.',
+        'and 12 h (7 attempts); the next attempt shows as `pending` until it runs. Every attempt is signed: ' +
+        '`Press-Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<Press-Webhook-Timestamp>.<raw body>")>`, keyed with the whole ' +
+        '`whsec_…` string of the deploy\'s secret, else the account\'s. URL and secret are read at each attempt; disabling the ' +
+        'webhook or deleting the deploy ends pending deliveries.',
       tags: ['Webhooks'],
       params: Type.Object({ deployId: Id('dpl') }),
       querystring: PageQuery,

@@ -1,0 +1,164 @@
+/**
+ * Render benchmark: the full API path (create → succeeded → download) against a raw Playwright loop
+ * (same browser binary and flags, warm pages, setContent + page.pdf) measured in the same run.
+ *
+ *   npm run bench                 # all rows
+ *   BENCH_QUICK=1 npm run bench   # fewer documents per row
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config.js';
+import { findChromium } from '../src/adapters/chromium/find-chromium.js';
+import { startServer } from '../src/start/server.js';
+import { fiftyPages, onePage } from './documents.js';
+import { rawLoop } from './raw-playwright.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+
+/** CPU seconds used by the whole machine (all processes: node, Chromium, kernel) from /proc/stat. */
+function machineCpuSeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq] = line;
+  return (user + nice + system + irq + softirq) / 100; // USER_HZ = 100
+}
+
+/** Resident memory of this process and every Chromium process, sampled while a row runs. */
+function rssMiB(): number {
+  let kb = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (Number(pid) !== process.pid && !/chrom|headless_shell/i.test(cmd)) continue;
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      // process ended while sampling
+    }
+  }
+  return kb / 1024;
+}
+
+async function measure<T>(fn: () => Promise<T>) {
+  let peak = rssMiB();
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB())), 100);
+  const cpu0 = machineCpuSeconds();
+  const t0 = performance.now();
+  try {
+    const result = await fn();
+    return { result, wallMs: performance.now() - t0, cpuSeconds: machineCpuSeconds() - cpu0, peakRssMiB: peak };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+interface Row {
+  doc: string;
+  path: 'raw loop' | 'API';
+  c: number;
+  n: number;
+  docsPerSec: number;
+  p50: number;
+  p95: number;
+  cpuPerDoc: number;
+  rss: number;
+  failures: number;
+}
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'press-bench-'));
+  const engine = await findChromium();
+  const server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4' }), { logger: false });
+  const key = server.bootstrapKey!;
+  const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return res;
+  };
+
+  async function deploy(slug: string, html: string): Promise<string> {
+    const buf = Buffer.from(html);
+    const sha256 = createHash('sha256').update(buf).digest('hex');
+    const s = await (await api('POST', '/v1/upload-sessions', { createDeploy: { slug, name: slug }, files: [{ path: 'index.html', sha256, size: buf.length, mime: 'text/html; charset=utf-8' }] })).json();
+    const token = { 'x-upload-token': s.uploadToken };
+    await fetch(`${server.url}/v1/upload-sessions/${s.uploadSession.id}/blobs/${sha256}`, {
+      method: 'PUT', headers: { authorization: `Bearer ${key}`, ...token, 'content-type': 'application/octet-stream' }, body: buf,
+    });
+    await api('POST', `/v1/upload-sessions/${s.uploadSession.id}/commit`, {}, token);
+    return s.uploadSession.deployId;
+  }
+
+  /** One API document: create with ?wait (held until terminal), then download the PDF. */
+  async function apiDoc(deployId: string): Promise<{ ms: number; ok: boolean }> {
+    const t = performance.now();
+    const res = await api('POST', '/v1/render-jobs?wait=60', { deployId });
+    const { job } = await res.json();
+    const created = performance.now() - t;
+    if (job.status !== 'succeeded') return { ms: created, ok: false };
+    const pdf = await api('GET', `/v1/render-jobs/${job.id}/output`);
+    await pdf.arrayBuffer();
+    return { ms: created, ok: pdf.status === 200 };
+  }
+
+  async function apiRow(doc: string, deployId: string, c: number, n: number): Promise<Row> {
+    for (let i = 0; i < c; i++) await apiDoc(deployId); // warm the account's pages
+    const latencies: number[] = [];
+    let failures = 0;
+    let next = 0;
+    const m = await measure(() =>
+      Promise.all(Array.from({ length: c }, async () => {
+        while (next < n) {
+          next++;
+          const r = await apiDoc(deployId);
+          latencies.push(r.ms);
+          if (!r.ok) failures++;
+        }
+      })),
+    );
+    latencies.sort((a, b) => a - b);
+    return { doc, path: 'API', c, n, docsPerSec: (n / m.wallMs) * 1000, p50: pct(latencies, 0.5), p95: pct(latencies, 0.95), cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures };
+  }
+
+  async function rawRow(doc: string, html: string, c: number, n: number): Promise<Row> {
+    const m = await measure(() => rawLoop({ executablePath: engine.executablePath, args: engine.args, html, count: n, concurrency: c }));
+    return { doc, path: 'raw loop', c, n, docsPerSec: m.result.docsPerSecond, p50: m.result.p50Ms, p95: m.result.p95Ms, cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures: 0 };
+  }
+
+  const docs = [
+    { name: '1 page', html: onePage, n: quick ? 30 : 120 },
+    { name: '50 pages', html: fiftyPages, n: quick ? 8 : 24 },
+  ];
+  const rows: Row[] = [];
+  try {
+    for (const d of docs) {
+      const deployId = await deploy(d.name === '1 page' ? 'bench-one' : 'bench-fifty', d.html);
+      for (const c of [1, 2, 4]) {
+        const raw = await rawRow(d.name, d.html, c, d.n);
+        const viaApi = await apiRow(d.name, deployId, c, d.n);
+        rows.push(raw, viaApi);
+        process.stderr.write(`${d.name} c=${c}: raw ${raw.docsPerSec.toFixed(1)}/s, API ${viaApi.docsPerSec.toFixed(1)}/s (p50 ${viaApi.p50.toFixed(0)} ms, failures ${viaApi.failures})\n`);
+      }
+    }
+  } finally {
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const header = '| document | path | c | docs | docs/s | p50 ms | p95 ms | CPU-s/doc | peak RSS MiB | × raw (docs/s) | failures |';
+  const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const raw = rows.find((x) => x.doc === r.doc && x.c === r.c && x.path === 'raw loop')!;
+    lines.push(`| ${r.doc} | ${r.path} | ${r.c} | ${r.n} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.cpuPerDoc.toFixed(3)} | ${r.rss.toFixed(0)} | ${r.path === 'API' ? (r.docsPerSec / raw.docsPerSec).toFixed(2) : '1.00'} | ${r.failures} |`);
+  }
+  console.log(`\nRender benchmark — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${engine.engine} (${engine.executablePath})`);
+  console.log('API latency = POST /v1/render-jobs?wait=60 until the job succeeded (client side, over HTTP); download not included in p50/p95 but in docs/s.\n');
+  console.log(lines.join('\n'));
+}
+
+await main();

@@ -1,0 +1,63 @@
+import { PressCloudError } from '@press-cloud/sdk';
+
+/** The exit codes of `press`, documented in `press --help` and the README. */
+export const EXIT = {
+  ok: 0,
+  /** an API or other error not covered below (network error, 409, 5xx…) */
+  error: 1,
+  /** wrong flags or arguments, press.toml problems, entry selection */
+  usage: 2,
+  /** no, invalid, disabled or under-privileged API key (401/403), or a press.toml workspace the key is not in */
+  auth: 3,
+  /** the deploy, job or PDF does not exist (404) */
+  notFound: 4,
+  /** the render failed (the job's or the local renderer's error code is printed) */
+  renderFailed: 5,
+  /** --timeout ran out, or the render hit its time limit (render_timeout) */
+  timeout: 6,
+} as const;
+
+export const EXIT_CODES_HELP = `Exit codes:
+  0  success
+  1  API or other error (the server's error code is printed)
+  2  usage error: bad flags or arguments, press.toml problems, several entries and none named
+  3  authentication: missing, invalid or disabled API key, insufficient permission, wrong workspace
+  4  not found: unknown deploy, job or PDF
+  5  render failed (render_entry_not_found, render_navigation_failed, …)
+  6  timeout: --timeout ran out, or the render hit its time limit (render_timeout)`;
+
+/** An error the CLI reports as `press: <message> (<code>)` and exits with `exitCode`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly exitCode: number = EXIT.error,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export const usageError = (message: string, code = 'usage_error') => new CliError(message, code, EXIT.usage);
+
+/** The message, code and exit code any failure maps to. */
+export function describeFailure(err: unknown): { message: string; code: string; exitCode: number } {
+  if (err instanceof CliError) return { message: err.message, code: err.code, exitCode: err.exitCode };
+  if (err instanceof PressCloudError) {
+    const exitCode =
+      err.status === 401 || err.status === 403
+        ? EXIT.auth
+        : err.status === 404
+          ? EXIT.notFound
+          : err.code === 'timeout'
+            ? EXIT.timeout
+            : EXIT.error;
+    const hint = err.status === 0 && err.code === 'network_error' ? ' — is PRESS_CLOUD_API / --api-base right and the server up?' : '';
+    return { message: `${err.message}${hint}`, code: err.code, exitCode };
+  }
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && e.code.startsWith('render_')) {
+    return { message: String(e.message), code: e.code, exitCode: e.code === 'render_timeout' ? EXIT.timeout : EXIT.renderFailed };
+  }
+  return { message: err instanceof Error ? err.message : String(err), code: 'internal_error', exitCode: EXIT.error };
+}

@@ -1,0 +1,104 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import type { RequestOpts, TestResponse, TestServer } from '../helpers/server.js';
+
+export { expectError, unknownId } from '../api/helpers.js';
+
+/** The probe app: index.html, payload.html, env.html, slow.html, never.html, network.html. */
+export const PROBE_DIR = fileURLToPath(new URL('../fixtures/http-apps/probe/', import.meta.url));
+export const INVOICE_DIR = fileURLToPath(new URL('../../examples/invoice/', import.meta.url));
+
+export type Requester = Pick<TestServer, 'request'>;
+
+/** Real HTTP against any Press Cloud base URL (e.g. a child process), same shape as TestServer.request. */
+export function httpClient(baseUrl: string, defaultKey: string): Requester {
+  return {
+    async request(method: string, path: string, opts: RequestOpts = {}): Promise<TestResponse> {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      const key = opts.key === undefined ? defaultKey : opts.key;
+      if (key !== null) headers.authorization ??= `Bearer ${key}`;
+      let body: string | Buffer | undefined = opts.body;
+      if (opts.json !== undefined) {
+        body = JSON.stringify(opts.json);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body as BodyInit | undefined });
+      const text = await res.text();
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.status, headers: res.headers, body: parsed, text };
+    },
+  };
+}
+
+export const TERMINAL = ['succeeded', 'failed', 'canceled'];
+
+/** POST /v1/render-jobs, asserting 202; returns the job view. */
+export async function createJob(s: Requester, body: Record<string, unknown>, opts: { key?: string; wait?: number } = {}) {
+  const res = await s.request('POST', `/v1/render-jobs${opts.wait ? `?wait=${opts.wait}` : ''}`, { key: opts.key, json: body });
+  expect(res.status, res.text).toBe(202);
+  expect(res.body.accepted).toBe(true);
+  expect(res.body.queue).toBe('default');
+  return res.body.job;
+}
+
+/** Long-polls GET /v1/render-jobs/{id}?wait= until the job is terminal (or `timeoutMs` passes: then fails). */
+export async function waitTerminal(s: Requester, jobId: string, opts: { key?: string; timeoutMs?: number } = {}) {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  for (;;) {
+    const left = Math.max(1, Math.min(10, Math.ceil((deadline - Date.now()) / 1000)));
+    const res = await s.request('GET', `/v1/render-jobs/${jobId}?wait=${left}`, { key: opts.key });
+    expect(res.status, res.text).toBe(200);
+    if (TERMINAL.includes(res.body.job.status)) return res.body.job;
+    if (Date.now() >= deadline) throw new Error(`job ${jobId} still ${res.body.job.status} after ${opts.timeoutMs ?? 30_000} ms`);
+  }
+}
+
+/** Polls GET /v1/render-jobs/{id} every 50 ms until `status` (fails on a terminal status or after `timeoutMs`). */
+export async function waitStatus(s: Requester, jobId: string, status: string, opts: { key?: string; timeoutMs?: number } = {}) {
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  for (;;) {
+    const res = await s.request('GET', `/v1/render-jobs/${jobId}`, { key: opts.key });
+    expect(res.status, res.text).toBe(200);
+    const job = res.body.job;
+    if (job.status === status) return job;
+    if (TERMINAL.includes(job.status) && !TERMINAL.includes(status)) throw new Error(`job ${jobId} ended ${job.status} while waiting for ${status}: ${JSON.stringify(job.error)}`);
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status}, waited for ${status}`);
+    await sleep(50);
+  }
+}
+
+/** Raw bytes of an authenticated or signed GET. */
+export async function fetchBytes(url: string, key?: string | null) {
+  const res = await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+  const body = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, body };
+}
+
+export async function getOutput(s: TestServer, jobId: string, key?: string) {
+  return fetchBytes(`${s.url}/v1/render-jobs/${jobId}/output`, key ?? s.adminKey);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Files under `<dataDir>/storage/objects/<prefix>` (recursively), as paths relative to it. */
+export function storedObjects(dataDir: string, prefix: 'outputs' | 'pdfs'): string[] {
+  const root = join(dataDir, 'storage', 'objects', prefix);
+  if (!existsSync(root)) return [];
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const name of readdirSync(d)) {
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) walk(full, `${rel}${name}/`);
+      else out.push(`${rel}${name}`);
+    }
+  };
+  walk(root, '');
+  return out;
+}
