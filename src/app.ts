@@ -18,8 +18,13 @@ import { uploadRoutes } from './http/routes/uploads.js';
 import { renderJobRoutes } from './http/routes/render-jobs.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
 import { sha256Hex } from './domain/crypto.js';
+import type { Metrics } from './internal/metrics.js';
 
 export interface BuildAppOptions {
+  /** `api` serves the whole /v1 API; `ops` only /healthz, /readyz and /metrics (render-worker nodes) */
+  surface?: 'api' | 'ops';
+  /** Prometheus metrics served at /metrics, with HTTP latency recorded per route */
+  metrics?: Metrics;
   logger?: FastifyServerOptions['logger'] | false;
   /** per-key requests per minute; null/undefined = off */
   rateLimitPerMinute?: number | null;
@@ -103,7 +108,19 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     });
   }
 
-  await app.register(async (v1) => {
+  const metrics = opts.metrics;
+  if (metrics) {
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.httpDuration.observe(
+        { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` },
+        reply.elapsedTime / 1000,
+      );
+    });
+    app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  }
+
+  if ((opts.surface ?? 'api') === 'api') await app.register(async (v1) => {
     await v1.register(accountRoutes(ctx));
     await v1.register(deployRoutes(ctx));
     await v1.register(uploadRoutes(ctx));

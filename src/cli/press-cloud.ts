@@ -9,7 +9,8 @@ import { startServer } from '../start/server.js';
 const HELP = `press-cloud — the Press Cloud server and its operator commands
 
 Usage:
-  press-cloud serve                          start the API (and render workers) on the embedded store
+  press-cloud serve [--role all|api|worker]  start the server: all = API + render worker (default),
+                                             api = the /v1 API only, worker = renders only (ops endpoints)
   press-cloud accounts create <name> [--plan unlimited|free|starter|pro]
                                              create an account; prints its id
   press-cloud keys create --account <id|name> [--role admin|editor|viewer] [--name <label>]
@@ -21,9 +22,12 @@ Environment:
   PRESS_RATE_LIMIT_PER_MINUTE (off)  PRESS_SWEEP_INTERVAL_SECONDS (60)
 See README.md for details.`;
 
-async function serve() {
+async function serve(args: string[]) {
+  const { values } = parseArgs({ args, options: { role: { type: 'string', default: process.env.PRESS_ROLE || 'all' } } });
+  const role = values.role!;
+  if (role !== 'all' && role !== 'api' && role !== 'worker') throw new UsageError('--role must be all, api or worker.');
   const config = loadConfig();
-  const server = await startServer(config);
+  const server = await startServer(config, { role });
   const base = config.publicUrl ?? server.url;
   if (server.bootstrapKey) {
     // Printed once, on the first start of an empty data directory: the key is stored hashed and cannot be shown again.
@@ -34,8 +38,10 @@ async function serve() {
       `First request:\n  curl -s $PRESS_CLOUD_API/v1/account -H "Authorization: Bearer $PRESS_CLOUD_TOKEN"\n\n` +
       `API docs: ${base}/docs   OpenAPI: ${base}/v1/openapi.json\n\n`,
     );
+  } else if (role === 'worker') {
+    process.stderr.write(`\nPress Cloud render worker is running; /healthz, /readyz and /metrics at ${server.url}\n\n`);
   } else {
-    process.stderr.write(`\nPress Cloud is ready at ${base} (data in ${config.dataDir}). API docs: ${base}/docs\n` +
+    process.stderr.write(`\nPress Cloud (${role}) is ready at ${base} (data in ${config.dataDir}). API docs: ${base}/docs\n` +
       `Need a key? press-cloud keys create --account default --role admin\n\n`);
   }
   let stopping = false;
@@ -85,7 +91,7 @@ class UsageError extends Error {}
 export async function main(argv: string[]) {
   const [cmd, sub, ...rest] = argv;
   try {
-    if (cmd === 'serve') return await serve();
+    if (cmd === 'serve') return await serve(argv.slice(1));
     if (cmd === 'accounts' && sub === 'create') return await accountsCreate(rest);
     if (cmd === 'keys' && sub === 'create') return await keysCreate(rest);
     if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {

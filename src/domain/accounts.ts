@@ -148,7 +148,14 @@ export async function authenticate(deps: DomainDeps, authorization: string | und
  */
 export async function bootstrap(deps: DomainDeps): Promise<{ account: AccountRecord; key: string } | null> {
   if ((await deps.store.accounts.count()) > 0) return null;
-  const account = await createAccount(deps, { name: 'default' });
+  let account: AccountRecord;
+  try {
+    account = await createAccount(deps, { name: 'default' });
+  } catch (err) {
+    // several nodes starting on one empty database: another one bootstrapped first
+    if ((await deps.store.accounts.count()) > 0) return null;
+    throw err;
+  }
   const { key } = await issueApiKey(deps, account.id, { name: 'bootstrap admin', role: 'admin' });
   return { account, key };
 }

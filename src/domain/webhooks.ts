@@ -134,6 +134,8 @@ export interface WebhookSenderOptions {
   /** attempts in flight at once */
   concurrency?: number;
   logger?: WorkerLogger;
+  /** called after every attempt (metrics) */
+  onAttempt?: (outcome: 'succeeded' | 'retry_scheduled' | 'failed') => void;
 }
 
 interface Outcome {
@@ -174,7 +176,7 @@ export class WebhookSender {
   private running: Promise<void> | null = null;
   private again = false;
 
-  constructor(private readonly deps: DomainDeps, opts: WebhookSenderOptions = {}) {
+  constructor(private readonly deps: DomainDeps, private readonly opts: WebhookSenderOptions = {}) {
     this.pollMs = opts.pollMs ?? 1000;
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.timeoutMs = opts.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
@@ -307,6 +309,7 @@ export class WebhookSender {
         deliveredAt: now, durationMs: Math.round(performance.now() - t0), nextAttemptAt,
       }, next);
       const info = { deliveryId: d.id, eventId: d.eventId, attempt: d.attempt, responseStatus: outcome.responseStatus, error: outcome.error ?? undefined, nextAttemptAt };
+      if (recorded) this.opts.onAttempt?.(outcome.ok ? 'succeeded' : retry ? 'retry_scheduled' : 'failed');
       if (!recorded) this.log.warn(info, 'webhook attempt finished after its lease lapsed; another sender owns it');
       else if (outcome.ok) this.log.info(info, 'webhook delivered');
       else this.log.warn(info, retry ? 'webhook attempt failed; retry scheduled' : 'webhook delivery failed');

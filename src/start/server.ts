@@ -13,12 +13,15 @@ import type { AppContext } from '../http/context.js';
 import type { Renderer } from '../ports/renderer.js';
 import { ChromiumRenderer } from '../adapters/chromium/chromium-renderer.js';
 import { createDomainDeps } from './compose.js';
+import { Metrics } from '../internal/metrics.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   deps: DomainDeps;
+  /** this process's renderer and worker (idle on the `api` role) */
   renderer: Renderer;
   worker: RenderWorker;
+  metrics: Metrics;
   /** the webhook sender (tests call `runOnce()`; `sweep()` runs it too) */
   webhooks: WebhookSender;
   url: string;
@@ -30,7 +33,15 @@ export interface RunningServer {
   close(opts?: { abort?: boolean }): Promise<void>;
 }
 
+export type Role = 'api' | 'worker' | 'all';
+
 export interface StartOptions {
+  /**
+   * `all` (default): API + render worker in one process. `api`: the /v1 API only (stateless, behind a load
+   * balancer). `worker`: renders jobs, serving only /healthz, /readyz and /metrics. Sweepers and the webhook
+   * sender run on every role; they are safe to run on several nodes at once.
+   */
+  role?: Role;
   clock?: Clock;
   logger?: boolean;
   /** a renderer to use instead of launching Chromium (e.g. one shared by several test servers) */
@@ -44,8 +55,10 @@ export interface StartOptions {
  * Shutdown runs the other way: stop sweeps and claims, let renders finish, close HTTP, then the store.
  */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const role = opts.role ?? 'all';
+  const renders = role !== 'api';
   const deps = await createDomainDeps(config, { clock: opts.clock });
-  const boot = await bootstrap(deps);
+  const boot = role === 'worker' ? null : await bootstrap(deps);
   const renderer = opts.renderer ?? new ChromiumRenderer({
     capacity: config.renderConcurrency ?? undefined,
     recycleAfterRenders: config.browserRecycleAfter,
@@ -57,7 +70,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       onDeployDeleted: async (deployId) => void (await deps.queue.cancelForDeploy(deployId, deps.clock.now())),
       outputBytes: (accountId) => deps.queue.outputBytes(accountId),
     },
-    readiness: {
+    readiness: !renders ? {} : {
       renderer: async () => {
         const st = renderer.status();
         if (!st.ready && st.error) throw new Error(`renderer not ready: ${st.error}`);
@@ -65,12 +78,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       },
     },
   };
+  const metrics = new Metrics({ queue: deps.queue, renderer: renders ? renderer : undefined, role });
   const app = await buildApp(ctx, {
     logger: opts.logger === false ? false : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-upload-token"]'] },
     rateLimitPerMinute: config.rateLimitPerMinute,
+    surface: role === 'worker' ? 'ops' : 'api',
+    metrics,
   });
-  const worker = new RenderWorker(deps, renderer, { leaseMs: opts.leaseMs ?? config.jobLeaseSeconds * 1000, logger: app.log });
-  const webhooks = new WebhookSender(deps, { logger: app.log });
+  const worker = new RenderWorker(deps, renderer, {
+    leaseMs: opts.leaseMs ?? config.jobLeaseSeconds * 1000,
+    logger: app.log,
+    onAttempt: (e) => {
+      metrics.jobDuration.observe({ outcome: e.outcome }, e.renderMs / 1000);
+      if (e.code && e.outcome !== 'succeeded') metrics.renderFailures.inc({ code: e.code });
+    },
+  });
+  const webhooks = new WebhookSender(deps, { logger: app.log, onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }) });
 
   const sweep = async () => {
     await expireUploadSessions(deps);
@@ -88,20 +111,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('[::1]', 'localhost');
   if (!config.publicUrl) deps.settings.publicUrl = url;
-  // Launch the browser in the background so the API answers at once; the first render waits for it if needed.
-  renderer.start().catch((err) => app.log.error({ err }, 'renderer failed to start'));
-  worker.start();
+  if (renders) {
+    // Launch the browser in the background so the API answers at once; the first render waits for it if needed.
+    renderer.start().catch((err) => app.log.error({ err }, 'renderer failed to start'));
+    worker.start();
+  }
   webhooks.start(); // after listen: signed links in webhook bodies need the public URL
 
   return {
-    app, deps, renderer, worker, webhooks, url, bootstrapKey: boot?.key ?? null, sweep,
+    app, deps, renderer, worker, webhooks, metrics, url, bootstrapKey: boot?.key ?? null, sweep,
     async close(closeOpts = {}) {
       clearInterval(timer);
       await worker.stop({ abort: closeOpts.abort });
       await webhooks.stop();
       await sweeping;
       await app.close();
-      if (!opts.renderer) await renderer.close();
+      if (!opts.renderer && renders) await renderer.close();
       await deps.store.close();
     },
   };

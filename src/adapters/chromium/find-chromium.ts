@@ -52,7 +52,11 @@ function isDroppedSparticuzArg(arg: string): boolean {
   );
 }
 
-/** The `@sparticuz/chromium` flags we keep (sandbox flags needed as root, font hinting, software GL). */
+/**
+ * The `@sparticuz/chromium` flags we keep: sandbox flags needed as root, font hinting, software GL, and
+ * `--disable-site-isolation-trials` (fewer processes; tenants are kept apart by browser contexts, which never
+ * share a renderer process).
+ */
 export function sparticuzArgs(all: readonly string[]): string[] {
   return all.filter((a) => !isDroppedSparticuzArg(a));
 }

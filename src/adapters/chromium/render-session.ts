@@ -45,8 +45,6 @@ export class RenderSession implements PageJob {
   readonly controller = new AbortController();
   /** internal-origin requests being answered */
   pending = 0;
-  /** internal-origin requests started so far; lets readiness see a request that came and went */
-  started = 0;
   /** external origins whose responses reached the page; their storage is wiped with the page's */
   readonly externalOrigins = new Set<string>();
   private idleWaiters: Array<() => void> = [];
@@ -131,7 +129,6 @@ export class RenderSession implements PageJob {
 
   private async internal(route: Route, url: URL): Promise<void> {
     this.pending++;
-    this.started++;
     try {
       if (url.origin === APP_ORIGIN) await this.serveFile(route, url);
       else await this.serveData(route, url);

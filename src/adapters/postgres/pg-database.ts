@@ -21,6 +21,8 @@ export interface PgOptions {
   migrate?: boolean;
 }
 
+/** application_name of pooled sessions (visible in pg_stat_activity) */
+export const POOL_APP_NAME = 'press-cloud';
 const INT8 = 20;
 const NUMERIC = 1700;
 
@@ -62,7 +64,7 @@ export class PgDatabase {
   private closed = false;
 
   private constructor(readonly url: string, opts: PgOptions) {
-    this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, types: pgTypes });
+    this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, types: pgTypes, application_name: POOL_APP_NAME });
     // Without a listener an idle client's error (e.g. the server restarting) would crash the process; the pool
     // drops that client and opens a new one on the next checkout.
     this.pool.on('error', (err) => opts.logger?.warn({ err }, 'idle PostgreSQL client failed'));
