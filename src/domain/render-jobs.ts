@@ -295,7 +295,12 @@ export async function listPdfs(deps: DomainDeps, caller: Caller, query: { deploy
 export async function deletePdf(deps: DomainDeps, caller: Caller, pdfId: string) {
   requireRole(caller, 'editor', 'Deleting managed PDFs');
   const p = await loadPdf(deps, caller, pdfId);
-  if (await deps.queue.pdfs.markDeleted(caller.accountId, pdfId, deps.clock.now())) await deps.blobs.delete(p.blobKey);
+  const now = deps.clock.now();
+  if (await deps.queue.pdfs.markDeleted(caller.accountId, pdfId, now)) {
+    // the job (if it still exists) no longer has an output: its view and GET output must agree (404, not a ghost)
+    await deps.queue.markOutputDeleted(p.renderJobId, now);
+    await deps.blobs.delete(p.blobKey);
+  }
 }
 
 export async function openPdf(deps: DomainDeps, caller: Caller, pdfId: string): Promise<PdfStream> {

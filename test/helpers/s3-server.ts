@@ -12,8 +12,8 @@ import S3rver from 's3rver';
  * with a random port and a temp directory, path-style addressing, its fixed dummy credentials.
  *
  * Why s3rver: no MinIO, SeaweedFS or Garage package is reachable here, and s3rver speaks enough of the protocol
- * (SigV4 headers and presigned query strings, multipart uploads, CopyObject with REPLACE metadata, ListObjectsV2
- * with continuation tokens, ranges, response-header overrides). It is unmaintained since 2021 and has a few gaps,
+ * (SigV4 headers and presigned query strings, multipart uploads, CopyObject with REPLACE metadata, ListObjectsV2,
+ * ranges, response-header overrides). `S3RVER_LOG=1` prints its request log. It is unmaintained since 2021 and has a few gaps,
  * shimmed below so the tests exercise our adapter and not the emulator's bugs:
  * - ListObjectsV2 continuation tokens are DES-encrypted, which OpenSSL 3 (Node ≥ 17) refuses: every truncated listing
  *   fails with a 500. The shim pages itself and uses the base64url of the last key as the (opaque) token.
@@ -56,10 +56,6 @@ interface FilesystemStore {
   putObjectMultipart(...args: unknown[]): Promise<unknown>;
 }
 
-/** inside one of the store's serialised writes (they nest: putObjectMultipart calls putObject) */
-const writing = new AsyncLocalStorage<true>();
-
-
 interface KoaContext {
   method: string;
   path: string;
@@ -78,6 +74,8 @@ const require = createRequire(import.meta.url);
 const bucketController = require('s3rver/lib/controllers/bucket.js') as { getBucket(ctx: KoaContext): Promise<void>; __pressShim?: true };
 /** the page being listed: set by the store's listObjects shim when it cut the page short */
 const listing = new AsyncLocalStorage<{ lastKey?: string }>();
+/** inside one of the store's serialised writes (they nest: putObjectMultipart calls putObject) */
+const writing = new AsyncLocalStorage<true>();
 
 // The router calls `bucketController.getBucket(ctx)` at request time, so replacing the export reaches it.
 if (!bucketController.__pressShim) {
@@ -133,6 +131,7 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3T
     }
     return result;
   };
+
   let lastWrite: Promise<unknown> = Promise.resolve();
   const serialised = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
     if (writing.getStore()) return fn(...args);

@@ -216,6 +216,9 @@ describe('render jobs: create, payloads, idempotency, list, deploy deletion', ()
     expectError(await s.request('GET', '/v1/render-jobs?limit=101'), 400, 'invalid_query_param');
     expectError(await s.request('GET', '/v1/render-jobs?cursor=%%%bad'), 400, 'invalid_query_param');
     expectError(await s.request('GET', '/v1/render-jobs?colour=red'), 400, 'invalid_query_param');
+    expectError(await s.request('GET', `/v1/render-jobs/${ids[0]}?wait=61`), 400, 'invalid_query_param');
+    expectError(await s.request('POST', '/v1/render-jobs?wait=-1', { json: { deployId } }), 400, 'invalid_query_param');
+    expectError(await s.request('GET', '/v1/render-jobs/not-a-job'), 400, 'invalid_path_param');
     // tenants see only their own jobs
     const b = await s.newAccount('b-list');
     expect((await s.request('GET', '/v1/render-jobs', { key: b.keys.viewer })).body).toEqual({ items: [], nextCursor: null });
@@ -224,6 +227,9 @@ describe('render jobs: create, payloads, idempotency, list, deploy deletion', ()
 
   it('deleting a deploy cancels its queued and rendering jobs', async () => {
     const doomed = await deployDir(s, PROBE_DIR, { slug: 'doomed' });
+    const kept = await createJob(s, { deployId: doomed.deployId, outputMode: 'managed' }, { wait: 20 });
+    const keptDone = kept.status === 'succeeded' ? kept : await waitTerminal(s, kept.id);
+    expect(keptDone.output.pdfId).toMatch(/^pdf_/);
     // one more slow job than the renderer has slots: `capacity` render, the last waits in the queue
     const jobs = [];
     for (let i = 0; i <= s.renderer.capacity; i++) {
@@ -247,5 +253,9 @@ describe('render jobs: create, payloads, idempotency, list, deploy deletion', ()
     const next = await createJob(s, { deployId, businessKey: 'after-delete' }, { wait: 20 });
     expect((next.status === 'succeeded' ? next : await waitTerminal(s, next.id)).status).toBe('succeeded');
     for (const j of jobs) expect((await s.request('GET', `/v1/render-jobs/${j.id}`)).body.job.status).toBe('canceled');
+    // managed PDFs outlive their deploy; the finished job is untouched
+    expect((await s.request('GET', `/v1/pdfs/${keptDone.output.pdfId}`)).body.pdf).toMatchObject({ deployId: doomed.deployId, state: 'available' });
+    expect((await s.request('GET', `/v1/pdfs/${keptDone.output.pdfId}/content`)).status).toBe(200);
+    expect((await s.request('GET', `/v1/render-jobs/${kept.id}`)).body.job.status).toBe('succeeded');
   });
 });

@@ -116,4 +116,21 @@ describe('render failures, blocked network and a browser crash', () => {
     expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
     expect(storedObjects(s.dataDir, 'outputs').filter((p) => p.includes(job.id))).toHaveLength(1);
   });
+
+  it('a job waiting for its retry can be canceled, and the retry never runs', async () => {
+    const job = await createJob(s, { deployId, entry: 'slow.html', payload: { delayMs: 1500 } });
+    await waitStatus(s, job.id, 'rendering');
+    await sleep(500);
+    await (s.renderer as ChromiumRenderer).crashForTest('pages');
+    await waitStatus(s, job.id, 'retry_scheduled');
+    const res = await s.request('POST', `/v1/render-jobs/${job.id}/cancel`, { json: {} });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.job).toMatchObject({ status: 'canceled', attempt: 1, nextAttemptAt: null, output: null });
+    expect(await s.deps.queue.payload(job.id)).toBeNull();
+    s.clock.advance(10_000);
+    await s.worker.maintain();
+    await sleep(300);
+    expect((await s.request('GET', `/v1/render-jobs/${job.id}`)).body.job).toMatchObject({ status: 'canceled', attempt: 1 });
+    expect(storedObjects(s.dataDir, 'outputs').filter((p) => p.includes(job.id))).toEqual([]);
+  });
 });

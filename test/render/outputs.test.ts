@@ -53,6 +53,17 @@ describe('render outputs, signed links and managed PDFs', () => {
     expectError(await s.request('GET', `/v1/render-jobs/${job.id}/output`, { key: null }), 401, 'missing_authorization');
   });
 
+  it('file names: a businessKey that is no file name falls back to the job id; non-ASCII names are encoded', async () => {
+    const slashed = await rendered({ deployId, businessKey: 'INV/2026/7' });
+    expect(slashed.output.fileName).toBe(`${slashed.id}.pdf`);
+    const named = await rendered({ deployId, fileName: 'Rechnung Müller "final".pdf' });
+    expect(named.output.fileName).toBe('Rechnung Müller "final".pdf');
+    const res = await getOutput(s, named.id);
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename="Rechnung M_ller _final_.pdf"; filename*=UTF-8''${encodeURIComponent('Rechnung Müller "final".pdf')}`,
+    );
+  });
+
   it('download and preview links work without auth until they expire; tampering → 403', async () => {
     const job = await rendered({ deployId, businessKey: 'links' });
     const dl = await s.request('POST', `/v1/render-jobs/${job.id}/output/download`, { json: {} });
@@ -188,6 +199,10 @@ describe('render outputs, signed links and managed PDFs', () => {
     const page2 = await s.request('GET', `/v1/pdfs?limit=1&cursor=${encodeURIComponent(paged.body.nextCursor)}`, { key: k.viewer });
     expect(page2.body.items.map((p: any) => p.id)).toEqual([pdfId]);
     expect((await s.request('GET', '/v1/pdfs')).body.items.map((p: any) => p.id)).not.toContain(pdfId); // other tenant
+    expectError(await s.request('GET', `/v1/pdfs/${pdfId}`), 404, 'pdf_not_found');
+    expectError(await s.request('GET', '/v1/pdfs?deployId=nope', { key: k.viewer }), 400, 'invalid_query_param');
+    expectError(await s.request('GET', '/v1/pdfs?cursor=***', { key: k.viewer }), 400, 'invalid_query_param');
+    expectError(await s.request('GET', `/v1/pdfs/${unknownId('pdf')}`, { key: k.viewer }), 404, 'pdf_not_found');
 
     const content = await fetchBytes(`${s.url}/v1/pdfs/${pdfId}/content`, k.viewer);
     expect(content.status).toBe(200);
@@ -246,10 +261,18 @@ describe('render outputs, signed links and managed PDFs', () => {
     expectError(await s.request('GET', `/v1/pdfs/${managed2.output.pdfId}`, { key: k.viewer }), 404, 'pdf_not_found');
     expectError(await s.request('GET', `/v1/render-jobs/${managed2.id}/output`, { key: k.viewer }), 404, 'render_job_output_not_found');
 
+    // deleting the managed PDF itself: the job no longer claims an output
+    const managed3 = await rendered({ deployId: mine, outputMode: 'managed', businessKey: 'contract-3' }, k.editor);
+    expect((await s.request('DELETE', `/v1/pdfs/${managed3.output.pdfId}`, { key: k.editor })).status).toBe(204);
+    expect((await s.request('GET', `/v1/render-jobs/${managed3.id}`, { key: k.viewer })).body.job).toMatchObject({ status: 'succeeded', output: null });
+    expectError(await s.request('GET', `/v1/render-jobs/${managed3.id}/output`, { key: k.viewer }), 404, 'render_job_output_not_found');
+    expectError(await s.request('POST', `/v1/render-jobs/${managed3.id}/output/download`, { key: k.viewer, json: {} }), 404, 'render_job_output_not_found');
+    expectError(await s.request('DELETE', `/v1/render-jobs/${managed3.id}/output`, { key: k.editor }), 404, 'render_job_output_not_found');
+
     const usage2 = (await s.request('GET', '/v1/usage', { key: k.viewer })).body;
     expect(usage2.liveStorage.managedPdfStorageBytes).toBe(0);
     expect(usage2.liveStorage.renderOutputStorageBytes).toBe(transient.output.bytes);
-    expect(meter(usage2, 'render_jobs')).toBe(meter(usage1, 'render_jobs')); // deleting never refunds usage
+    expect(meter(usage2, 'render_jobs')).toBe(meter(usage1, 'render_jobs') + 1); // one more job; deleting never refunds usage
   });
 
   it('a transient output expires after 24 h: 410, the sweep deletes the file, and it stays 410; managed PDFs stay', async () => {

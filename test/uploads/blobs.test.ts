@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
-import { blobOnDisk, createSession, expectError, missingBlobs, newDeploy, putBlob, sha, tmpFiles, uniqueFiles, startUploadServer } from './support.js';
+import { readFileSync } from 'node:fs';
+import { blobFile, blobOnDisk, createSession, expectError, missingBlobs, newDeploy, putBlob, sha, tmpFiles, uniqueFiles, startUploadServer } from './support.js';
 
 let s: TestServer;
 beforeAll(async () => {
@@ -170,8 +171,6 @@ describe('PUT /v1/upload-sessions/{id}/blobs/{sha256}', () => {
     const b = await createSession(s, { deployId }, [{ path: 'b.bin', content, mime: 'application/octet-stream' }]);
     const results = await Promise.all([putBlob(s, a, h, content), putBlob(s, b, h, content), putBlob(s, a, h, content)]);
     for (const r of results) expect(r.status).toBe(200);
-    const { readFileSync } = await import('node:fs');
-    const { blobFile } = await import('./support.js');
     expect(sha(readFileSync(blobFile(s, h)))).toBe(h);
     expect(tmpFiles(s)).toEqual([]);
     expect((await missingBlobs(s, a)).body.missing).toEqual([]);

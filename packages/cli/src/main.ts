@@ -154,7 +154,9 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage; // commander already printed the problem (or the help, for a missing command)
     }
     const { message, code, exitCode } = describeFailure(err);
-    process.stderr.write(`press: ${message} (${code})\n`);
+    // the code ends the first line; details (e.g. the list of entries) follow it
+    const [head, ...rest] = message.split('\n');
+    process.stderr.write(`press: ${head} (${code})\n${rest.map((l) => `${l}\n`).join('')}`);
     if (json) process.stdout.write(`${JSON.stringify({ error: code, message, exitCode })}\n`);
     return exitCode;
   }

@@ -183,12 +183,12 @@ export function selectEntry(project: Project, name: string | undefined): EntryCo
   if (project.entries.length === 0) throw usageError(`${project.path} defines no PDF entries (add a [pdf.<name>] table)`, 'no_entries');
   if (name !== undefined) {
     const found = project.entries.find((e) => e.name === name);
-    if (!found) throw usageError(`no entry "${name}" in ${project.path}; entries:\n${describeEntries(project)}`, 'entry_not_found');
+    if (!found) throw usageError(`no entry "${name}" in ${project.path}; its entries:\n${describeEntries(project)}`, 'entry_not_found');
     return found;
   }
   if (project.entries.length === 1) return project.entries[0];
   throw usageError(
-    `${project.path} has ${project.entries.length} entries; name one (press render <entry>):\n${describeEntries(project)}`,
+    `${project.path} has ${project.entries.length} entries; name one: press render <entry>\n${describeEntries(project)}`,
     'entry_required',
   );
 }

@@ -551,7 +551,7 @@ export interface paths {
         };
         /**
          * List the deploy's webhook delivery attempts, newest first
-         * @description One item per attempt of `render.job.terminated` events: failed attempts are retried after 1 min, 5 min, 30 min, 2 h, 6 h and 12 h (7 attempts); the next attempt shows as `pending` until it runs.
+         * @description One item per attempt of `render.job.terminated` events: failed attempts are retried after 1 min, 5 min, 30 min, 2 h, 6 h and 12 h (7 attempts); the next attempt shows as `pending` until it runs. Every attempt is signed: `Press-Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<Press-Webhook-Timestamp>.<raw body>")>`, keyed with the whole `whsec_…` string of the deploy's secret, else the account's. URL and secret are read at each attempt; disabling the webhook or deleting the deploy ends pending deliveries.
          */
         get: operations["listWebhookDeliveries"];
         put?: never;
@@ -718,7 +718,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     name?: string;
@@ -1678,7 +1678,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description lowercase letters, digits and "-", 1–63 chars */
@@ -2510,7 +2510,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     webhook?: {
@@ -2897,7 +2897,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     sha256?: string[];
@@ -3143,7 +3143,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     aliases?: string[];
@@ -3419,7 +3419,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description dpl_ id */
@@ -3598,7 +3598,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description dpl_ id */
@@ -3997,7 +3997,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": Record<string, never>;
             };
@@ -4321,7 +4321,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description default 600 */
@@ -4432,7 +4432,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description default 600 */
@@ -4534,7 +4534,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description default 600 */
@@ -4645,7 +4645,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /** @description default 600 */

@@ -162,29 +162,36 @@ export class BrowserPool {
    * the job, until the lease is released.
    */
   async acquire(accountId: string, job: PageJob): Promise<PageLease> {
-    const gen = await this.generation();
-    let account = gen.accounts.get(accountId);
-    if (!account) {
-      account = { slots: new Set(), idle: [], resetting: new Set(), creating: null, waiting: 0 };
-      gen.accounts.set(accountId, account);
+    // A browser can be swapped out (recycled, crashed) while we wait for its page: then go again on the next.
+    for (let attempt = 1; ; attempt++) {
+      const gen = await this.generation();
+      let account = gen.accounts.get(accountId);
+      if (!account) {
+        account = { slots: new Set(), idle: [], resetting: new Set(), creating: null, waiting: 0 };
+        gen.accounts.set(accountId, account);
+      }
+      account.waiting++;
+      let slot: Slot;
+      try {
+        slot = await this.takeSlot(gen, accountId, account);
+      } catch (err) {
+        if ((gen.dead || gen.draining) && attempt < 3) continue;
+        throw err;
+      } finally {
+        account.waiting--;
+      }
+      if (gen.dead || gen.draining) {
+        this.discard(slot);
+        if (attempt < 3) continue;
+        throw new Error('browser went away while acquiring a page');
+      }
+      slot.job = job;
+      slot.lastUsed = Date.now();
+      gen.leased++;
+      gen.renders++;
+      if (gen.renders >= this.opts.recycleAfterRenders) this.recycle(gen);
+      return this.lease(slot);
     }
-    account.waiting++;
-    let slot: Slot;
-    try {
-      slot = await this.takeSlot(gen, accountId, account);
-    } finally {
-      account.waiting--;
-    }
-    if (gen.dead) {
-      this.discard(slot);
-      throw new Error('browser disconnected while acquiring a page');
-    }
-    slot.job = job;
-    slot.lastUsed = Date.now();
-    gen.leased++;
-    gen.renders++;
-    if (gen.renders >= this.opts.recycleAfterRenders) this.recycle(gen);
-    return this.lease(slot);
   }
 
   /** Test hook: kill the browser process (CDP Browser.crash), as a real crash would. */
@@ -410,7 +417,7 @@ export class BrowserPool {
     let waited = false;
     let failures = 0;
     for (;;) {
-      if (gen.dead || this.closed) throw new Error('browser disconnected');
+      if (gen.dead || gen.draining || this.closed) throw new Error('browser went away');
       const slot = account.idle.pop();
       if (slot && (slot.closed || slot.crashed || slot.page.isClosed())) {
         this.discard(slot);
@@ -447,7 +454,7 @@ export class BrowserPool {
       }
       slot ??= await this.createSlot(gen, accountId);
       slot.accountId = accountId;
-      if (gen.dead || gen.accounts.get(accountId) !== account) {
+      if (gen.dead || gen.draining || gen.accounts.get(accountId) !== account) {
         this.discard(slot);
         return;
       }

@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const PRESS_BIN = join(REPO, 'packages/cli/bin/press.js');
+export const INVOICE_DIR = join(REPO, 'examples/invoice');
+export const NEVER_READY_DIR = join(REPO, 'test/fixtures/apps/never-ready');
+export const SIMPLE_DIR = join(REPO, 'test/fixtures/apps/simple');
+
+export interface PressRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of a CLI run: nothing of the developer's own login or Press Cloud variables leaks in. */
+export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PRESS_CLOUD_') && k !== 'XDG_CONFIG_HOME') env[k] = v;
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+/** Runs `node packages/cli/bin/press.js …` as a real child process. */
+export function press(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number }): Promise<PressRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PRESS_BIN, ...args], { cwd: opts.cwd ?? REPO, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** A temp directory holding `press.toml` (and optional extra files). */
+export function project(toml: string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'press-cli-'));
+  writeFileSync(join(dir, 'press.toml'), toml);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+/** TOML string literal. */
+export const q = (s: string) => JSON.stringify(s);

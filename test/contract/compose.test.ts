@@ -1,0 +1,61 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { PgQueue } from '../../src/adapters/postgres/pg-queue.js';
+import { PgStore } from '../../src/adapters/postgres/pg-store.js';
+import { SqliteQueue } from '../../src/adapters/sqlite/sqlite-queue.js';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { startApiServer } from '../api/helpers.js';
+import { createTestDatabase, PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';
+
+describe('composition root: DATABASE_URL picks the metadata backend', () => {
+  it('reads DATABASE_URL (postgres:// or postgresql://) and rejects anything else', () => {
+    expect(loadConfig({}).databaseUrl).toBeNull();
+    expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toBeNull();
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/press' }).databaseUrl).toBe('postgres://u:p@db:5432/press');
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/press' }).databaseUrl).toBe('postgresql://db/press');
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://db/press' })).toThrow(ConfigError);
+  });
+
+  it('uses SQLite without DATABASE_URL', async () => {
+    const s = await startApiServer();
+    try {
+      expect(s.deps.store).toBeInstanceOf(SqliteStore);
+      expect(s.deps.queue).toBeInstanceOf(SqliteQueue);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it.runIf(!!PG_TEST_URL)('serves the API on PostgreSQL when DATABASE_URL is set, and closes its pool and listener on shutdown', async () => {
+    const db = await createTestDatabase();
+    try {
+      const s = await startApiServer({ DATABASE_URL: db.url });
+      try {
+        expect(s.deps.store).toBeInstanceOf(PgStore);
+        expect(s.deps.queue).toBeInstanceOf(PgQueue);
+        const created = await s.request('POST', '/v1/deploys', { json: { slug: 'invoices', name: 'Invoices' } });
+        expect(created.status).toBe(201);
+        const dup = await s.request('POST', '/v1/deploys', { json: { slug: 'invoices', name: 'Again' } });
+        expect({ status: dup.status, error: dup.body?.error }).toEqual({ status: 409, error: 'deploy_slug_conflict' });
+        const list = await s.request('GET', '/v1/deploys');
+        expect(list.status).toBe(200);
+        expect((await s.request('GET', '/readyz', { key: null })).status).toBe(200);
+      } finally {
+        await s.stop();
+      }
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'press-cloud%'`);
+        expect(rows[0].n).toBe(0);
+      } finally {
+        await admin.end();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it.skipIf(!!PG_TEST_URL)(PG_SKIP_REASON, () => {});
+});

@@ -1,0 +1,126 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import { startServer, type RunningServer } from '../../src/start/server.js';
+import { deployDir } from '../helpers/deploy-dir.js';
+import { pdfText } from '../helpers/pdf.js';
+import type { TestServer } from '../helpers/server.js';
+import { PROBE_DIR, createJob, fetchBytes, httpClient, sleep, storedObjects, waitStatus, waitTerminal } from './support.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** pids of every descendant of `pid` (Chromium and its helpers), read from ps */
+function descendants(pid: number): number[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, parent] of rows) if (parent === p) (out.push(child), walk(child));
+  };
+  walk(pid);
+  return out;
+}
+
+function alive(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `press-cloud serve` as a real child process; resolves with its URL and the bootstrap admin key. */
+async function spawnServe(dataDir: string): Promise<{ child: ChildProcess; url: string; key: string; stderr: () => string }> {
+  const child = spawn(process.execPath, ['bin/press-cloud.js', 'serve'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_JOB_LEASE_SECONDS: '2', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stdout!.resume();
+  const ready = new Promise<{ url: string; key: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`press-cloud serve did not start:\n${err}`)), 30_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const url = /PRESS_CLOUD_API=(\S+)/.exec(err)?.[1];
+      const key = /PRESS_CLOUD_TOKEN=(pcak_\S+)/.exec(err)?.[1];
+      if (url && key) {
+        clearTimeout(timer);
+        resolve({ url, key });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`press-cloud serve exited (${code}):\n${err}`));
+    });
+  });
+  const { url, key } = await ready;
+  return { child, url, key, stderr: () => err };
+}
+
+describe('a worker killed mid-render', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'press-killed-'));
+  let child: ChildProcess | null = null;
+  let orphans: number[] = [];
+  let server: RunningServer | null = null;
+
+  afterAll(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    await server?.close({ abort: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('loses its lease; a new server reclaims the job and renders it exactly once, on attempt 2', async () => {
+    const serve = await spawnServe(dataDir);
+    child = serve.child;
+    const api = httpClient(serve.url, serve.key);
+    const { deployId } = await deployDir(api as unknown as TestServer, PROBE_DIR, { slug: 'probe' });
+    const job = await createJob(api, { deployId, entry: 'slow.html', payload: { delayMs: 4000, label: 'survivor' } });
+    const rendering = await waitStatus(api, job.id, 'rendering', { timeoutMs: 30_000 });
+    expect(rendering.attempt).toBe(1);
+    await sleep(300);
+
+    // kill -9: no shutdown hook runs, the lease is simply left to lapse
+    orphans = descendants(child.pid!);
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    await sleep(200);
+    for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
+
+    // a new server on the same data directory, its job clock a minute on (far past the 2 s lease)
+    const clock = new ManualClock(Date.now() + 60_000);
+    server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }), { clock, logger: false });
+    expect(server.bootstrapKey).toBeNull();
+    const api2 = httpClient(server.url, serve.key);
+    await server.worker.maintain();
+    const reclaimed = (await api2.request('GET', `/v1/render-jobs/${job.id}`)).body.job;
+    expect(reclaimed).toMatchObject({ status: 'retry_scheduled', attempt: 1, error: { code: 'render_internal_error' }, output: null });
+    expect(reclaimed.nextAttemptAt).toBeGreaterThan(clock.now());
+    expect(await server.deps.queue.payload(job.id)).not.toBeNull();
+
+    clock.advance(10_000);
+    await server.worker.maintain();
+    const done = await waitTerminal(api2, job.id, { timeoutMs: 30_000 });
+    expect(done).toMatchObject({ status: 'succeeded', attempt: 2, error: null });
+    const pdf = await fetchBytes(`${server.url}/v1/render-jobs/${job.id}/output`, serve.key);
+    expect(pdf.status).toBe(200);
+    expect(await pdfText(pdf.body)).toContain('SLOW DONE survivor');
+    expect(storedObjects(dataDir, 'outputs').filter((f) => f.includes(job.id))).toHaveLength(1);
+
+    // and nothing renders it again
+    clock.advance(60_000);
+    await server.worker.maintain();
+    await sleep(300);
+    expect((await api2.request('GET', `/v1/render-jobs/${job.id}`)).body.job).toMatchObject({ status: 'succeeded', attempt: 2 });
+    const usage = (await api2.request('GET', '/v1/usage')).body;
+    expect(usage.usageMeters.find((m: any) => m.code === 'render_jobs').totalQuantity).toBe(1);
+  }, 60_000);
+});
