@@ -4,9 +4,26 @@ const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 export type IdPrefix = 'acct' | 'dpl' | 'dv' | 'us' | 'ustk' | 'rj' | 'pdf' | 'evt' | 'pcak' | 'whsec' | 'key' | 'whd';
 
+let lastTime = -1;
+let lastRandom: number[] = [];
+
+/** 16 base32 digits + 1, carrying leftwards (ULID monotonic mode). */
+function increment(digits: number[]): number[] {
+  const next = [...digits];
+  for (let i = next.length - 1; i >= 0; i--) {
+    if (next[i] < 31) {
+      next[i]++;
+      return next;
+    }
+    next[i] = 0;
+  }
+  return next; // 80 bits exhausted within one millisecond: wraps (never in practice)
+}
+
 /**
- * prefix_ + 10 chars of time (ms, Crockford base32) + 16 chars of randomness: sortable by creation time,
- * so list cursors are cheap, and 80 random bits so ids cannot be guessed.
+ * prefix_ + 10 chars of time (ms, Crockford base32) + 16 chars of randomness: ids sort by creation time, so list
+ * cursors are cheap. Within one millisecond the random part counts up (ULID's monotonic mode), so ids made in the
+ * same millisecond still sort in creation order; 80 random bits per millisecond keep them unguessable.
  */
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   let time = '';
@@ -15,10 +32,16 @@ export function newId(prefix: IdPrefix, now = Date.now()): string {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const bytes = randomBytes(16);
-  let rand = '';
-  for (let i = 0; i < 16; i++) rand += CROCKFORD[bytes[i] % 32];
-  return `${prefix}_${time}${rand}`;
+  let digits: number[];
+  if (now === lastTime) {
+    digits = increment(lastRandom);
+  } else {
+    const bytes = randomBytes(16);
+    digits = Array.from(bytes, (b) => b % 32);
+  }
+  lastTime = now;
+  lastRandom = digits;
+  return `${prefix}_${time}${digits.map((d) => CROCKFORD[d]).join('')}`;
 }
 
 /** A secret token: prefix + 32 random bytes, base64url (256 bits). */

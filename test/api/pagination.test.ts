@@ -126,7 +126,7 @@ describe('cursor pagination', () => {
    * test/smoke.test.ts flaky). A monotonic ULID generator (same ms → previous random part + 1) fixes it; then drop
    * `.fails`.
    */
-  it.fails('newest first also for deploys created within the same millisecond', async () => {
+  it('newest first also for deploys created within the same millisecond', async () => {
     const b = await s.newAccount('same-ms');
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push(await createDeploy(s, `same-${i}`, { key: b.keys.editor }));

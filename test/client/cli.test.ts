@@ -70,6 +70,26 @@ describe('press CLI (child process) against a real server', () => {
     expect(existsSync(join(dir, 'invoice.pdf'))).toBe(false);
   }, 60_000);
 
+  it('press.toml problems exit 2 naming the key; a workspace the key is not in exits 3', async () => {
+    const typo = await press(['render'], { env, cwd: project(`[pdf.a]\ndir = ${q(SIMPLE_DIR)}\npayload-path = "x.json"\n`) });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/pdf\.a\.payload-path is not supported .*\(invalid_config\)/);
+    const secret = await press(['render'], { env, cwd: project(`[runtime.secrets]\nTOKEN = "PRESS_TEST_UNSET_VAR"\n[pdf.a]\ndir = ${q(SIMPLE_DIR)}\n`) });
+    expect(secret.code).toBe(2);
+    expect(secret.stderr).toContain('PRESS_TEST_UNSET_VAR, which is not set');
+    expect(secret.stderr).toContain('(secret_not_set)');
+    const localOnly = await press(['render', '--save-version'], { env, cwd: project(`[pdf.a]\ndir = ${q(SIMPLE_DIR)}\n`) });
+    expect(localOnly.code).toBe(2);
+    expect(localOnly.stderr).toContain('--save-version only apply with --remote');
+
+    const other = await press(['render', '--remote'], { env, cwd: project(`workspace = "someone-else"\n[pdf.a]\ndir = ${q(SIMPLE_DIR)}\n`) });
+    expect(other.code).toBe(3);
+    expect(other.stderr).toContain('(workspace_mismatch)');
+    const mine = await press(['render', '--remote', '--json'], { env, cwd: project(`workspace = "default"\n[pdf.a]\ndir = ${q(SIMPLE_DIR)}\n`) });
+    expect(mine.code, mine.stderr).toBe(0);
+    expect(JSON.parse(mine.stdout)).toMatchObject({ mode: 'remote', entry: 'a', temporaryDeploy: true });
+  }, 90_000);
+
   it('local render of the sample invoice equals the remote render (pages and text); the temporary deploy is removed', async () => {
     const dir = project(invoiceToml, { '.dev.vars': `# local secrets\nCLI_TEST_BILLING_TOKEN="${SECRET}"\n` });
     const local = await press(['render', '--timing-detail'], { env, cwd: dir });

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccount } from '../../src/domain/accounts.js';
+import { newId } from '../../src/domain/ids.js';
+import { accountPolicy } from '../../src/domain/usage.js';
 import { billPeriod } from '../../src/domain/policy.js';
+import type { RenderJobRecord } from '../../src/ports/job-queue.js';
 import { deployDir } from '../helpers/deploy-dir.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { PROBE_DIR, TERMINAL, createJob, expectError, sleep, waitTerminal } from './support.js';
@@ -81,5 +85,48 @@ describe('render quotas and per-account concurrency', () => {
     expect(otherDone).toBe(true);
     expect(order).toEqual([a.id, b.id]); // oldest first
     for (const j of [a, b]) expect((await waitTerminal(s, j.id, { key: f.keys.viewer })).status).toBe('succeeded');
+  });
+
+  it('the queue keeps every account to its limit even with many accounts waiting (claim-level)', async () => {
+    const owner = await s.newAccount('claim-owner');
+    const { deployId, deployVersionId } = await deployDir(s, PROBE_DIR, { slug: 'probe' }, { key: owner.keys.editor });
+    await s.worker.stop();
+    const jobs: RenderJobRecord[] = [];
+    try {
+      // 55 free accounts with two queued jobs each (limit 1), oldest accounts first
+      const accounts = [];
+      for (let i = 0; i < 55; i++) accounts.push((await createAccount(s.deps, { name: `claim-${i}`, planKey: 'free' })).id);
+      for (const accountId of accounts) {
+        for (let n = 0; n < 2; n++) {
+          s.clock.advance(1);
+          const now = s.clock.now();
+          const job: RenderJobRecord = {
+            id: newId('rj', now), accountId, deployId, deployVersionId, businessKey: null, entry: 'index.html', fileName: 'x.pdf',
+            outputMode: 'transient', status: 'queued', attempt: 0, maxAttempts: 3, timeoutMs: 15_000, requestedAt: now, startedAt: null,
+            finishedAt: null, nextAttemptAt: null, leaseOwner: null, leaseExpiresAt: null, errorCode: null, errorMessage: null, outputKey: null,
+            outputBytes: null, outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false,
+          };
+          await s.deps.queue.enqueue(job, { mime: 'application/json', body: Buffer.from('null') });
+          jobs.push(job);
+        }
+      }
+      const claimed: RenderJobRecord[] = [];
+      for (;;) {
+        const job = await s.deps.queue.claim({
+          workerId: 'wrk_test', now: s.clock.now(), leaseMs: 60_000,
+          accountLimit: async (id) => (await accountPolicy(s.deps, id)).policy.maxConcurrentRenderJobs,
+        });
+        if (!job) break;
+        claimed.push(job);
+        expect(claimed.length).toBeLessThanOrEqual(jobs.length);
+      }
+      const perAccount = new Map<string, number>();
+      for (const j of claimed) perAccount.set(j.accountId, (perAccount.get(j.accountId) ?? 0) + 1);
+      expect(Math.max(...perAccount.values())).toBe(1);
+      expect(perAccount.size).toBe(55); // and every account got its one slot
+    } finally {
+      for (const j of jobs) await s.deps.queue.cancel(j.accountId, j.id, s.clock.now());
+      s.worker.start();
+    }
   });
 });

@@ -202,7 +202,7 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
       ...(payload?.kind === 'binary' ? { payloadBase64: payload.bytes.toString('base64'), payloadMime: payload.mime } : {}),
     };
     let last: RenderJob | null = null;
-    const stop = out.spinner(() => (last ? `render job ${last.id}: ${last.status}` : 'creating render job'));
+    const stop = out.spinner(() => (last ? `render job ${last.id}: ${last.status}` : 'rendering on Press Cloud'));
     let job: RenderJob;
     try {
       job = await client.render(input, { wait: Math.max(1, Math.ceil(timeoutMs / 1000)), onUpdate: (j) => (last = j) });
