@@ -179,6 +179,26 @@ describe('press CLI (child process) against a real server', () => {
     const jobs = (await s.request('GET', '/v1/render-jobs?businessKey=never-cli')).body.items;
     expect(jobs.map((j: { status: string }) => j.status)).toEqual(['canceled']);
     expect(existsSync(join(dir, 'never.pdf'))).toBe(false);
+
+    // Ctrl-C while waiting: exit 130, the job is canceled and the temporary deploy removed
+    const interrupted = await press(['render', '--remote', '--business-key', 'sigint-cli'], {
+      env, cwd: dir,
+      onSpawn: (child) => {
+        const poll = setInterval(async () => {
+          const items = (await s.request('GET', '/v1/render-jobs?businessKey=sigint-cli')).body?.items ?? [];
+          if (items.length) {
+            clearInterval(poll);
+            child.kill('SIGINT');
+          }
+        }, 200);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).toContain('(interrupted)');
+    const [job] = (await s.request('GET', '/v1/render-jobs?businessKey=sigint-cli')).body.items;
+    expect(job.status).toBe('canceled');
+    expect((await s.request('GET', `/v1/deploys/${job.deployId}`)).status).toBe(404);
   }, 120_000);
 
   it('press login stores {apiBase, token} with mode 0600 from stdin without echoing it; later commands use it', async () => {

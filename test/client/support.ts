@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,10 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
 }
 
 /** Runs `node packages/cli/bin/press.js …` as a real child process. */
-export function press(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number }): Promise<PressRun> {
+export function press(
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void },
+): Promise<PressRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [PRESS_BIN, ...args], { cwd: opts.cwd ?? REPO, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -39,6 +42,7 @@ export function press(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: stri
       resolve({ code, stdout, stderr });
     });
     child.stdin.end(opts.input ?? '');
+    opts.onSpawn?.(child);
   });
 }
 

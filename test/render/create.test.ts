@@ -176,6 +176,20 @@ describe('render jobs: create, payloads, idempotency, list, deploy deletion', ()
     await waitTerminal(s, otherRoute.body.job.id);
   });
 
+  it('Idempotency-Key reused while the first request still holds (?wait) → 409; afterwards the stored answer', async () => {
+    const headers = { 'idempotency-key': 'create-slow-1' };
+    const body = { deployId, entry: 'slow.html', payload: { delayMs: 1500 } };
+    const firstP = s.request('POST', '/v1/render-jobs?wait=20', { json: body, headers });
+    await new Promise((r) => setTimeout(r, 300));
+    expectError(await s.request('POST', '/v1/render-jobs', { json: body, headers }), 409, 'idempotency_key_in_use');
+    const first = await firstP;
+    expect(first.status, first.text).toBe(202);
+    expect(first.body.job.status).toBe('succeeded');
+    const replay = await s.request('POST', '/v1/render-jobs', { json: body, headers });
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(first.body);
+  });
+
   it('GET /v1/render-jobs filters by deployId, status and businessKey and paginates newest first', async () => {
     const other = await deployDir(s, PROBE_DIR, { slug: 'list-other' });
     const ids: string[] = [];

@@ -117,6 +117,30 @@ describe('render failures, blocked network and a browser crash', () => {
     expect(storedObjects(s.dataDir, 'outputs').filter((p) => p.includes(job.id))).toHaveLength(1);
   });
 
+  it('after three crashed attempts the job fails for good (backoff 2 s, then 8 s)', async () => {
+    const job = await createJob(s, { deployId, entry: 'slow.html', payload: { delayMs: 1500 } });
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const rendering = await waitStatus(s, job.id, 'rendering');
+      expect(rendering.attempt).toBe(attempt);
+      await sleep(400);
+      await (s.renderer as ChromiumRenderer).crashForTest('pages');
+      if (attempt < 3) {
+        const scheduled = await waitStatus(s, job.id, 'retry_scheduled');
+        delays.push(scheduled.nextAttemptAt - s.clock.now());
+        s.clock.advance(11_000);
+        await s.worker.maintain();
+      }
+    }
+    const done = await waitTerminal(s, job.id);
+    expect(done).toMatchObject({ status: 'failed', attempt: 3, maxAttempts: 3, nextAttemptAt: null, output: null, error: { code: 'render_page_crashed' } });
+    expect(await s.deps.queue.payload(job.id)).toBeNull();
+    expect(delays[0]).toBeGreaterThanOrEqual(2000);
+    expect(delays[0]).toBeLessThanOrEqual(2500);
+    expect(delays[1]).toBeGreaterThanOrEqual(8000);
+    expect(delays[1]).toBeLessThanOrEqual(10_000);
+  });
+
   it('a job waiting for its retry can be canceled, and the retry never runs', async () => {
     const job = await createJob(s, { deployId, entry: 'slow.html', payload: { delayMs: 1500 } });
     await waitStatus(s, job.id, 'rendering');

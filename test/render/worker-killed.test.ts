@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
@@ -65,16 +65,19 @@ async function spawnServe(dataDir: string): Promise<{ child: ChildProcess; url: 
 }
 
 describe('a worker killed mid-render', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'press-killed-'));
+  let dataDir = '';
   let child: ChildProcess | null = null;
   let orphans: number[] = [];
   let server: RunningServer | null = null;
 
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'press-killed-'));
+  });
   afterAll(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
     await server?.close({ abort: true });
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('loses its lease; a new server reclaims the job and renders it exactly once, on attempt 2', async () => {

@@ -15,6 +15,8 @@ export const EXIT = {
   renderFailed: 5,
   /** --timeout ran out, or the render hit its time limit (render_timeout) */
   timeout: 6,
+  /** Ctrl-C (the conventional 128 + SIGINT) */
+  interrupted: 130,
 } as const;
 
 export const EXIT_CODES_HELP = `Exit codes:
@@ -24,7 +26,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   3  authentication: missing, invalid or disabled API key, insufficient permission, wrong workspace
   4  not found: unknown deploy, job or PDF
   5  render failed (render_entry_not_found, render_navigation_failed, …)
-  6  timeout: --timeout ran out, or the render hit its time limit (render_timeout)`;
+  6  timeout: --timeout ran out, or the render hit its time limit (render_timeout)
+  130  interrupted (Ctrl-C); a remote render's job is canceled and its temporary deploy removed`;
 
 /** An error the CLI reports as `press: <message> (<code>)` and exits with `exitCode`. */
 export class CliError extends Error {

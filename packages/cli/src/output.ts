@@ -1,3 +1,5 @@
+import type { DeployProgress } from '@press-cloud/sdk';
+
 /**
  * What the CLI prints. Results go to stdout (JSON with --json); progress, timings and errors go to stderr.
  * Progress bars are drawn only when stderr is a terminal and --json is off: CI logs stay quiet and parseable.
@@ -106,4 +108,13 @@ export function table(rows: string[][]): string[] {
   if (rows.length === 0) return [];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd());
+}
+
+/** The `onProgress` of deployDirectory as progress bars: hashing, uploading (files and bytes), committing. */
+export function deployProgress(out: Output) {
+  return (p: DeployProgress) => {
+    if (p.phase === 'commit') return out.bar('committing', 1, 1);
+    const label = p.phase === 'hash' ? 'hashing  ' : 'uploading';
+    out.bar(label, p.bytes, p.totalBytes, `${p.files}/${p.totalFiles} files, ${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}`);
+  };
 }

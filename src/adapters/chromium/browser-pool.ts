@@ -73,6 +73,9 @@ interface Generation {
   leased: number;
   draining: boolean;
   dead: boolean;
+  /** resolves when the browser stops taking renders (draining or dead), to wake renders waiting for a page */
+  gone: Promise<null>;
+  markGone: () => void;
 }
 
 /** A page handed to one render. `release` exactly once. */
@@ -277,6 +280,10 @@ export class BrowserPool {
     this.launches++;
     this.version = browser.version();
     this.lastError = null;
+    let markGone = () => undefined as void;
+    const gone = new Promise<null>((resolve) => {
+      markGone = () => resolve(null);
+    });
     const gen: Generation = {
       browser,
       accounts: new Map(),
@@ -285,6 +292,8 @@ export class BrowserPool {
       leased: 0,
       draining: false,
       dead: false,
+      gone,
+      markGone,
     };
     this.generations.add(gen);
     browser.on('disconnected', () => this.onDisconnected(gen));
@@ -303,6 +312,7 @@ export class BrowserPool {
   private onDisconnected(gen: Generation): void {
     const expected = gen.draining || this.closed;
     gen.dead = true;
+    gen.markGone();
     this.generations.delete(gen);
     for (const account of gen.accounts.values()) {
       for (const slot of account.slots) {
@@ -333,6 +343,7 @@ export class BrowserPool {
         this.next = null;
         this.current = Promise.resolve(fresh);
         gen.draining = true;
+        gen.markGone();
         this.opts.logger.info({ renders: gen.renders }, 'chromium recycled');
         if (gen.leased === 0) void this.closeGeneration(gen);
       },
@@ -344,14 +355,24 @@ export class BrowserPool {
 
   private async closeGeneration(gen: Generation): Promise<void> {
     gen.draining = true;
+    gen.markGone();
     this.generations.delete(gen);
     await withTimeout(gen.browser.close(), CLOSE_TIMEOUT_MS, 'browser close').catch(() => undefined);
   }
 
   // ---- warm pages -----------------------------------------------------------------------------------------
 
-  /** A new context with its page, set up for rendering. */
-  private async createSlot(gen: Generation, accountId: string | null): Promise<Slot> {
+  /** A new context with its page, set up for rendering; bounded, since a dying browser can leave calls hanging. */
+  private createSlot(gen: Generation, accountId: string | null): Promise<Slot> {
+    const creating = this.setUpSlot(gen, accountId);
+    return withTimeout(creating, this.opts.launchTimeoutMs, 'page creation').catch((err) => {
+      // If it completes after all, don't leak it.
+      creating.then((slot) => slot.context.close().catch(() => undefined)).catch(() => undefined);
+      throw err;
+    });
+  }
+
+  private async setUpSlot(gen: Generation, accountId: string | null): Promise<Slot> {
     const context = await gen.browser.newContext({ serviceWorkers: 'block', acceptDownloads: false });
     try {
       await context.addInitScript({ content: PAGE_RUNTIME_SCRIPT });
@@ -434,6 +455,7 @@ export class BrowserPool {
       // A slot finishing its reset is ~30 ms away; a new one is 160–450 ms away. Take whichever comes first.
       const waits: Array<Promise<Error | null>> = [...account.resetting].map((r) => r.then(() => null));
       if (account.creating) waits.push(account.creating);
+      waits.push(gen.gone);
       const failed = await Promise.race(waits);
       if (failed && ++failures >= 2) throw failed;
     }

@@ -78,38 +78,32 @@ export class SqliteQueue implements JobQueue {
   }
 
   async claim(opts: { workerId: string; now: number; leaseMs: number; accountLimit: (accountId: string) => Promise<number | null> }) {
-    // Limits are looked up before the write transaction (they may be async); the transaction re-checks counts.
-    // The candidates are the accounts of the same 200-job window the transaction scans, and a job whose account was
-    // not looked up (enqueued meanwhile) is left for the next claim: treating it as unlimited would break its limit.
-    const candidates = this.db
-      .prepare(`SELECT DISTINCT account_id FROM (SELECT account_id FROM render_jobs WHERE status = 'queued' ORDER BY requested_at, id LIMIT 200)`)
-      .all() as { account_id: string }[];
-    if (candidates.length === 0) return null;
+    // Limits are looked up before the write transaction (they may be async); the transaction re-checks the counts.
+    // Accounts at their limit are filtered out in SQL, so they can never hide other accounts' jobs behind them.
+    const accounts = this.db.prepare(`SELECT DISTINCT account_id FROM render_jobs WHERE status = 'queued'`).all() as { account_id: string }[];
+    if (accounts.length === 0) return null;
     const limits = new Map<string, number | null>();
-    for (const c of candidates) limits.set(c.account_id, await opts.accountLimit(c.account_id));
-    const claimed = this.db.transaction((): RenderJobRecord | null => {
-      const queued = this.db
-        .prepare(`SELECT id, account_id FROM render_jobs WHERE status = 'queued' ORDER BY requested_at, id LIMIT 200`)
-        .all() as { id: string; account_id: string }[];
+    for (const a of accounts) limits.set(a.account_id, await opts.accountLimit(a.account_id));
+    return this.db.transaction((): RenderJobRecord | null => {
       const running = new Map<string, number>();
       for (const r of this.db.prepare(`SELECT account_id, count(*) AS n FROM render_jobs WHERE status = 'rendering' GROUP BY account_id`).all() as { account_id: string; n: number }[]) {
         running.set(r.account_id, r.n);
       }
-      for (const q of queued) {
-        if (!limits.has(q.account_id)) continue;
-        const limit = limits.get(q.account_id)!;
-        if (limit !== null && (running.get(q.account_id) ?? 0) >= limit) continue;
-        const res = this.db
-          .prepare(
-            `UPDATE render_jobs SET status = 'rendering', attempt = attempt + 1, started_at = coalesce(started_at, ?), next_attempt_at = NULL,
-               lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'queued'`,
-          )
-          .run(opts.now, opts.workerId, opts.now + opts.leaseMs, q.id);
-        if (res.changes === 1) return this.job('SELECT * FROM render_jobs WHERE id = ?', q.id);
-      }
-      return null;
+      // an account enqueued after the lookup has no known limit yet: it waits for the next claim
+      const eligible = [...limits].filter(([id, limit]) => limit === null || (running.get(id) ?? 0) < limit).map(([id]) => id);
+      if (eligible.length === 0) return null;
+      const next = this.db
+        .prepare(`SELECT id FROM render_jobs WHERE status = 'queued' AND account_id IN (SELECT value FROM json_each(?)) ORDER BY requested_at, id LIMIT 1`)
+        .get(JSON.stringify(eligible)) as { id: string } | undefined;
+      if (!next) return null;
+      this.db
+        .prepare(
+          `UPDATE render_jobs SET status = 'rendering', attempt = attempt + 1, started_at = coalesce(started_at, ?), next_attempt_at = NULL,
+             lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'queued'`,
+        )
+        .run(opts.now, opts.workerId, opts.now + opts.leaseMs, next.id);
+      return this.job('SELECT * FROM render_jobs WHERE id = ?', next.id);
     }).immediate();
-    return claimed;
   }
 
   async heartbeat(id: string, workerId: string, leaseExpiresAt: number) {

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
-import type { DeployProgress } from '@press-cloud/sdk';
 import { usageError } from '../errors.js';
-import { formatBytes, Output } from '../output.js';
+import { deployProgress, formatBytes, Output } from '../output.js';
 import { clientFrom } from '../user-config.js';
 
 export interface DeployFlags {
@@ -20,11 +19,7 @@ export async function deployCommand(dir: string, flags: DeployFlags): Promise<vo
   const out = new Output({ json: !!flags.json });
   const client = await clientFrom(flags);
   const target = flags.deployId ? { deployId: flags.deployId } : { slug: flags.slug!, name: flags.name ?? flags.slug! };
-  const onProgress = (p: DeployProgress) => {
-    if (p.phase === 'commit') return out.bar('committing', 1, 1);
-    out.bar(p.phase === 'hash' ? 'hashing  ' : 'uploading', p.bytes, p.totalBytes, `${p.files}/${p.totalFiles} files, ${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}`);
-  };
-  const r = await client.deployDirectory(resolve(dir), { ...target, aliases: flags.alias?.length ? flags.alias : undefined, onProgress });
+  const r = await client.deployDirectory(resolve(dir), { ...target, aliases: flags.alias?.length ? flags.alias : undefined, onProgress: deployProgress(out) });
   out.result(
     [
       `deployed ${dir} → deploy ${r.deployId}${r.deployCreated ? ' (created)' : ''}, version ${r.deployVersion.id}`,

@@ -5,13 +5,12 @@ import {
   mimeType,
   PressCloudTimeoutError,
   type CreateRenderJobInput,
-  type DeployProgress,
   type PressCloud,
   type RenderJob,
 } from '@press-cloud/sdk';
 import { canonicalJson } from '../../../../src/domain/canonical-json.js';
 import { CliError, EXIT, usageError } from '../errors.js';
-import { formatBytes, Output } from '../output.js';
+import { deployProgress, formatBytes, Output } from '../output.js';
 import { findConfig, loadProject, resolveEntry, selectEntry, type ResolvedEntry } from '../project.js';
 import { clientFrom } from '../user-config.js';
 
@@ -138,14 +137,6 @@ function slugify(name: string): string {
   return s || 'pdf';
 }
 
-function progressReporter(out: Output) {
-  return (p: DeployProgress) => {
-    if (p.phase === 'commit') return out.bar('committing', 1, 1);
-    const label = p.phase === 'hash' ? 'hashing  ' : 'uploading';
-    out.bar(label, p.bytes, p.totalBytes, `${p.files}/${p.totalFiles} files, ${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}`);
-  };
-}
-
 async function checkWorkspace(client: PressCloud, workspace: string) {
   const { account } = await client.account.get();
   if (workspace !== account.id && workspace !== account.name) {
@@ -169,6 +160,12 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
   if (workspace) await checkWorkspace(client, workspace);
   const temporary = !flags.saveVersion;
   let tempDeployId: string | null = null;
+  let jobId: string | null = null;
+  // Ctrl-C stops the upload or the wait, cancels the job and still removes the temporary deploy.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort(new CliError('interrupted', 'interrupted', EXIT.interrupted));
+  process.once('SIGINT', onSigint);
+  const signal = interrupt.signal;
   const cleanup = async () => {
     const id = tempDeployId;
     tempDeployId = null;
@@ -184,11 +181,11 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
     } else {
       target = flags.deployId ? { deployId: flags.deployId } : { slug: flags.slug ?? slugify(entry.name), name: flags.name ?? entry.name };
     }
-    const deployed = await client.deployDirectory(entry.dir, { ...target, exclude: entry.exclude, onProgress: progressReporter(out) });
+    const deployed = await client.deployDirectory(entry.dir, { ...target, exclude: entry.exclude, onProgress: deployProgress(out), signal });
     out.clear();
     const t0 = performance.now();
     const hasRuntime = Object.keys(entry.env).length > 0 || Object.keys(entry.secrets).length > 0;
-    if (hasRuntime) await client.settings.update(deployed.deployId, { env: entry.env, secrets: entry.secrets });
+    if (hasRuntime) await client.settings.update(deployed.deployId, { env: entry.env, secrets: entry.secrets }, { signal });
     const settingsMs = performance.now() - t0;
 
     // 2. Render and wait.
@@ -205,8 +202,16 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
     const stop = out.spinner(() => (last ? `render job ${last.id}: ${last.status}` : 'rendering on Press Cloud'));
     let job: RenderJob;
     try {
-      job = await client.render(input, { wait: Math.max(1, Math.ceil(timeoutMs / 1000)), onUpdate: (j) => (last = j) });
+      job = await client.render(input, {
+        wait: Math.max(1, Math.ceil(timeoutMs / 1000)),
+        signal,
+        onUpdate: (j) => {
+          last = j;
+          jobId = j.id;
+        },
+      });
     } catch (err) {
+      if (signal.aborted && jobId) await client.renderJobs.cancel(jobId).catch(() => undefined);
       if (err instanceof PressCloudTimeoutError) {
         await client.renderJobs.cancel(err.job.id).catch(() => undefined);
         throw new CliError(`render job ${err.job.id} did not finish within ${flags.timeout} (still ${err.job.status}; canceled)`, 'timeout', EXIT.timeout);
@@ -219,7 +224,7 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
 
     // 3. Download.
     const t1 = performance.now();
-    const saved = await client.download(job.id, { to: entry.output });
+    const saved = await client.download(job.id, { to: entry.output, signal });
     const downloadMs = Math.round(performance.now() - t1);
     await cleanup();
 
@@ -248,7 +253,10 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
       },
     );
     if (flags.timingDetail) out.timings(Object.entries(timings));
+  } catch (err) {
+    throw signal.aborted ? signal.reason : err;
   } finally {
+    process.off('SIGINT', onSigint);
     await cleanup();
   }
 }

@@ -110,7 +110,7 @@ export async function usageCommand(flags: CommonFlags) {
       `plan ${u.plan.name} (${u.plan.key}), period ${formatTime(u.period.start)} – ${formatTime(u.period.end)}`,
       ...table([
         ['METER', 'USED', 'LIMIT'],
-        ...u.usageMeters.map((m) => [m.code, `${m.totalQuantity} ${m.unit}`, limit((m as { limit?: number | null }).limit)]),
+        ...u.usageMeters.map((m) => [m.code, `${m.totalQuantity} ${m.unit}`, limit(m.limit)]),
         ['storage', formatBytes(u.liveStorage.totalBytes), limit(u.policy.storageLimitBytes, formatBytes)],
       ]),
     ],
