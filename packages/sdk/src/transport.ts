@@ -87,18 +87,22 @@ export class Transport {
     const safe = (i.retry ?? (method === 'post' || method === 'patch' ? 'rejected-only' : 'safe')) === 'safe' || idempotent;
     const inUseUntil = Date.now() + IN_USE_BUDGET_MS;
 
-    for (let attempt = 0; ; attempt++) {
-      const retriesLeft = attempt < this.maxRetries;
+    let sent = 0;
+    let retries = 0;
+    for (;;) {
+      const retriesLeft = retries < this.maxRetries;
+      // a body factory runs per attempt (a blob is re-read from disk); its own failure is not a network error
+      const bytes = typeof i.body === 'function' ? await (i.body as () => Promise<Uint8Array>)() : (i.body as Uint8Array | undefined);
+      // (lib.dom's BodyInit wants an ArrayBuffer-backed view; Node's Buffer and any Uint8Array are accepted by fetch)
+      const body = json ?? (bytes as BodyInit | undefined);
       let res: Response;
       try {
-        const bytes = typeof i.body === 'function' ? await (i.body as () => Promise<Uint8Array>)() : (i.body as Uint8Array | undefined);
-        // (lib.dom's BodyInit wants an ArrayBuffer-backed view; Node's Buffer and any Uint8Array are accepted by fetch)
-        const body = json ?? (bytes as BodyInit | undefined);
+        sent++;
         res = await this.fetchImpl(url, { method: method.toUpperCase(), headers, body, signal: i.signal });
       } catch (err) {
         if (i.signal?.aborted) throw err;
         if (safe && retriesLeft) {
-          await sleep(this.backoff(attempt), i.signal);
+          await sleep(this.backoff(retries++), i.signal);
           continue;
         }
         throw new PressCloudError({
@@ -111,15 +115,17 @@ export class Transport {
       if (res.ok) return res;
 
       const error = await errorFromResponse(res, what);
-      if (idempotent && error.code === 'idempotency_key_in_use' && attempt > 0 && Date.now() < inUseUntil) {
-        attempt--; // waiting for our own first attempt is not a failed try
+      // Our own earlier attempt is still running on the server (e.g. holding a ?wait=): not a failure, wait for it.
+      if (idempotent && error.code === 'idempotency_key_in_use' && sent > 1 && Date.now() < inUseUntil) {
         await sleep(IN_USE_DELAY_MS, i.signal);
         continue;
       }
       const retryable = res.status === 429 || (safe && res.status >= 500);
       const tooLong = error.retryAfter !== null && error.retryAfter > this.maxRetryAfter;
       if (retryable && retriesLeft && !tooLong) {
-        await sleep(error.retryAfter !== null ? error.retryAfter * 1000 + jitter(250) : this.backoff(attempt), i.signal);
+        const delay = error.retryAfter !== null ? error.retryAfter * 1000 + jitter(250) : this.backoff(retries);
+        retries++;
+        await sleep(delay, i.signal);
         continue;
       }
       throw error;
