@@ -119,6 +119,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const signedUrls = env.PRESS_SIGNED_URLS || 'server';
   if (signedUrls !== 'server' && signedUrls !== 's3') throw new ConfigError(`PRESS_SIGNED_URLS=${signedUrls} must be server or s3.`);
   if (signedUrls === 's3' && !s3) throw new ConfigError('PRESS_SIGNED_URLS=s3 needs the S3 blob store; set S3_BUCKET (and S3_ENDPOINT, credentials).');
+  const dbUrl = databaseUrl(env);
+  // Every node of a shared store must decrypt the same secrets and verify the same signed links.
+  if (dbUrl && !secretKey) {
+    throw new ConfigError('PRESS_SECRET_KEY must be set when DATABASE_URL is set: every node needs the same key (e.g. openssl rand -hex 32).');
+  }
   return Object.freeze({
     port: int(env, 'PORT', 8787, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -137,7 +142,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     renderTimeoutMs: int(env, 'PRESS_RENDER_TIMEOUT_MS', 60_000, 500, 600_000),
     allowExternalNetwork: bool(env, 'PRESS_ALLOW_EXTERNAL_NETWORK'),
     jobLeaseSeconds: int(env, 'PRESS_JOB_LEASE_SECONDS', 30, 2, 3600),
-    databaseUrl: databaseUrl(env),
+    databaseUrl: dbUrl,
     s3,
     signedUrls,
   });

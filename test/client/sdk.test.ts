@@ -156,6 +156,23 @@ describe('@press-cloud/sdk against a real server', () => {
     const listed = await client.renderJobs.list({ businessKey: 'retried-create' });
     expect(listed.items.map((j) => j.id)).toEqual([job.id]);
 
+    // dropped while the server is still holding the first request (?wait=): the retry meets 409
+    // idempotency_key_in_use, waits for the first to finish, and gets its answer replayed
+    let background: Promise<Response> | null = null;
+    const early = recordingFetch(({ method, path, n }, send) => {
+      if (method !== 'POST' || path !== '/v1/render-jobs' || n !== 1) return null;
+      background = send();
+      return new Promise((_, reject) => setTimeout(() => reject(new TypeError('fetch failed')), 50));
+    });
+    const impatient = new PressCloud({ apiBase: s.url, token: s.adminKey, fetch: early.impl, retryBaseDelayMs: 10 });
+    const job2 = await impatient.render({ deployId, payload, businessKey: 'retried-early' }, { wait: 60 });
+    expect(job2.status).toBe('succeeded');
+    await background;
+    const statuses = early.calls.filter((c) => c.method === 'POST' && c.path === '/v1/render-jobs').map((c) => `${c.status}${c.replayed ? ' replayed' : ''}`);
+    expect(statuses).toContain('409');
+    expect(statuses.at(-1)).toBe('202 replayed');
+    expect((await client.renderJobs.list({ businessKey: 'retried-early' })).items.map((j) => j.id)).toEqual([job2.id]);
+
     // without the SDK's key the same failure would have made two jobs: every call gets its own key
     const other = await client.renderJobs.create({ deployId, payload, businessKey: 'retried-create' });
     expect(other.job.id).not.toBe(job.id);

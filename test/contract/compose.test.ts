@@ -12,9 +12,12 @@ describe('composition root: DATABASE_URL picks the metadata backend', () => {
   it('reads DATABASE_URL (postgres:// or postgresql://) and rejects anything else', () => {
     expect(loadConfig({}).databaseUrl).toBeNull();
     expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toBeNull();
-    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/press' }).databaseUrl).toBe('postgres://u:p@db:5432/press');
-    expect(loadConfig({ DATABASE_URL: 'postgresql://db/press' }).databaseUrl).toBe('postgresql://db/press');
-    expect(() => loadConfig({ DATABASE_URL: 'mysql://db/press' })).toThrow(ConfigError);
+    const key = { PRESS_SECRET_KEY: 'ab'.repeat(32) };
+    expect(loadConfig({ ...key, DATABASE_URL: 'postgres://u:p@db:5432/press' }).databaseUrl).toBe('postgres://u:p@db:5432/press');
+    expect(loadConfig({ ...key, DATABASE_URL: 'postgresql://db/press' }).databaseUrl).toBe('postgresql://db/press');
+    expect(() => loadConfig({ ...key, DATABASE_URL: 'mysql://db/press' })).toThrow(ConfigError);
+    // nodes sharing a database must share the secrets key
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://db/press' })).toThrow(/PRESS_SECRET_KEY/);
   });
 
   it('uses SQLite without DATABASE_URL', async () => {
@@ -30,7 +33,7 @@ describe('composition root: DATABASE_URL picks the metadata backend', () => {
   it.runIf(!!PG_TEST_URL)('serves the API on PostgreSQL when DATABASE_URL is set, and closes its pool and listener on shutdown', async () => {
     const db = await createTestDatabase();
     try {
-      const s = await startApiServer({ DATABASE_URL: db.url });
+      const s = await startApiServer({ DATABASE_URL: db.url, PRESS_SECRET_KEY: 'ab'.repeat(32) });
       try {
         expect(s.deps.store).toBeInstanceOf(PgStore);
         expect(s.deps.queue).toBeInstanceOf(PgQueue);
