@@ -79,13 +79,16 @@ export class RenderWorker {
   }
 
   /** Stops claiming; in-flight renders finish (or are released when `abort`), then it resolves. */
-  async stop(opts: { abort?: boolean } = {}) {
+  async stop(opts: { abort?: boolean; graceMs?: number } = {}) {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.offWork?.();
     this.offTerminal?.();
     if (opts.abort) for (const c of this.active.values()) c.abort(SHUTDOWN);
-    while (this.active.size > 0) await new Promise((r) => setTimeout(r, 20));
+    // Bounded: a render that does not settle keeps its lease, which lapses, and another worker retries the job.
+    const deadline = Date.now() + (opts.graceMs ?? (opts.abort ? 10_000 : 90_000));
+    while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.active.size > 0) this.log.warn({ jobs: [...this.active.keys()] }, 'stopping with renders still running; their leases will lapse');
   }
 
   /** Promotes due retries and reclaims jobs of lost workers; then looks for work. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +10,21 @@ import type { Role } from '../../src/ports/metadata-store.js';
 import type { Renderer } from '../../src/ports/renderer.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
 
+/**
+ * `PRESS_TEST_BACKEND=distributed` (npm run test:distributed) runs every suite that starts its server here against
+ * PostgreSQL (a fresh database from PRESS_TEST_DATABASE_URL per server) and an S3 server (s3rver) instead of SQLite
+ * and the disk; anything else (the default) is the embedded configuration.
+ */
+export type TestBackend = 'embedded' | 'distributed';
+export const TEST_BACKEND: TestBackend = process.env.PRESS_TEST_BACKEND === 'distributed' ? 'distributed' : 'embedded';
+
 export interface TestServer extends RunningServer {
   clock: ManualClock;
+  /** the process's data dir (on the distributed backend it holds nothing but what the node never shares) */
   dataDir: string;
+  backend: TestBackend;
+  /** keys of the blob store under `prefix` (e.g. 'outputs', 'pdfs'), whichever store the server runs on */
+  storedKeys(prefix: string): Promise<string[]>;
   /** admin key of the bootstrap account */
   adminKey: string;
   /** real HTTP request to the running server; JSON bodies are encoded, responses parsed */
@@ -42,9 +55,17 @@ export interface TestResponse {
  */
 export async function startTestServer(env: Record<string, string> = {}, opts: { renderer?: Renderer } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'press-test-'));
-  const config: Config = loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_WEBHOOK_ALLOW_PRIVATE: 'true', ...env });
+  const backend = await startTestBackend();
+  let server: RunningServer;
   const clock = new ManualClock(Date.now());
-  const server = await startServer(config, { clock, logger: false, renderer: opts.renderer });
+  try {
+    const config: Config = loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_WEBHOOK_ALLOW_PRIVATE: 'true', ...backend.env, ...env });
+    server = await startServer(config, { clock, logger: false, renderer: opts.renderer });
+  } catch (err) {
+    await backend.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const adminKey = server.bootstrapKey!;
 
   const request = async (method: string, path: string, opts: RequestOpts = {}): Promise<TestResponse> => {
@@ -71,6 +92,12 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
     ...server,
     clock,
     dataDir,
+    backend: TEST_BACKEND,
+    async storedKeys(prefix: string) {
+      const keys: string[] = [];
+      for await (const o of server.deps.blobs.list(prefix)) keys.push(o.key);
+      return keys;
+    },
     adminKey,
     request,
     async newAccount(name: string, plan?: PlanKey) {
@@ -80,8 +107,42 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
       return { accountId: account.id, keys };
     },
     async stop() {
-      await server.close({ abort: true });
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await server.close({ abort: true });
+      } finally {
+        await backend.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/**
+ * The stores behind one test server: nothing extra for `embedded`; for `distributed` a fresh PostgreSQL database and
+ * an S3 server (both removed by `stop()`), given to the server as DATABASE_URL and S3_* like an operator would.
+ */
+export async function startTestBackend(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
+  if (TEST_BACKEND === 'embedded') return { env: {}, stop: async () => {} };
+  // loaded only here: the embedded run needs neither pg nor s3rver
+  const [{ createTestDatabase, PG_SKIP_REASON, PG_TEST_URL }, { startS3Server }] = await Promise.all([import('./backends.js'), import('./s3-server.js')]);
+  if (!PG_TEST_URL) throw new Error(`PRESS_TEST_BACKEND=distributed needs PostgreSQL: ${PG_SKIP_REASON}`);
+  const db = await createTestDatabase();
+  let s3: Awaited<ReturnType<typeof startS3Server>>;
+  try {
+    s3 = await startS3Server();
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+  return {
+    // every node of a shared store needs the same key; a fresh one per server here
+    env: { DATABASE_URL: db.url, ...s3.env, PRESS_SECRET_KEY: randomBytes(32).toString('hex') },
+    async stop() {
+      try {
+        await s3.stop();
+      } finally {
+        await db.drop();
+      }
     },
   };
 }
