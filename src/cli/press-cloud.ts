@@ -36,6 +36,7 @@ async function serve(args: string[]) {
       `Created account "default" and its admin API key (shown only this once):\n\n` +
       `  export PRESS_CLOUD_API=${base}\n  export PRESS_CLOUD_TOKEN=${server.bootstrapKey}\n\n` +
       `First request:\n  curl -s $PRESS_CLOUD_API/v1/account -H "Authorization: Bearer $PRESS_CLOUD_TOKEN"\n\n` +
+      `First PDF (deploys examples/invoice with curl, renders it, saves invoice.pdf):\n  bash examples/render-invoice.sh invoice.pdf\n\n` +
       `API docs: ${base}/docs   OpenAPI: ${base}/v1/openapi.json\n\n`,
     );
   } else if (role === 'worker') {

@@ -39,6 +39,8 @@ export interface S3TestServer {
   };
   /** multipart uploads begun and neither completed nor aborted (parts held by the emulator) */
   pendingMultipartUploads(): string[];
+  /** the emulator's file holding an object's bytes (its mtime is the object's LastModified); it exists iff the object does */
+  objectFile(key: string): string;
   stop(): Promise<void>;
 }
 
@@ -174,6 +176,9 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3T
       S3_ACCESS_KEY_ID: ACCESS_KEY_ID,
       S3_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
       S3_REGION: 'us-east-1',
+    },
+    objectFile(key: string) {
+      return store.getResourcePath(bucket, key, 'object');
     },
     pendingMultipartUploads() {
       try {

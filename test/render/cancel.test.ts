@@ -70,7 +70,7 @@ describe('canceling render jobs', () => {
     await sleep(Math.max(0, 3500 - (Date.now() - t0))); // past the slow page's own finish
     const after = (await s.request('GET', `/v1/render-jobs/${slow.id}`)).body.job;
     expect(after).toMatchObject({ status: 'canceled', output: null });
-    expect(storedObjects(s.dataDir, 'outputs').filter((p) => p.includes(slow.id))).toEqual([]);
+    expect((await storedObjects(s, 'outputs')).filter((p) => p.includes(slow.id))).toEqual([]);
     expectError(await s.request('GET', `/v1/render-jobs/${slow.id}/output`), 404, 'render_job_output_not_found');
   });
 

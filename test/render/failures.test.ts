@@ -99,7 +99,7 @@ describe('render failures, blocked network and a browser crash', () => {
     const done = await waitTerminal(s, job.id);
     expect(done).toMatchObject({ status: 'succeeded', attempt: 2, error: null, nextAttemptAt: null });
     expect(await pdfText((await getOutput(s, job.id)).body)).toContain('SLOW DONE after-crash');
-    expect(storedObjects(s.dataDir, 'outputs').filter((p) => p.includes(job.id))).toHaveLength(1);
+    expect((await storedObjects(s, 'outputs')).filter((p) => p.includes(job.id))).toHaveLength(1);
     expect(s.renderer.status().restarts).toBeGreaterThanOrEqual(1);
   });
 
@@ -114,7 +114,7 @@ describe('render failures, blocked network and a browser crash', () => {
     await s.worker.maintain();
     const done = await waitTerminal(s, job.id);
     expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
-    expect(storedObjects(s.dataDir, 'outputs').filter((p) => p.includes(job.id))).toHaveLength(1);
+    expect((await storedObjects(s, 'outputs')).filter((p) => p.includes(job.id))).toHaveLength(1);
   });
 
   it('after three crashed attempts the job fails for good (backoff 2 s, then 8 s)', async () => {
@@ -155,6 +155,6 @@ describe('render failures, blocked network and a browser crash', () => {
     await s.worker.maintain();
     await sleep(300);
     expect((await s.request('GET', `/v1/render-jobs/${job.id}`)).body.job).toMatchObject({ status: 'canceled', attempt: 1 });
-    expect(storedObjects(s.dataDir, 'outputs').filter((p) => p.includes(job.id))).toEqual([]);
+    expect((await storedObjects(s, 'outputs')).filter((p) => p.includes(job.id))).toEqual([]);
   });
 });

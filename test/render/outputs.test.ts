@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployDir } from '../helpers/deploy-dir.js';
 import { pdfText } from '../helpers/pdf.js';
@@ -118,13 +116,13 @@ describe('render outputs, signed links and managed PDFs', () => {
   it('DELETE output → 204, then 404 render_job_output_not_found (GET, links, signed links)', async () => {
     const job = await rendered({ deployId, businessKey: 'delete-output' });
     const link = (await s.request('POST', `/v1/render-jobs/${job.id}/output/download`, { json: {} })).body.access.url;
-    expect(storedObjects(s.dataDir, 'outputs').filter((f) => f.includes(job.id))).toHaveLength(1);
+    expect((await storedObjects(s, 'outputs')).filter((f) => f.includes(job.id))).toHaveLength(1);
     const viewer = await s.request('POST', '/v1/api-keys', { json: { name: 'viewer3', role: 'viewer' } });
     expectError(await s.request('DELETE', `/v1/render-jobs/${job.id}/output`, { key: viewer.body.key }), 403, 'insufficient_permission');
 
     const del = await s.request('DELETE', `/v1/render-jobs/${job.id}/output`);
     expect(del.status, del.text).toBe(204);
-    expect(storedObjects(s.dataDir, 'outputs').filter((f) => f.includes(job.id))).toEqual([]);
+    expect((await storedObjects(s, 'outputs')).filter((f) => f.includes(job.id))).toEqual([]);
     expectError(await s.request('GET', `/v1/render-jobs/${job.id}/output`), 404, 'render_job_output_not_found');
     expectError(await s.request('POST', `/v1/render-jobs/${job.id}/output/preview`, { json: {} }), 404, 'render_job_output_not_found');
     expectError(await s.request('DELETE', `/v1/render-jobs/${job.id}/output`), 404, 'render_job_output_not_found');
@@ -150,7 +148,7 @@ describe('render outputs, signed links and managed PDFs', () => {
     }
     const done = await waitTerminal(s, slow.id);
     expect(done.status).toBe('succeeded');
-    expect(storedObjects(s.dataDir, 'outputs').filter((f) => f.includes(slow.id))).toHaveLength(1);
+    expect((await storedObjects(s, 'outputs')).filter((f) => f.includes(slow.id))).toHaveLength(1);
 
     for (const id of [slow.id, queued.id]) {
       const del = await s.request('DELETE', `/v1/render-jobs/${id}`);
@@ -159,7 +157,7 @@ describe('render outputs, signed links and managed PDFs', () => {
       expectError(await s.request('DELETE', `/v1/render-jobs/${id}`), 404, 'render_job_not_found');
       expectError(await s.request('GET', `/v1/render-jobs/${id}/output`), 404, 'render_job_not_found');
     }
-    expect(storedObjects(s.dataDir, 'outputs').filter((f) => f.includes(slow.id))).toEqual([]);
+    expect((await storedObjects(s, 'outputs')).filter((f) => f.includes(slow.id))).toEqual([]);
     expectError(await s.request('DELETE', `/v1/render-jobs/${unknownId('rj')}`), 404, 'render_job_not_found');
   });
 
@@ -179,7 +177,7 @@ describe('render outputs, signed links and managed PDFs', () => {
     expect(managed.outputMode).toBe('managed');
     expect(managed.output).toMatchObject({ fileName: 'Contract 1.pdf', expiresAt: null, expired: false, pdfId: expect.stringMatching(/^pdf_/) });
     const pdfId = managed.output.pdfId;
-    expect(storedObjects(s.dataDir, 'pdfs').filter((f) => f.includes(pdfId))).toHaveLength(1);
+    expect((await storedObjects(s, 'pdfs')).filter((f) => f.includes(pdfId))).toHaveLength(1);
 
     const got = await s.request('GET', `/v1/pdfs/${pdfId}`, { key: k.viewer });
     expect(got.status, got.text).toBe(200);
@@ -253,7 +251,7 @@ describe('render outputs, signed links and managed PDFs', () => {
     const gone = await fetch(dl.body.access.url);
     expect(gone.status).toBe(404);
     expect((await gone.json()).error).toBe('pdf_not_found');
-    expect(storedObjects(s.dataDir, 'pdfs').filter((f) => f.includes(pdfId))).toEqual([]);
+    expect((await storedObjects(s, 'pdfs')).filter((f) => f.includes(pdfId))).toEqual([]);
     expect((await s.request('GET', '/v1/pdfs', { key: k.viewer })).body.items.map((p: any) => p.id)).toEqual([managed2.output.pdfId]);
 
     // DELETE output of a managed job removes its managed PDF
@@ -280,7 +278,7 @@ describe('render outputs, signed links and managed PDFs', () => {
     const managed = await rendered({ deployId, outputMode: 'managed' });
     const link = (await s.request('POST', `/v1/render-jobs/${job.id}/output/download`, { json: { expiresInSeconds: 7 * 24 * 3600 } })).body.access;
     expect(link.expiresAt).toBeLessThanOrEqual(job.output.expiresAt); // never outlives the output
-    const file = storedObjects(s.dataDir, 'outputs').find((f) => f.includes(job.id))!;
+    const file = (await storedObjects(s, 'outputs')).find((f) => f.includes(job.id))!;
     expect(file).toBeTruthy();
 
     s.clock.advance(DAY - 1);
@@ -295,7 +293,7 @@ describe('render outputs, signed links and managed PDFs', () => {
     expect((await lapsedLink.json()).error).toBe('signed_url_expired');
 
     await s.sweep();
-    expect(existsSync(join(s.dataDir, 'storage', 'objects', 'outputs', file))).toBe(false);
+    expect(await storedObjects(s, 'outputs')).not.toContain(file);
     expectError(await s.request('GET', `/v1/render-jobs/${job.id}/output`), 410, 'render_job_output_expired');
     expectError(await s.request('POST', `/v1/render-jobs/${job.id}/output/preview`, { json: {} }), 410, 'render_job_output_expired');
     s.clock.advance(DAY);

@@ -87,8 +87,15 @@ export async function getOutput(s: TestServer, jobId: string, key?: string) {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Files under `<dataDir>/storage/objects/<prefix>` (recursively), as paths relative to it. */
-export function storedObjects(dataDir: string, prefix: 'outputs' | 'pdfs'): string[] {
+/**
+ * Objects under `<prefix>/`, as keys relative to it: of a test server's blob store, whichever backend it runs on
+ * (disk or S3; async), or of an embedded data directory on disk (`<dataDir>/storage/objects/<prefix>`, sync).
+ */
+export function storedObjects(server: Pick<TestServer, 'storedKeys'>, prefix: 'outputs' | 'pdfs'): Promise<string[]>;
+export function storedObjects(dataDir: string, prefix: 'outputs' | 'pdfs'): string[];
+export function storedObjects(where: string | Pick<TestServer, 'storedKeys'>, prefix: 'outputs' | 'pdfs'): string[] | Promise<string[]> {
+  if (typeof where !== 'string') return where.storedKeys(prefix).then((keys) => keys.map((k) => k.slice(prefix.length + 1)));
+  const dataDir = where;
   const root = join(dataDir, 'storage', 'objects', prefix);
   if (!existsSync(root)) return [];
   const out: string[] = [];
