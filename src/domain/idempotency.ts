@@ -22,7 +22,7 @@ export async function beginIdempotent(deps: DomainDeps, scope: IdempotencyScope,
     const expired = existing.createdAt <= now - IDEMPOTENCY_TTL_MS;
     const abandoned = existing.completedAt === null && existing.createdAt <= now - ABANDONED_MS;
     if (expired || abandoned) {
-      await deps.store.idempotency.release(scope);
+      await deps.store.idempotency.release(scope, existing.createdAt);
       continue;
     }
     if (existing.requestHash !== requestHash) {

@@ -238,7 +238,11 @@ export interface MetadataStore {
     /** INSERT if absent. Returns null when this call reserved the key, else the existing record. */
     reserve(scope: IdempotencyScope, requestHash: string, now: number): Promise<IdempotencyRecord | null>;
     complete(scope: IdempotencyScope, statusCode: number, responseBody: string, now: number): Promise<void>;
-    release(scope: IdempotencyScope): Promise<void>;
+    /**
+     * Deletes the key. With `createdAt`, only the reservation made at that time (taking over an expired or abandoned
+     * one), so two concurrent takeovers cannot both delete and re-reserve.
+     */
+    release(scope: IdempotencyScope, createdAt?: number): Promise<void>;
     /** removes keys created before `before` */
     purge(before: number): Promise<number>;
   };

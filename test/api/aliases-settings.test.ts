@@ -1,5 +1,3 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/ports/metadata-store.js';
 import type { TestServer } from '../helpers/server.js';
@@ -127,17 +125,12 @@ describe('settings', () => {
     const secretValue = 'plaintext-secret-ZX81-do-not-store';
     const envValue = 'plaintext-env-value-C64';
     expect((await patch({ env: { VISIBLE: envValue }, secrets: { HIDDEN: secretValue } })).status).toBe(200);
-    const bytes = databaseBytes(s);
+    const bytes = await databaseBytes(s);
     expect(bytes.includes(envValue)).toBe(true);
     expect(bytes.includes(secretValue)).toBe(false);
-    const db = new Database(join(s.dataDir, 'press.db'), { readonly: true });
-    try {
-      const row = db.prepare(`SELECT value FROM deploy_vars WHERE deploy_id = ? AND kind = 'secret' AND name = 'HIDDEN'`).get(deployId) as { value: string };
-      expect(row.value).not.toContain(secretValue);
-      expect(row.value.length).toBeGreaterThan(secretValue.length);
-    } finally {
-      db.close();
-    }
+    const [row] = await s.sql<{ value: string }>(`SELECT value FROM deploy_vars WHERE deploy_id = ? AND kind = 'secret' AND name = 'HIDDEN'`, [deployId]);
+    expect(row.value).not.toContain(secretValue);
+    expect(row.value.length).toBeGreaterThan(secretValue.length);
   });
 
   it('bad names, values over 4 KiB and more than 100 vars → 400 invalid_input', async () => {
@@ -188,7 +181,7 @@ describe('settings', () => {
     const got = await s.request('GET', `/v1/deploys/${other}/settings`, { key: acct.keys.editor });
     expect(got.body.settings.webhook).toEqual({ enabled: true, url: 'https://hooks.example.test/press', signingSecretPreview });
     expect(got.text).not.toContain(signingSecret);
-    expect(databaseBytes(s).includes(signingSecret)).toBe(false);
+    expect((await databaseBytes(s)).includes(signingSecret)).toBe(false);
 
     const cleared = await p({ webhook: { signingSecretAction: 'clear', enabled: false, url: null } });
     expect(cleared.body.settings.webhook).toEqual({ enabled: false, url: null, signingSecretPreview: null });

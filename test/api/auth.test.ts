@@ -1,5 +1,3 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/ports/metadata-store.js';
 import type { TestServer } from '../helpers/server.js';
@@ -126,18 +124,13 @@ describe('API keys', () => {
   it('keys are stored hashed: the plaintext is nowhere in the api_keys table nor in the database files', async () => {
     const res = await s.request('POST', '/v1/api-keys', { key: acct.keys.admin, json: { name: 'stored', role: 'viewer' } });
     const { key, apiKey } = res.body as { key: string; apiKey: { id: string } };
-    const db = new Database(join(s.dataDir, 'press.db'), { readonly: true });
-    try {
-      const rows = db.prepare('SELECT * FROM api_keys').all() as Record<string, unknown>[];
-      expect(rows.some((r) => r.id === apiKey.id)).toBe(true);
-      const dump = JSON.stringify(rows);
-      expect(dump).not.toContain(key);
-      expect(dump).not.toContain(key.slice(5));
-    } finally {
-      db.close();
-    }
-    expect(databaseBytes(s).includes(key)).toBe(false);
-    expect(databaseBytes(s).includes(key.slice(5))).toBe(false);
+    const rows = await s.sql('SELECT * FROM api_keys');
+    expect(rows.some((r) => r.id === apiKey.id)).toBe(true);
+    const dump = JSON.stringify(rows);
+    expect(dump).not.toContain(key);
+    expect(dump).not.toContain(key.slice(5));
+    expect((await databaseBytes(s)).includes(key)).toBe(false);
+    expect((await databaseBytes(s)).includes(key.slice(5))).toBe(false);
   });
 
   it('bad bodies and unknown ids', async () => {
@@ -181,7 +174,7 @@ describe('account', () => {
     expect(after.body.account.webhook).toEqual({ signingSecretPreview });
     expect(after.text).not.toContain(signingSecret);
     // stored encrypted
-    expect(databaseBytes(s).includes(signingSecret)).toBe(false);
+    expect((await databaseBytes(s)).includes(signingSecret)).toBe(false);
   });
 
   it('PATCH with an unknown action or a taken name → 400', async () => {

@@ -1,5 +1,3 @@
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect } from 'vitest';
 import { newId, type IdPrefix } from '../../src/domain/ids.js';
 import { RenderError, type Renderer } from '../../src/ports/renderer.js';
@@ -43,14 +41,12 @@ export function expectError(res: TestResponse, status: number, code: string) {
 /** A well-formed id that names nothing. */
 export const unknownId = (prefix: IdPrefix) => newId(prefix);
 
-/** Every byte of the SQLite database (main file and WAL), for "the plaintext is nowhere on disk" checks. */
-export function databaseBytes(s: TestServer): Buffer {
-  const parts: Buffer[] = [];
-  for (const f of ['press.db', 'press.db-wal']) {
-    const p = join(s.dataDir, f);
-    if (existsSync(p)) parts.push(readFileSync(p));
-  }
-  return Buffer.concat(parts);
+/**
+ * Everything the metadata database holds, for "the plaintext is nowhere in the database" checks: every byte of the
+ * SQLite files (main file and WAL), or every PostgreSQL table's rows (distributed backend).
+ */
+export function databaseBytes(s: TestServer): Promise<Buffer> {
+  return s.databaseDump();
 }
 
 /** Creates a deploy and returns its id (asserting 201). */

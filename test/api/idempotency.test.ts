@@ -149,7 +149,7 @@ describe('Idempotency-Key on POST /v1/api-keys', () => {
     expect((await s.request('GET', '/v1/account', { key: replay.body.key })).status).toBe(200);
     const listed = (await s.request('GET', '/v1/api-keys?limit=100', { key: acct.keys.admin })).body.items.filter((k: { name: string }) => k.name === 'ci');
     expect(listed).toHaveLength(1);
-    expect(databaseBytes(s).includes(first.body.key)).toBe(false);
+    expect((await databaseBytes(s)).includes(first.body.key)).toBe(false);
     expectError(await s.request('POST', '/v1/api-keys', { key: acct.keys.admin, json: { name: 'ci', role: 'admin' }, headers: ik('k-apikey') }), 422, 'idempotency_key_mismatch');
   });
 

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { PgStore } from '../../src/adapters/postgres/pg-store.js';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createAccount, issueApiKey } from '../../src/domain/accounts.js';
 import { ManualClock } from '../../src/domain/clock.js';
@@ -9,6 +11,7 @@ import type { PlanKey } from '../../src/domain/policy.js';
 import type { Role } from '../../src/ports/metadata-store.js';
 import type { Renderer } from '../../src/ports/renderer.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
+import type { S3TestServer } from './s3-server.js';
 
 /**
  * `PRESS_TEST_BACKEND=distributed` (npm run test:distributed) runs every suite that starts its server here against
@@ -25,6 +28,17 @@ export interface TestServer extends RunningServer {
   backend: TestBackend;
   /** keys of the blob store under `prefix` (e.g. 'outputs', 'pdfs'), whichever store the server runs on */
   storedKeys(prefix: string): Promise<string[]>;
+  /**
+   * The file holding a blob-store object's bytes: under `<dataDir>/storage/objects/` (embedded) or in the S3
+   * emulator's directory (distributed), where its mtime is the object's LastModified. Exists iff the object does.
+   */
+  blobPath(key: string): string;
+  /** what the blob store holds in its temporary area: `storage/tmp` files, or `tmp/` objects and unfinished multipart uploads */
+  tmpEntries(): string[];
+  /** a query (`?` placeholders) on the server's own metadata database, SQLite or PostgreSQL */
+  sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>;
+  /** everything the metadata database stores: the SQLite files' bytes, or every PostgreSQL table's rows as JSON */
+  databaseDump(): Promise<Buffer>;
   /** admin key of the bootstrap account */
   adminKey: string;
   /** real HTTP request to the running server; JSON bodies are encoded, responses parsed */
@@ -98,6 +112,34 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
       for await (const o of server.deps.blobs.list(prefix)) keys.push(o.key);
       return keys;
     },
+    blobPath: (key: string) => backend.s3 ? backend.s3.objectFile(key) : join(dataDir, 'storage', 'objects', key),
+    tmpEntries() {
+      if (!backend.s3) return readdirSync(join(dataDir, 'storage', 'tmp'));
+      const files: string[] = [];
+      const walk = (d: string) => {
+        if (!existsSync(d)) return;
+        for (const name of readdirSync(d)) {
+          const full = join(d, name);
+          if (statSync(full).isDirectory()) walk(full);
+          else if (name.endsWith('._S3rver_object')) files.push(full);
+        }
+      };
+      walk(dirname(backend.s3.objectFile('tmp/x')));
+      return [...files, ...backend.s3.pendingMultipartUploads()];
+    },
+    sql: <T,>(query: string, params: unknown[] = []) => runSql<T>(server, query, params),
+    async databaseDump() {
+      const store = server.deps.store;
+      if (store instanceof SqliteStore) {
+        return Buffer.concat(['press.db', 'press.db-wal'].map((f) => join(dataDir, f)).filter(existsSync).map((f) => readFileSync(f)));
+      }
+      const tables = await runSql<{ t: string }>(server, `SELECT tablename AS t FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`);
+      const parts: string[] = [];
+      for (const { t } of tables) {
+        for (const row of await runSql<{ j: string }>(server, `SELECT row_to_json(x)::text AS j FROM "${t}" x`)) parts.push(row.j);
+      }
+      return Buffer.from(parts.join('\n'));
+    },
     adminKey,
     request,
     async newAccount(name: string, plan?: PlanKey) {
@@ -121,8 +163,8 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
  * The stores behind one test server: nothing extra for `embedded`; for `distributed` a fresh PostgreSQL database and
  * an S3 server (both removed by `stop()`), given to the server as DATABASE_URL and S3_* like an operator would.
  */
-export async function startTestBackend(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
-  if (TEST_BACKEND === 'embedded') return { env: {}, stop: async () => {} };
+export async function startTestBackend(): Promise<{ env: Record<string, string>; s3: S3TestServer | null; stop(): Promise<void> }> {
+  if (TEST_BACKEND === 'embedded') return { env: {}, s3: null, stop: async () => {} };
   // loaded only here: the embedded run needs neither pg nor s3rver
   const [{ createTestDatabase, PG_SKIP_REASON, PG_TEST_URL }, { startS3Server }] = await Promise.all([import('./backends.js'), import('./s3-server.js')]);
   if (!PG_TEST_URL) throw new Error(`PRESS_TEST_BACKEND=distributed needs PostgreSQL: ${PG_SKIP_REASON}`);
@@ -137,6 +179,7 @@ export async function startTestBackend(): Promise<{ env: Record<string, string>;
   return {
     // every node of a shared store needs the same key; a fresh one per server here
     env: { DATABASE_URL: db.url, ...s3.env, PRESS_SECRET_KEY: randomBytes(32).toString('hex') },
+    s3,
     async stop() {
       try {
         await s3.stop();
@@ -145,4 +188,15 @@ export async function startTestBackend(): Promise<{ env: Record<string, string>;
       }
     },
   };
+}
+
+/** `?` placeholders on either database (numbered `$n` for PostgreSQL) */
+async function runSql<T>(server: RunningServer, query: string, params: unknown[] = []): Promise<T[]> {
+  const store = server.deps.store;
+  if (store instanceof SqliteStore) return store.db.prepare(query).all(...params) as T[];
+  if (store instanceof PgStore) {
+    let n = 0;
+    return (await store.db.query(query.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+  }
+  throw new Error('unknown metadata store');
 }

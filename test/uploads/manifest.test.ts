@@ -17,8 +17,8 @@ const entry = (over: Record<string, unknown> = {}) => ({ path: 'index.html', sha
 const create = (body: unknown, key?: string) => s.request('POST', '/v1/upload-sessions', { key, json: body });
 
 async function sessionCount(): Promise<number> {
-  const db = (s.deps.store as unknown as { db: import('better-sqlite3').Database }).db;
-  return (db.prepare('SELECT count(*) AS n FROM upload_sessions').get() as { n: number }).n;
+  const [{ n }] = await s.sql<{ n: number | string }>('SELECT count(*) AS n FROM upload_sessions');
+  return Number(n);
 }
 
 describe('manifest validation → 400 invalid_input, nothing created', () => {

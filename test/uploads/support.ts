@@ -1,7 +1,6 @@
 /** Small helpers shared by the upload-session suites (test/uploads/*.test.ts). */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { expect } from 'vitest';
 import { blobKey } from '../../src/domain/uploads.js';
 import { noRenderer } from '../api/helpers.js';
@@ -103,6 +102,7 @@ export async function deploy(s: TestServer, target: Target, files: TestFile[], k
   return { session, version: res.body.deployVersion, deployId: res.body.deployVersion.deployId as string };
 }
 
-export const blobFile = (s: TestServer, sha256: string) => join(s.dataDir, 'storage', 'objects', blobKey(sha256));
+/** the file holding a blob's bytes, on disk or in the S3 emulator's directory (see TestServer.blobPath) */
+export const blobFile = (s: TestServer, sha256: string) => s.blobPath(blobKey(sha256));
 export const blobOnDisk = (s: TestServer, sha256: string) => existsSync(blobFile(s, sha256));
-export const tmpFiles = (s: TestServer) => readdirSync(join(s.dataDir, 'storage', 'tmp'));
+export const tmpFiles = (s: TestServer) => s.tmpEntries();

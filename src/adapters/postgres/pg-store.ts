@@ -241,8 +241,8 @@ export class PgStore implements MetadataStore {
         [s.accountId, s.method, s.route, s.key, statusCode, responseBody, now],
       );
     },
-    release: async (s) => {
-      await this.run(`DELETE FROM idempotency_keys WHERE ${IDEMPOTENCY_KEY}`, [s.accountId, s.method, s.route, s.key]);
+    release: async (s, createdAt) => {
+      await this.run(`DELETE FROM idempotency_keys WHERE ${IDEMPOTENCY_KEY} AND ($5::bigint IS NULL OR created_at = $5)`, [s.accountId, s.method, s.route, s.key, createdAt ?? null]);
     },
     purge: async (before) => this.run('DELETE FROM idempotency_keys WHERE created_at < $1', [before]),
   };

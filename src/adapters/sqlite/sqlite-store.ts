@@ -244,8 +244,11 @@ export class SqliteStore implements MetadataStore {
         statusCode, responseBody, now, s.accountId, s.method, s.route, s.key,
       );
     },
-    release: async (s) => {
-      this.run('DELETE FROM idempotency_keys WHERE account_id = ? AND method = ? AND route = ? AND key = ?', s.accountId, s.method, s.route, s.key);
+    release: async (s, createdAt) => {
+      this.run(
+        'DELETE FROM idempotency_keys WHERE account_id = ? AND method = ? AND route = ? AND key = ? AND (? IS NULL OR created_at = ?)',
+        s.accountId, s.method, s.route, s.key, createdAt ?? null, createdAt ?? null,
+      );
     },
     purge: async (before) => this.run('DELETE FROM idempotency_keys WHERE created_at < ?', before)?.changes ?? 0,
   };
