@@ -4,13 +4,9 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { FsBlobStore } from '../adapters/fs-blob/fs-blob-store.js';
-import { S3BlobStore } from '../adapters/s3/s3-blob-store.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import { SqliteStore, openSqlite } from '../adapters/sqlite/sqlite-store.js';
 import { SqliteQueue } from '../adapters/sqlite/sqlite-queue.js';
-import { PgDatabase } from '../adapters/postgres/pg-database.js';
-import { PgStore } from '../adapters/postgres/pg-store.js';
-import { PgQueue } from '../adapters/postgres/pg-queue.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { MetadataStore } from '../ports/metadata-store.js';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -34,7 +30,11 @@ export async function resolveHost(host: string): Promise<string[]> {
 
 /** Blobs and outputs: the S3-compatible store when S3_BUCKET is set, else the local disk under the data dir. */
 export async function createBlobStore(config: Config): Promise<BlobStore> {
-  if (config.s3) return new S3BlobStore(config.s3);
+  // Distributed adapters load only when configured: the AWS SDK and pg cost every embedded start a second otherwise.
+  if (config.s3) {
+    const { S3BlobStore } = await import('../adapters/s3/s3-blob-store.js');
+    return new S3BlobStore(config.s3);
+  }
   const fs = new FsBlobStore(join(config.dataDir, 'storage'));
   await fs.init();
   return fs;
@@ -46,6 +46,11 @@ export async function createBlobStore(config: Config): Promise<BlobStore> {
  */
 export async function createMetadata(config: Config): Promise<{ store: MetadataStore; queue: JobQueue }> {
   if (config.databaseUrl) {
+    const [{ PgDatabase }, { PgStore }, { PgQueue }] = await Promise.all([
+      import('../adapters/postgres/pg-database.js'),
+      import('../adapters/postgres/pg-store.js'),
+      import('../adapters/postgres/pg-queue.js'),
+    ]);
     const pg = await PgDatabase.open(config.databaseUrl);
     return { store: new PgStore(pg), queue: new PgQueue(pg) };
   }
@@ -53,7 +58,7 @@ export async function createMetadata(config: Config): Promise<{ store: MetadataS
   return { store: new SqliteStore(db), queue: new SqliteQueue(db) };
 }
 
-/** Composition root of the embedded mode: SQLite for metadata, the local disk for blobs. */
+/** Composition root: the domain's ports on the configured backends (embedded by default). */
 export async function createDomainDeps(config: Config, opts: { clock?: Clock } = {}): Promise<DomainDeps> {
   const { store, queue } = await createMetadata(config);
   const blobs = await createBlobStore(config);

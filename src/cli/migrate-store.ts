@@ -1,0 +1,355 @@
+/**
+ * `press-cloud migrate-store`: copies an embedded installation (SQLite + blobs on disk, in a data directory) into the
+ * distributed configuration (PostgreSQL from DATABASE_URL + the S3-compatible store from S3_*).
+ *
+ * Order: blobs first (each verified: content-addressed blobs against the hash in their key, every object against the
+ * sha256 and size read from the source, checked again by the target's put before the object becomes visible), then
+ * every table in dependency order, in batches, one transaction per batch. Safe to re-run: rows are upserted by
+ * primary key (the source wins), objects already in the bucket with the right size are skipped, and the append-only
+ * usage ledger is topped up to the source's multiplicity of each row, never duplicated. So an operator can copy
+ * while the embedded server still runs and run it again, for the delta, once the server is stopped.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import type Database from 'better-sqlite3';
+import type { Config } from '../config.js';
+import { FsBlobStore } from '../adapters/fs-blob/fs-blob-store.js';
+import { PgDatabase } from '../adapters/postgres/pg-database.js';
+import { openSqlite } from '../adapters/sqlite/sqlite-store.js';
+import { SecretBox } from '../domain/crypto.js';
+import type { BlobStore } from '../ports/blob-store.js';
+import { createBlobStore } from '../start/compose.js';
+
+/** Parents before children (foreign keys), so every batch commits on its own. */
+export const TABLES = [
+  'accounts', 'api_keys', 'deploys', 'deploy_vars', 'deploy_versions', 'deploy_version_files', 'aliases',
+  'upload_sessions', 'upload_session_files', 'account_blobs', 'usage_records', 'idempotency_keys',
+  'render_jobs', 'render_job_payloads', 'pdfs', 'webhook_events', 'webhook_deliveries',
+] as const;
+
+/** Objects live under these prefixes of the blob store; `tmp/` (uploads in progress) is never copied. */
+const OBJECT_PREFIXES = ['blobs', 'outputs', 'pdfs'] as const;
+
+export class MigrateStoreError extends Error {}
+
+export interface MigrateStoreOptions {
+  /** the embedded data directory (press.db, storage/, secret.key) */
+  fromDataDir: string;
+  /** copy even though the target already holds accounts the source does not have */
+  force?: boolean;
+  /** rows per INSERT/transaction */
+  batchSize?: number;
+  /** objects copied at once */
+  concurrency?: number;
+  /** check and count only; write nothing */
+  dryRun?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface TableCount {
+  table: string;
+  source: number;
+  written: number;
+  target: number;
+}
+
+export interface MigrateStoreReport {
+  tables: TableCount[];
+  objects: { source: number; bytes: number; copied: number; copiedBytes: number; skipped: number };
+  accounts: number;
+  ms: number;
+}
+
+type Row = Record<string, unknown>;
+
+/** The DATABASE_URL without its password, for output. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+async function sha256Of(stream: Readable): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream) {
+    h.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; the first failure stops new work and rejects. */
+async function pool<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const inflight = new Set<Promise<void>>();
+  let failed: unknown = null;
+  for await (const item of items) {
+    if (failed) break;
+    const p: Promise<void> = fn(item).catch((err) => void (failed ??= err)).finally(() => inflight.delete(p));
+    inflight.add(p);
+    if (inflight.size >= limit) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  if (failed) throw failed;
+}
+
+/** Copies every object of the source store that the target lacks, verifying each one's hash and size. */
+async function copyObjects(source: BlobStore, target: BlobStore, opts: { concurrency: number; dryRun: boolean; log: (l: string) => void }) {
+  const r = { source: 0, bytes: 0, copied: 0, copiedBytes: 0, skipped: 0 };
+  let lastReport = Date.now();
+  const keys = async function* () {
+    for (const prefix of OBJECT_PREFIXES) for await (const o of source.list(prefix)) yield o.key;
+  };
+  await pool(keys(), opts.concurrency, async (key) => {
+    const st = await source.stat(key);
+    if (!st) return; // deleted meanwhile (the embedded server is still running)
+    r.source++;
+    r.bytes += st.size;
+    const there = await target.stat(key);
+    if (there && there.size === st.size) {
+      r.skipped++;
+      return;
+    }
+    const first = await source.get(key);
+    if (!first) return;
+    const { sha256, size } = await sha256Of(first);
+    const named = /^blobs\/.*\/([0-9a-f]{64})$/.exec(key)?.[1];
+    if (named && named !== sha256) {
+      throw new MigrateStoreError(`source blob ${key} is corrupt: its content hashes to ${sha256}; restore it from a backup, then run again`);
+    }
+    if (opts.dryRun) return;
+    const second = await source.get(key);
+    if (!second) return;
+    // the target rejects (and keeps nothing) if the bytes it receives differ from the bytes hashed above
+    await target.put(key, second, { expectedSha256: sha256, expectedSize: size });
+    r.copied++;
+    r.copiedBytes += size;
+    if (Date.now() - lastReport > 5000) {
+      lastReport = Date.now();
+      opts.log(`  … objects: ${r.copied} copied, ${r.skipped} already there`);
+    }
+  });
+  return r;
+}
+
+interface TargetTable {
+  columns: Map<string, string>; // name → data_type
+  primaryKey: string[];
+}
+
+async function describeTarget(pg: PgDatabase, table: string): Promise<TargetTable> {
+  const cols = await pg.query<{ column_name: string; data_type: string }>(
+    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
+    [table],
+  );
+  if (cols.rows.length === 0) throw new MigrateStoreError(`the target database has no table ${table}`);
+  const pk = await pg.query<{ attname: string }>(
+    `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+     WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
+    [table],
+  );
+  return { columns: new Map(cols.rows.map((c) => [c.column_name, c.data_type])), primaryKey: pk.rows.map((r) => r.attname) };
+}
+
+function sourceColumns(db: Database.Database, table: string): string[] {
+  return (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+}
+
+/** SQLite keeps booleans as 0/1; everything else (text, integers, blobs as Buffers, nulls) passes as is. */
+function convert(value: unknown, dataType: string): unknown {
+  if (dataType === 'boolean' && value !== null && value !== undefined) return value === true || value === 1 || value === '1';
+  return value;
+}
+
+async function copyTable(db: Database.Database, pg: PgDatabase, table: string, batchSize: number, dryRun: boolean): Promise<TableCount> {
+  const target = await describeTarget(pg, table);
+  const cols = sourceColumns(db, table);
+  const missing = cols.filter((c) => !target.columns.has(c));
+  if (missing.length) throw new MigrateStoreError(`the target table ${table} lacks column(s) ${missing.join(', ')}: run this command from the same Press Cloud version as the data`);
+  const source = (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  let written = 0;
+  if (!dryRun && table === 'usage_records') written = await topUpUsage(db, pg, cols, batchSize);
+  else if (!dryRun) {
+    if (target.primaryKey.length === 0) throw new MigrateStoreError(`table ${table} has no primary key on the target`);
+    const conflict = target.primaryKey.join(', ');
+    const rest = cols.filter((c) => !target.primaryKey.includes(c));
+    const onConflict = rest.length ? `DO UPDATE SET ${rest.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}` : 'DO NOTHING';
+    const batch = db.prepare(`SELECT rowid AS _rowid, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`);
+    let after = -Infinity;
+    for (;;) {
+      const rows = batch.all(after === -Infinity ? Number.MIN_SAFE_INTEGER : after, batchSize) as Row[];
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1]._rowid as number;
+      const params: unknown[] = [];
+      const tuples = rows.map((r) => `(${cols.map((c) => {
+        params.push(convert(r[c], target.columns.get(c)!));
+        return `$${params.length}`;
+      }).join(', ')})`);
+      await pg.tx(async (c) => {
+        await c.query(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${conflict}) ${onConflict}`, params);
+      });
+      written += rows.length;
+    }
+  }
+  const targetCount = Number((await pg.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+  return { table, source, written, target: targetCount };
+}
+
+/**
+ * usage_records has no key (an append-only ledger; identical rows are legitimate: two jobs in one millisecond). Per
+ * distinct row, the target gets as many copies as the source holds minus those it already has: re-runs add nothing.
+ */
+async function topUpUsage(db: Database.Database, pg: PgDatabase, cols: string[], batchSize: number): Promise<number> {
+  const key = (r: Row) => JSON.stringify(cols.map((c) => r[c]));
+  const have = new Map<string, number>();
+  const { rows } = await pg.query(`SELECT ${cols.join(', ')}, count(*) AS n FROM usage_records GROUP BY ${cols.join(', ')}`);
+  for (const r of rows) have.set(key(r), Number(r.n));
+  let pending: Row[] = [];
+  let written = 0;
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const params: unknown[] = [];
+    const tuples = pending.map((r) => `(${cols.map((c) => (params.push(r[c]), `$${params.length}`)).join(', ')})`);
+    await pg.tx(async (c) => void (await c.query(`INSERT INTO usage_records (${cols.join(', ')}) VALUES ${tuples.join(', ')}`, params)));
+    written += pending.length;
+    pending = [];
+  };
+  const grouped = db.prepare(`SELECT ${cols.join(', ')}, count(*) AS n FROM usage_records GROUP BY ${cols.join(', ')}`);
+  for (const r of grouped.iterate() as Iterable<Row>) {
+    const k = key(r);
+    const need = Number(r.n) - (have.get(k) ?? 0);
+    for (let i = 0; i < need; i++) {
+      pending.push(r);
+      if (pending.length >= batchSize) await flush();
+    }
+  }
+  await flush();
+  return written;
+}
+
+/** The key the embedded server used: PRESS_SECRET_KEY when it was set, else `<dataDir>/secret.key`. */
+function sourceSecretKey(dataDir: string): Buffer | null {
+  const file = join(dataDir, 'secret.key');
+  return existsSync(file) ? Buffer.from(readFileSync(file, 'utf8').trim(), 'base64') : null;
+}
+
+/** Copies the embedded store in `opts.fromDataDir` into the distributed store `config` points at. */
+export async function migrateStore(config: Config, opts: MigrateStoreOptions): Promise<MigrateStoreReport> {
+  const t0 = Date.now();
+  const log = opts.log ?? (() => {});
+  const batchSize = opts.batchSize ?? 500;
+  const dryRun = opts.dryRun ?? false;
+  if (!config.databaseUrl) throw new MigrateStoreError('DATABASE_URL is not set: point it at the target PostgreSQL database (postgres://…).');
+  if (!config.s3) throw new MigrateStoreError('S3_BUCKET is not set: point S3_* at the target object store (S3_BUCKET, S3_ENDPOINT, credentials).');
+  if (!config.secretKey) throw new MigrateStoreError('PRESS_SECRET_KEY is not set: every distributed node needs it (use the embedded store\'s <data dir>/secret.key).');
+  const dbFile = join(opts.fromDataDir, 'press.db');
+  if (!existsSync(dbFile)) throw new MigrateStoreError(`no embedded store at ${opts.fromDataDir} (no press.db there); pass --from-data-dir or set PRESS_DATA_DIR`);
+
+  const fileKey = sourceSecretKey(opts.fromDataDir);
+  if (fileKey && !fileKey.equals(config.secretKey)) {
+    throw new MigrateStoreError(
+      `PRESS_SECRET_KEY differs from the embedded store's key (${join(opts.fromDataDir, 'secret.key')}). Encrypted secrets and signed ` +
+      `links need the same key: set PRESS_SECRET_KEY=$(cat ${join(opts.fromDataDir, 'secret.key')}) here and on every node.`,
+    );
+  }
+
+  // applies pending migrations to the source as the server would at start, so its columns match this version's
+  const db = openSqlite(dbFile);
+  let pg: PgDatabase | null = null;
+  try {
+    // the key must open what the source encrypted (this catches a source that ran with another PRESS_SECRET_KEY)
+    const box = new SecretBox(config.secretKey);
+    const sample = db.prepare('SELECT id, webhook_signing_secret AS s FROM accounts ORDER BY id LIMIT 1').get() as { id: string; s: string } | undefined;
+    if (sample) {
+      try {
+        box.decrypt(sample.s);
+      } catch {
+        throw new MigrateStoreError(`PRESS_SECRET_KEY cannot decrypt the secrets of account ${sample.id}: use the key the embedded server ran with.`);
+      }
+    }
+    const sourceAccounts = new Set((db.prepare('SELECT id FROM accounts').all() as { id: string }[]).map((r) => r.id));
+
+    pg = await PgDatabase.open(config.databaseUrl, { max: 4 });
+    const targetAccounts = (await pg.query<{ id: string; name: string }>('SELECT id, name FROM accounts ORDER BY id')).rows;
+    const others = targetAccounts.filter((a) => !sourceAccounts.has(a.id));
+    if (others.length && !opts.force) {
+      throw new MigrateStoreError(
+        `the target database already holds ${others.length} account(s) that are not in the embedded store ` +
+        `(${others.slice(0, 5).map((a) => `${a.name} ${a.id}`).join(', ')}${others.length > 5 ? ', …' : ''}). ` +
+        `Migrate into an empty database (start no distributed node before migrating: the first one creates a "default" account), or pass --force to merge.`,
+      );
+    }
+
+    const source = new FsBlobStore(join(opts.fromDataDir, 'storage'));
+    const target = await createBlobStore(config);
+    log(`${dryRun ? 'checking' : 'copying'} ${opts.fromDataDir} (SQLite + disk) → ${redactUrl(config.databaseUrl)} + ${target.description}`);
+    const objects = await copyObjects(source, target, { concurrency: opts.concurrency ?? 4, dryRun, log });
+    log(`objects: ${objects.source} in the source (${(objects.bytes / 1e6).toFixed(1)} MB): ${objects.copied} copied and verified (${(objects.copiedBytes / 1e6).toFixed(1)} MB), ${objects.skipped} already there`);
+
+    const tables: TableCount[] = [];
+    for (const table of TABLES) {
+      const c = await copyTable(db, pg, table, batchSize, dryRun);
+      tables.push(c);
+      log(`${table.padEnd(22)} ${String(c.source).padStart(8)} rows in the source, ${String(c.written).padStart(8)} written, ${String(c.target).padStart(8)} in the target`);
+    }
+    return { tables, objects, accounts: sourceAccounts.size, ms: Date.now() - t0 };
+  } finally {
+    db.close();
+    await pg?.close();
+  }
+}
+
+export const MIGRATE_STORE_HELP = `press-cloud migrate-store — copy the embedded store (SQLite + disk) into PostgreSQL + S3
+
+Usage:
+  press-cloud migrate-store [--from-data-dir <dir>] [--force] [--dry-run] [--batch-size 500] [--concurrency 4]
+
+Reads <dir>/press.db and <dir>/storage (default: PRESS_DATA_DIR, ./.press-data) and writes to DATABASE_URL and the
+bucket of S3_BUCKET (S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE, S3_PREFIX).
+PRESS_SECRET_KEY must be the embedded store's key (the content of <dir>/secret.key). Safe to run again: rows are
+upserted, objects already copied are skipped. Refuses a target holding other accounts unless --force.`;
+
+/** The CLI entry (press-cloud migrate-store …): prints progress and counts; exit code 2 on a refused migration. */
+export async function migrateStoreCommand(args: string[], loadConfig: () => Config): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'from-data-dir': { type: 'string' },
+      force: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      'batch-size': { type: 'string', default: '500' },
+      concurrency: { type: 'string', default: '4' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${MIGRATE_STORE_HELP}\n`);
+    return;
+  }
+  const positive = (name: string, raw: string, max: number) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new MigrateStoreError(`--${name} must be an integer from 1 to ${max}.`);
+    return n;
+  };
+  const batchSize = positive('batch-size', values['batch-size']!, 5000);
+  const concurrency = positive('concurrency', values.concurrency!, 64);
+  const config = loadConfig();
+  const fromDataDir = values['from-data-dir'] ? resolve(values['from-data-dir']) : config.dataDir;
+  const report = await migrateStore(config, {
+    fromDataDir,
+    force: values.force, dryRun: values['dry-run'], batchSize, concurrency,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  const rows = report.tables.reduce((n, t) => n + t.written, 0);
+  process.stdout.write(
+    `${values['dry-run'] ? 'dry run: nothing written' : 'done'}: ${report.accounts} account(s), ${rows} rows written, ` +
+    `${report.objects.copied} objects copied, ${report.objects.skipped} already there, in ${(report.ms / 1000).toFixed(1)} s\n`,
+  );
+}
