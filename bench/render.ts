@@ -4,8 +4,10 @@
  *
  *   npm run bench                 # all rows
  *   BENCH_QUICK=1 npm run bench   # fewer documents per row
+ *   BENCH_DISTRIBUTED=1 BENCH_DATABASE_URL=postgres://press:press@127.0.0.1:5432/postgres npm run bench
+ *                                 # + the API rows on PostgreSQL (a fresh database) and S3 (S3_* if set, else s3rver)
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +59,7 @@ const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, 
 
 interface Row {
   doc: string;
-  path: 'raw loop' | 'API';
+  path: 'raw loop' | 'API' | 'API (PG+S3)';
   c: number;
   n: number;
   docsPerSec: number;
@@ -71,8 +73,10 @@ interface Row {
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'press-bench-'));
   const engine = await findChromium();
-  const server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4' }), { logger: false });
-  const key = server.bootstrapKey!;
+  let server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4' }), { logger: false });
+  let key = server.bootstrapKey!;
+  let distributed: Awaited<ReturnType<typeof startDistributed>> | null = null;
+  let serverClosed = false;
   const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${server.url}${path}`, {
       method,
@@ -145,8 +149,26 @@ async function main() {
         process.stderr.write(`${d.name} c=${c}: raw ${raw.docsPerSec.toFixed(1)}/s, API ${viaApi.docsPerSec.toFixed(1)}/s (p50 ${viaApi.p50.toFixed(0)} ms, failures ${viaApi.failures})\n`);
       }
     }
+    if (process.env.BENCH_DISTRIBUTED === '1') {
+      // the same API rows with the server on PostgreSQL + S3 (the raw rows above stay the baseline)
+      await server.close();
+      serverClosed = true;
+      distributed = await startDistributed(dataDir);
+      server = distributed.server;
+      serverClosed = false;
+      key = server.bootstrapKey!;
+      for (const d of docs) {
+        const deployId = await deploy(d.name === '1 page' ? 'bench-one' : 'bench-fifty', d.html);
+        for (const c of [1, 2, 4]) {
+          const viaApi: Row = { ...(await apiRow(d.name, deployId, c, d.n)), path: 'API (PG+S3)' };
+          rows.push(viaApi);
+          process.stderr.write(`${d.name} c=${c}: API on PG+S3 ${viaApi.docsPerSec.toFixed(1)}/s (p50 ${viaApi.p50.toFixed(0)} ms, failures ${viaApi.failures})\n`);
+        }
+      }
+    }
   } finally {
-    await server.close();
+    if (!serverClosed) await server.close();
+    await distributed?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 
@@ -154,11 +176,46 @@ async function main() {
   const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     const raw = rows.find((x) => x.doc === r.doc && x.c === r.c && x.path === 'raw loop')!;
-    lines.push(`| ${r.doc} | ${r.path} | ${r.c} | ${r.n} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.cpuPerDoc.toFixed(3)} | ${r.rss.toFixed(0)} | ${r.path === 'API' ? (r.docsPerSec / raw.docsPerSec).toFixed(2) : '1.00'} | ${r.failures} |`);
+    lines.push(`| ${r.doc} | ${r.path} | ${r.c} | ${r.n} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.cpuPerDoc.toFixed(3)} | ${r.rss.toFixed(0)} | ${r.path !== 'raw loop' ? (r.docsPerSec / raw.docsPerSec).toFixed(2) : '1.00'} | ${r.failures} |`);
   }
   console.log(`\nRender benchmark — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${engine.engine} (${engine.executablePath})`);
+  if (distributed) console.log(`API (PG+S3): PostgreSQL ${distributed.pgVersion} (fresh database, default durability) + ${distributed.s3}, same machine.`);
   console.log('API latency = POST /v1/render-jobs?wait=60 until the job succeeded (client side, over HTTP); download not included in p50/p95 but in docs/s.\n');
   console.log(lines.join('\n'));
+}
+
+/**
+ * BENCH_DISTRIBUTED=1: the server on a fresh PostgreSQL database (BENCH_DATABASE_URL or PRESS_TEST_DATABASE_URL, a role
+ * that may CREATE DATABASE) and an S3 store: the S3_* environment when S3_BUCKET is set, else s3rver in this process.
+ */
+async function startDistributed(dataDir: string) {
+  const base = process.env.BENCH_DATABASE_URL || process.env.PRESS_TEST_DATABASE_URL;
+  if (!base) throw new Error('BENCH_DISTRIBUTED=1 needs BENCH_DATABASE_URL (postgres://…, a role that may CREATE DATABASE)');
+  const { default: pg } = await import('pg');
+  const name = `press_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const pgVersion = (await admin.query('SHOW server_version')).rows[0].server_version as string;
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const s3env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('S3_') && v)) as Record<string, string>;
+  const s3rver = s3env.S3_BUCKET ? null : await (await import('../test/helpers/s3-server.js')).startS3Server({ bucket: 'press-bench' });
+  const server = await startServer(loadConfig({
+    PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4',
+    DATABASE_URL: url.toString(), PRESS_SECRET_KEY: randomBytes(32).toString('hex'), ...(s3rver?.env ?? s3env),
+  }), { logger: false });
+  return {
+    server, pgVersion, s3: s3rver ? 's3rver (in-process S3 emulator)' : `S3 bucket ${s3env.S3_BUCKET}`,
+    async stop() {
+      await s3rver?.stop();
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
 }
 
 await main();

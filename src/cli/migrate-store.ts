@@ -274,7 +274,8 @@ export async function migrateStore(config: Config, opts: MigrateStoreOptions): P
         throw new MigrateStoreError(`PRESS_SECRET_KEY cannot decrypt the secrets of account ${sample.id}: use the key the embedded server ran with.`);
       }
     }
-    const sourceAccounts = new Set((db.prepare('SELECT id FROM accounts').all() as { id: string }[]).map((r) => r.id));
+    const sourceRows = db.prepare('SELECT id, name FROM accounts').all() as { id: string; name: string }[];
+    const sourceAccounts = new Set(sourceRows.map((r) => r.id));
 
     pg = await PgDatabase.open(config.databaseUrl, { max: 4 });
     const targetAccounts = (await pg.query<{ id: string; name: string }>('SELECT id, name FROM accounts ORDER BY id')).rows;
@@ -284,6 +285,15 @@ export async function migrateStore(config: Config, opts: MigrateStoreOptions): P
         `the target database already holds ${others.length} account(s) that are not in the embedded store ` +
         `(${others.slice(0, 5).map((a) => `${a.name} ${a.id}`).join(', ')}${others.length > 5 ? ', …' : ''}). ` +
         `Migrate into an empty database (start no distributed node before migrating: the first one creates a "default" account), or pass --force to merge.`,
+      );
+    }
+
+    // account names are unique: a merge (--force) cannot take an account whose name the target gives another id
+    const clash = others.filter((a) => sourceRows.some((r) => r.name === a.name));
+    if (clash.length) {
+      throw new MigrateStoreError(
+        `account name(s) ${clash.map((a) => `"${a.name}"`).join(', ')} exist in both stores with different ids; rename one side ` +
+        `(or migrate into an empty database) first.`,
       );
     }
 

@@ -5,6 +5,7 @@ import { AppError } from '../domain/errors.js';
 import { isPlanKey } from '../domain/policy.js';
 import { createDomainDeps } from '../start/compose.js';
 import { startServer } from '../start/server.js';
+import { MigrateStoreError, migrateStoreCommand } from './migrate-store.js';
 
 const HELP = `press-cloud — the Press Cloud server and its operator commands
 
@@ -15,6 +16,8 @@ Usage:
                                              create an account; prints its id
   press-cloud keys create --account <id|name> [--role admin|editor|viewer] [--name <label>]
                                              create an API key; prints only the key
+  press-cloud migrate-store [--from-data-dir <dir>] [--force] [--dry-run]
+                                             copy the embedded store (SQLite + disk) to DATABASE_URL + S3_*
 
 Environment:
   PORT (8787)  HOST (127.0.0.1)  PRESS_DATA_DIR (./.press-data)  LOG_LEVEL (info)
@@ -95,13 +98,14 @@ export async function main(argv: string[]) {
     if (cmd === 'serve') return await serve(argv.slice(1));
     if (cmd === 'accounts' && sub === 'create') return await accountsCreate(rest);
     if (cmd === 'keys' && sub === 'create') return await keysCreate(rest);
+    if (cmd === 'migrate-store') return await migrateStoreCommand(argv.slice(1), () => loadConfig());
     if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
       process.stdout.write(`${HELP}\n`);
       return;
     }
     throw new UsageError(`Unknown command "${argv.join(' ')}".`);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof AppError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || err instanceof MigrateStoreError) {
       process.stderr.write(`press-cloud: ${err.message}\n`);
       if (err instanceof UsageError) process.stderr.write(`Run "press-cloud --help" for usage.\n`);
       process.exit(2);

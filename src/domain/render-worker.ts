@@ -32,6 +32,10 @@ export function retryDelayMs(attempt: number, random = Math.random): number {
 }
 
 const SHUTDOWN = 'worker shutdown';
+
+/** where attempt `attempt` of a job stores a transient output */
+export const transientOutputKey = (jobId: string, attempt: number) => `outputs/${jobId.slice(3, 5)}/${jobId}-${attempt}.pdf`;
+
 const silent: WorkerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
@@ -132,6 +136,11 @@ export class RenderWorker {
     }
   }
 
+  /** Deletes an output this attempt stored but could not record (its key is this attempt's alone). */
+  private async discardOutput(job: RenderJobRecord, key: string) {
+    await this.deps.blobs.delete(key).catch((err) => this.log.warn({ err, jobId: job.id, key }, 'could not delete an unrecorded render output'));
+  }
+
   private async run(job: RenderJobRecord, controller: AbortController) {
     const { deps } = this;
     const started = Date.now();
@@ -168,7 +177,9 @@ export class RenderWorker {
       });
       const now = deps.clock.now();
       const pdfId = job.outputMode === 'managed' ? newId('pdf', now) : null;
-      writtenKey = pdfId ? `pdfs/${pdfId.slice(4, 6)}/${pdfId}.pdf` : `outputs/${job.id.slice(3, 5)}/${job.id}.pdf`;
+      // One key per attempt, never shared: a worker that lost its lease and finishes late must not overwrite (or
+      // delete) what the attempt that took the job over stored and recorded.
+      writtenKey = pdfId ? `pdfs/${pdfId.slice(4, 6)}/${pdfId}.pdf` : transientOutputKey(job.id, job.attempt);
       await deps.blobs.put(writtenKey, Readable.from(result.pdf));
       const renderTimeMs = Math.max(1, Math.round(result.timings.totalMs));
       const ok = await deps.queue.succeed(job.id, this.workerId, deps.clock.now(), {
@@ -183,15 +194,17 @@ export class RenderWorker {
           : null,
       });
       if (!ok) {
-        // canceled or reclaimed while rendering: the output belongs to no one
-        await deps.blobs.delete(writtenKey);
+        // canceled or reclaimed while rendering: the output is not this attempt's to record
+        await this.discardOutput(job, writtenKey);
         report('canceled');
         return;
       }
+      // an earlier attempt whose worker died between storing and recording left its output behind: remove it
+      for (let a = 1; a < job.attempt && !pdfId; a++) await this.discardOutput(job, transientOutputKey(job.id, a));
       this.log.info({ jobId: job.id, attempt: job.attempt, pages: result.pageCount, bytes: result.bytes, timings: result.timings }, 'render job succeeded');
       report('succeeded');
     } catch (err) {
-      if (writtenKey) await deps.blobs.delete(writtenKey).catch(() => {});
+      if (writtenKey) await this.discardOutput(job, writtenKey);
       if (controller.signal.aborted && controller.signal.reason === SHUTDOWN) {
         // released, not failed: another worker (or this one after a restart) takes it again at once
         const now = deps.clock.now();

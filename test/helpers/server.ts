@@ -26,6 +26,8 @@ export interface TestServer extends RunningServer {
   /** the process's data dir (on the distributed backend it holds nothing but what the node never shares) */
   dataDir: string;
   backend: TestBackend;
+  /** the environment the server was configured from: `loadConfig(s.env)` is another node on the same data */
+  env: Record<string, string>;
   /** keys of the blob store under `prefix` (e.g. 'outputs', 'pdfs'), whichever store the server runs on */
   storedKeys(prefix: string): Promise<string[]>;
   /**
@@ -72,8 +74,9 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
   const backend = await startTestBackend();
   let server: RunningServer;
   const clock = new ManualClock(Date.now());
+  const configEnv: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_WEBHOOK_ALLOW_PRIVATE: 'true', ...backend.env, ...env };
   try {
-    const config: Config = loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_WEBHOOK_ALLOW_PRIVATE: 'true', ...backend.env, ...env });
+    const config: Config = loadConfig(configEnv);
     server = await startServer(config, { clock, logger: false, renderer: opts.renderer });
   } catch (err) {
     await backend.stop();
@@ -107,6 +110,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
     clock,
     dataDir,
     backend: TEST_BACKEND,
+    env: configEnv,
     async storedKeys(prefix: string) {
       const keys: string[] = [];
       for await (const o of server.deps.blobs.list(prefix)) keys.push(o.key);

@@ -9,8 +9,8 @@ import { ManualClock } from '../../src/domain/clock.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
 import { deployDir } from '../helpers/deploy-dir.js';
 import { pdfText } from '../helpers/pdf.js';
-import type { TestServer } from '../helpers/server.js';
-import { PROBE_DIR, createJob, fetchBytes, httpClient, sleep, storedObjects, waitStatus, waitTerminal } from './support.js';
+import { startTestBackend, type TestServer } from '../helpers/server.js';
+import { PROBE_DIR, createJob, fetchBytes, httpClient, sleep, waitStatus, waitTerminal } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -36,10 +36,10 @@ function alive(pid: number) {
 }
 
 /** Starts `press-cloud serve` as a real child process; resolves with its URL and the bootstrap admin key. */
-async function spawnServe(dataDir: string): Promise<{ child: ChildProcess; url: string; key: string; stderr: () => string }> {
+async function spawnServe(dataDir: string, backendEnv: Record<string, string>): Promise<{ child: ChildProcess; url: string; key: string; stderr: () => string }> {
   const child = spawn(process.execPath, ['bin/press-cloud.js', 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_JOB_LEASE_SECONDS: '2', LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...backendEnv, PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_JOB_LEASE_SECONDS: '2', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -69,19 +69,23 @@ describe('a worker killed mid-render', () => {
   let child: ChildProcess | null = null;
   let orphans: number[] = [];
   let server: RunningServer | null = null;
+  /** SQLite + disk in dataDir, or (PRESS_TEST_BACKEND=distributed) PostgreSQL + S3 */
+  let backend: Awaited<ReturnType<typeof startTestBackend>> | null = null;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'press-killed-'));
+    backend = await startTestBackend();
   });
   afterAll(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
     await server?.close({ abort: true });
+    await backend?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('loses its lease; a new server reclaims the job and renders it exactly once, on attempt 2', async () => {
-    const serve = await spawnServe(dataDir);
+    const serve = await spawnServe(dataDir, backend!.env);
     child = serve.child;
     const api = httpClient(serve.url, serve.key);
     const { deployId } = await deployDir(api as unknown as TestServer, PROBE_DIR, { slug: 'probe' });
@@ -100,7 +104,7 @@ describe('a worker killed mid-render', () => {
 
     // a new server on the same data directory, its job clock a minute on (far past the 2 s lease)
     const clock = new ManualClock(Date.now() + 60_000);
-    server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }), { clock, logger: false });
+    server = await startServer(loadConfig({ ...backend!.env, PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }), { clock, logger: false });
     expect(server.bootstrapKey).toBeNull();
     const api2 = httpClient(server.url, serve.key);
     await server.worker.maintain();
@@ -116,7 +120,9 @@ describe('a worker killed mid-render', () => {
     const pdf = await fetchBytes(`${server.url}/v1/render-jobs/${job.id}/output`, serve.key);
     expect(pdf.status).toBe(200);
     expect(await pdfText(pdf.body)).toContain('SLOW DONE survivor');
-    expect(storedObjects(dataDir, 'outputs').filter((f) => f.includes(job.id))).toHaveLength(1);
+    const outputs: string[] = [];
+    for await (const o of server.deps.blobs.list('outputs')) outputs.push(o.key);
+    expect(outputs.filter((f) => f.includes(job.id))).toHaveLength(1);
 
     // and nothing renders it again
     clock.advance(60_000);

@@ -24,7 +24,7 @@ beforeAll(async () => {
   const rotated = await s.request('PATCH', '/v1/account', { json: { webhook: { signingSecretAction: 'rotate' } } });
   expect(rotated.status, rotated.text).toBe(200);
   accountSecret = rotated.body.account.webhook.signingSecret;
-  other = await createDomainDeps(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: s.dataDir, PRESS_WEBHOOK_ALLOW_PRIVATE: 'true' }), { clock: s.clock });
+  other = await createDomainDeps(loadConfig(s.env), { clock: s.clock }); // same SQLite file, or same PostgreSQL + S3
   other.settings.publicUrl = s.url;
 });
 afterAll(async () => {
