@@ -51,8 +51,13 @@ export interface MigrateStoreOptions {
 
 export interface TableCount {
   table: string;
+  /** rows in the source */
   source: number;
-  written: number;
+  /** rows the target did not have yet */
+  inserted: number;
+  /** rows the target had (same primary key), overwritten with the source's values */
+  updated: number;
+  /** rows in the target afterwards */
   target: number;
 }
 
@@ -124,7 +129,11 @@ async function copyObjects(source: BlobStore, target: BlobStore, opts: { concurr
     if (named && named !== sha256) {
       throw new MigrateStoreError(`source blob ${key} is corrupt: its content hashes to ${sha256}; restore it from a backup, then run again`);
     }
-    if (opts.dryRun) return;
+    if (opts.dryRun) {
+      r.copied++;
+      r.copiedBytes += size;
+      return;
+    }
     const second = await source.get(key);
     if (!second) return;
     // the target rejects (and keeps nothing) if the bytes it receives differ from the bytes hashed above
@@ -174,8 +183,12 @@ async function copyTable(db: Database.Database, pg: PgDatabase, table: string, b
   const missing = cols.filter((c) => !target.columns.has(c));
   if (missing.length) throw new MigrateStoreError(`the target table ${table} lacks column(s) ${missing.join(', ')}: run this command from the same Press Cloud version as the data`);
   const source = (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-  let written = 0;
-  if (!dryRun && table === 'usage_records') written = await topUpUsage(db, pg, cols, batchSize);
+  let inserted = 0;
+  let updated = 0;
+  if (!dryRun && table === 'usage_records') {
+    inserted = await topUpUsage(db, pg, cols, batchSize);
+    updated = source - inserted;
+  }
   else if (!dryRun) {
     if (target.primaryKey.length === 0) throw new MigrateStoreError(`table ${table} has no primary key on the target`);
     const conflict = target.primaryKey.join(', ');
@@ -192,14 +205,18 @@ async function copyTable(db: Database.Database, pg: PgDatabase, table: string, b
         params.push(convert(r[c], target.columns.get(c)!));
         return `$${params.length}`;
       }).join(', ')})`);
-      await pg.tx(async (c) => {
-        await c.query(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${conflict}) ${onConflict}`, params);
-      });
-      written += rows.length;
+      // xmax = 0 on a RETURNING row: it was inserted, not updated
+      const res = await pg.tx((c) => c.query(
+        `INSERT INTO ${table} AS t (${cols.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${conflict}) ${onConflict} RETURNING (t.xmax = 0) AS inserted`,
+        params,
+      ));
+      const fresh = res.rows.filter((r) => r.inserted).length;
+      inserted += fresh;
+      updated += rows.length - fresh;
     }
   }
   const targetCount = Number((await pg.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
-  return { table, source, written, target: targetCount };
+  return { table, source, inserted, updated, target: targetCount };
 }
 
 /**
@@ -301,13 +318,13 @@ export async function migrateStore(config: Config, opts: MigrateStoreOptions): P
     const target = await createBlobStore(config);
     log(`${dryRun ? 'checking' : 'copying'} ${opts.fromDataDir} (SQLite + disk) → ${redactUrl(config.databaseUrl)} + ${target.description}`);
     const objects = await copyObjects(source, target, { concurrency: opts.concurrency ?? 4, dryRun, log });
-    log(`objects: ${objects.source} in the source (${(objects.bytes / 1e6).toFixed(1)} MB): ${objects.copied} copied and verified (${(objects.copiedBytes / 1e6).toFixed(1)} MB), ${objects.skipped} already there`);
+    log(`objects: ${objects.source} in the source (${(objects.bytes / 1e6).toFixed(1)} MB): ${objects.copied} ${dryRun ? 'to copy (hashes checked)' : 'copied and verified'} (${(objects.copiedBytes / 1e6).toFixed(1)} MB), ${objects.skipped} already there`);
 
     const tables: TableCount[] = [];
     for (const table of TABLES) {
       const c = await copyTable(db, pg, table, batchSize, dryRun);
       tables.push(c);
-      log(`${table.padEnd(22)} ${String(c.source).padStart(8)} rows in the source, ${String(c.written).padStart(8)} written, ${String(c.target).padStart(8)} in the target`);
+      log(`${table.padEnd(22)} ${String(c.source).padStart(8)} in the source: ${String(c.inserted).padStart(8)} new, ${String(c.updated).padStart(8)} already there; ${String(c.target).padStart(8)} in the target`);
     }
     return { tables, objects, accounts: sourceAccounts.size, ms: Date.now() - t0 };
   } finally {
@@ -357,9 +374,10 @@ export async function migrateStoreCommand(args: string[], loadConfig: () => Conf
     force: values.force, dryRun: values['dry-run'], batchSize, concurrency,
     log: (line) => process.stdout.write(`${line}\n`),
   });
-  const rows = report.tables.reduce((n, t) => n + t.written, 0);
+  const inserted = report.tables.reduce((n, t) => n + t.inserted, 0);
+  const updated = report.tables.reduce((n, t) => n + t.updated, 0);
   process.stdout.write(
-    `${values['dry-run'] ? 'dry run: nothing written' : 'done'}: ${report.accounts} account(s), ${rows} rows written, ` +
-    `${report.objects.copied} objects copied, ${report.objects.skipped} already there, in ${(report.ms / 1000).toFixed(1)} s\n`,
+    `${values['dry-run'] ? 'dry run, nothing written' : 'done'}: ${report.accounts} account(s), ${inserted} new rows, ${updated} rows already there, ` +
+    `${report.objects.copied} objects ${values['dry-run'] ? 'to copy' : 'copied'}, ${report.objects.skipped} already there, in ${(report.ms / 1000).toFixed(1)} s\n`,
   );
 }

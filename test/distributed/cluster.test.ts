@@ -103,6 +103,8 @@ describe.skipIf(!PG_TEST_URL)('distributed cluster (2 API nodes + 2 workers, Pos
 
     // deploy through one node, enable the webhook through the other
     const { deployId } = await deployFiles(apis[0] as unknown as TestServer, { createDeploy: { slug: 'cluster', name: 'Cluster test' } }, APP);
+    // answers take 100 ms, so the killed worker's sender is likely to die with an attempt sent but not recorded
+    receiver.behave('/hook', () => ({ status: 200, delayMs: 100 }));
     const hook = await apis[1].request('PATCH', `/v1/deploys/${deployId}/settings`, { json: { webhook: { enabled: true, url: `${receiver.url}/hook` } } });
     expect(hook.status, hook.text).toBe(200);
 
@@ -234,10 +236,14 @@ describe.skipIf(!PG_TEST_URL)('distributed cluster (2 API nodes + 2 workers, Pos
     }
 
     // ---- webhooks: exactly one event per job, a redelivery carries the same id ----
+    // An attempt the killed worker's sender had sent but not yet recorded stays leased to it (60 s); then another
+    // node sends it again, with the same Press-Webhook-Id. Wait until every event has its successful delivery.
     const expectedEvents = new Set(jobIds.map(webhookEventId));
     const received = () => new Set(receiver.on('/hook').map((r) => String(r.headers['press-webhook-id'])));
+    const recorded = async () => Number((await sql!.query(`SELECT count(DISTINCT event_id) AS n FROM webhook_deliveries WHERE status = 'succeeded'`)).rows[0].n);
     const hookDeadline = Date.now() + WEBHOOK_DEADLINE_MS;
-    while (received().size < JOBS && Date.now() < hookDeadline) await sleep(200);
+    while ((received().size < JOBS || (await recorded()) < JOBS) && Date.now() < hookDeadline) await sleep(250);
+    log(`webhooks settled ${Date.now() - tDone} ms after the last job ended`);
     const byEvent = new Map<string, typeof receiver.requests>();
     for (const r of receiver.on('/hook')) {
       const id = String(r.headers['press-webhook-id']);

@@ -1,5 +1,6 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Readable, finished } from 'node:stream';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -142,8 +143,14 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3T
     return run;
   };
   const putObject = store.putObject.bind(store);
-  store.putObject = serialised(async (object: { bucket: string; key: string }) => {
-    const result = await putObject(object);
+  store.putObject = serialised(async (object: { bucket: string; key: string; content?: unknown }) => {
+    // s3rver pipes the request into the file and waits for 'finish': a client that dies mid-body (a SIGKILLed node)
+    // would leave that promise, and with it every later write here, pending forever. Fail the put instead.
+    const body = object.content;
+    const cut = body instanceof Readable
+      ? new Promise<never>((_, reject) => finished(body, (err) => err && reject(err)))
+      : null;
+    const result = cut ? await Promise.race([putObject(object), cut]) : await putObject(object);
     const file = store.getResourcePath(object.bucket, object.key, 'object');
     for (let i = 0; i < 500 && (await stat(file)).size < result.size; i++) await sleep(2);
     return result;
