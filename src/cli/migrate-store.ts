@@ -33,7 +33,10 @@ export const TABLES = [
 /** Objects live under these prefixes of the blob store; `tmp/` (uploads in progress) is never copied. */
 const OBJECT_PREFIXES = ['blobs', 'outputs', 'pdfs'] as const;
 
-export class MigrateStoreError extends Error {}
+/** A migration refused or impossible as asked (the CLI prints the message and exits 2). */
+export class MigrateStoreError extends Error {
+  override name = 'MigrateStoreError';
+}
 
 export interface MigrateStoreOptions {
   /** the embedded data directory (press.db, storage/, secret.key) */
@@ -188,16 +191,15 @@ async function copyTable(db: Database.Database, pg: PgDatabase, table: string, b
   if (!dryRun && table === 'usage_records') {
     inserted = await topUpUsage(db, pg, cols, batchSize);
     updated = source - inserted;
-  }
-  else if (!dryRun) {
+  } else if (!dryRun) {
     if (target.primaryKey.length === 0) throw new MigrateStoreError(`table ${table} has no primary key on the target`);
     const conflict = target.primaryKey.join(', ');
     const rest = cols.filter((c) => !target.primaryKey.includes(c));
     const onConflict = rest.length ? `DO UPDATE SET ${rest.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}` : 'DO NOTHING';
     const batch = db.prepare(`SELECT rowid AS _rowid, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`);
-    let after = -Infinity;
+    let after = Number.MIN_SAFE_INTEGER;
     for (;;) {
-      const rows = batch.all(after === -Infinity ? Number.MIN_SAFE_INTEGER : after, batchSize) as Row[];
+      const rows = batch.all(after, batchSize) as Row[];
       if (rows.length === 0) break;
       after = rows[rows.length - 1]._rowid as number;
       const params: unknown[] = [];

@@ -5,7 +5,6 @@ import { AppError } from '../domain/errors.js';
 import { isPlanKey } from '../domain/policy.js';
 import { createDomainDeps } from '../start/compose.js';
 import { startServer } from '../start/server.js';
-import { MigrateStoreError, migrateStoreCommand } from './migrate-store.js';
 
 const HELP = `press-cloud — the Press Cloud server and its operator commands
 
@@ -98,15 +97,16 @@ export async function main(argv: string[]) {
     if (cmd === 'serve') return await serve(argv.slice(1));
     if (cmd === 'accounts' && sub === 'create') return await accountsCreate(rest);
     if (cmd === 'keys' && sub === 'create') return await keysCreate(rest);
-    if (cmd === 'migrate-store') return await migrateStoreCommand(argv.slice(1), () => loadConfig());
+    // loaded on demand: it pulls in the PostgreSQL and S3 adapters, which `serve` loads only when configured
+    if (cmd === 'migrate-store') return await (await import('./migrate-store.js')).migrateStoreCommand(argv.slice(1), () => loadConfig());
     if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
       process.stdout.write(`${HELP}\n`);
       return;
     }
     throw new UsageError(`Unknown command "${argv.join(' ')}".`);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || err instanceof MigrateStoreError) {
-      process.stderr.write(`press-cloud: ${err.message}\n`);
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || (err as Error)?.name === 'MigrateStoreError') {
+      process.stderr.write(`press-cloud: ${(err as Error).message}\n`);
       if (err instanceof UsageError) process.stderr.write(`Run "press-cloud --help" for usage.\n`);
       process.exit(2);
     }

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PgStore } from '../../src/adapters/postgres/pg-store.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createAccount, issueApiKey } from '../../src/domain/accounts.js';
@@ -198,9 +197,9 @@ export async function startTestBackend(): Promise<{ env: Record<string, string>;
 async function runSql<T>(server: RunningServer, query: string, params: unknown[] = []): Promise<T[]> {
   const store = server.deps.store;
   if (store instanceof SqliteStore) return store.db.prepare(query).all(...params) as T[];
-  if (store instanceof PgStore) {
-    let n = 0;
-    return (await store.db.query(query.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
-  }
-  throw new Error('unknown metadata store');
+  // PgStore (not imported: the embedded run need not load pg)
+  const pg = (store as unknown as { db?: { query?(sql: string, params: unknown[]): Promise<{ rows: unknown[] }> } }).db;
+  if (!pg?.query) throw new Error('unknown metadata store');
+  let n = 0;
+  return (await pg.query(query.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
 }
