@@ -5,7 +5,7 @@ import { maskSecret } from './crypto.js';
 import { ConflictError, Errors } from './errors.js';
 import { newId, newSecret } from './ids.js';
 import { isPublicHost } from './net-policy.js';
-import { MAX_LIMIT, encodeCursor, pageRequest, toPage } from './pagination.js';
+import { MAX_LIMIT, pageRequest, toPage } from './pagination.js';
 
 export const SLUG_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$';
 export const VAR_NAME_PATTERN = '^[A-Z_][A-Z0-9_]*$';
@@ -286,5 +286,3 @@ export async function renderEnvironment(deps: DomainDeps, deployId: string) {
   }
   return { env, secrets };
 }
-
-export { encodeCursor };
