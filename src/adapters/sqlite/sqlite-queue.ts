@@ -4,7 +4,8 @@ import type {
   JobFilter, JobPayload, JobQueue, PdfRecord, RenderJobRecord, RenderJobStatus, SucceededOutput,
 } from '../../ports/job-queue.js';
 import type { PageRequest } from '../../domain/pagination.js';
-import { camel, camelAll } from './rows.js';
+import { camel, camelAll, snakeKey } from './rows.js';
+import { dbCache, type DbCache } from './statements.js';
 
 const BOOLS = ['webhookPending'];
 const UNFINISHED = `('queued', 'rendering', 'retry_scheduled')`;
@@ -15,23 +16,25 @@ const UNFINISHED = `('queued', 'rendering', 'retry_scheduled')`;
  */
 export class SqliteQueue implements JobQueue {
   private readonly events = new EventEmitter();
+  private readonly c: DbCache;
 
   constructor(private readonly db: Database.Database) {
+    this.c = dbCache(db);
     this.events.setMaxListeners(0);
   }
 
   private job(sql: string, ...params: unknown[]): RenderJobRecord | null {
-    return camel<RenderJobRecord>(this.db.prepare(sql).get(...params) as Record<string, unknown> | undefined, BOOLS);
+    return camel<RenderJobRecord>(this.c.stmt(sql).get(...params) as Record<string, unknown> | undefined, BOOLS);
   }
   private jobs(sql: string, ...params: unknown[]): RenderJobRecord[] {
-    return camelAll<RenderJobRecord>(this.db.prepare(sql).all(...params), BOOLS);
+    return camelAll<RenderJobRecord>(this.c.stmt(sql).all(...params), BOOLS);
   }
 
   /** terminal bookkeeping shared by succeed/fail/cancel: payload gone, render time metered, webhook pending */
   private terminal(job: { id: string; accountId: string }, now: number, renderTimeMs: number) {
-    this.db.prepare('DELETE FROM render_job_payloads WHERE render_job_id = ?').run(job.id);
+    this.c.stmt('DELETE FROM render_job_payloads WHERE render_job_id = ?').run(job.id);
     if (renderTimeMs > 0) {
-      this.db.prepare(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_time_ms', ?, ?)`).run(job.accountId, renderTimeMs, now);
+      this.c.stmt(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_time_ms', ?, ?)`).run(job.accountId, renderTimeMs, now);
     }
   }
 
@@ -41,13 +44,13 @@ export class SqliteQueue implements JobQueue {
   }
 
   async enqueue(job: RenderJobRecord, payload: JobPayload) {
-    const cols = Object.keys(job).map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+    const cols = Object.keys(job).map(snakeKey);
     const values = Object.values(job).map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
-    this.db.transaction(() => {
-      this.db.prepare(`INSERT INTO render_jobs (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...values);
-      this.db.prepare('INSERT INTO render_job_payloads (render_job_id, mime, body) VALUES (?, ?, ?)').run(job.id, payload.mime, payload.body);
-      this.db.prepare(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_jobs', 1, ?)`).run(job.accountId, job.requestedAt);
-    }).immediate();
+    this.c.immediate(() => {
+      this.c.stmt(`INSERT INTO render_jobs (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...values);
+      this.c.stmt('INSERT INTO render_job_payloads (render_job_id, mime, body) VALUES (?, ?, ?)').run(job.id, payload.mime, payload.body);
+      this.c.stmt(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_jobs', 1, ?)`).run(job.accountId, job.requestedAt);
+    });
     this.events.emit('work');
   }
 
@@ -73,60 +76,60 @@ export class SqliteQueue implements JobQueue {
   }
 
   async payload(id: string) {
-    const row = this.db.prepare('SELECT mime, body FROM render_job_payloads WHERE render_job_id = ?').get(id) as JobPayload | undefined;
+    const row = this.c.stmt('SELECT mime, body FROM render_job_payloads WHERE render_job_id = ?').get(id) as JobPayload | undefined;
     return row ?? null;
   }
 
   async claim(opts: { workerId: string; now: number; leaseMs: number; accountLimit: (accountId: string) => Promise<number | null> }) {
     // Limits are looked up before the write transaction (they may be async); the transaction re-checks the counts.
     // Accounts at their limit are filtered out in SQL, so they can never hide other accounts' jobs behind them.
-    const accounts = this.db.prepare(`SELECT DISTINCT account_id FROM render_jobs WHERE status = 'queued'`).all() as { account_id: string }[];
+    const accounts = this.c.stmt(`SELECT DISTINCT account_id FROM render_jobs WHERE status = 'queued'`).all() as { account_id: string }[];
     if (accounts.length === 0) return null;
     const limits = new Map<string, number | null>();
     for (const a of accounts) limits.set(a.account_id, await opts.accountLimit(a.account_id));
-    return this.db.transaction((): RenderJobRecord | null => {
+    return this.c.immediate((): RenderJobRecord | null => {
       const running = new Map<string, number>();
-      for (const r of this.db.prepare(`SELECT account_id, count(*) AS n FROM render_jobs WHERE status = 'rendering' GROUP BY account_id`).all() as { account_id: string; n: number }[]) {
+      for (const r of this.c.stmt(`SELECT account_id, count(*) AS n FROM render_jobs WHERE status = 'rendering' GROUP BY account_id`).all() as { account_id: string; n: number }[]) {
         running.set(r.account_id, r.n);
       }
       // an account enqueued after the lookup has no known limit yet: it waits for the next claim
       const eligible = [...limits].filter(([id, limit]) => limit === null || (running.get(id) ?? 0) < limit).map(([id]) => id);
       if (eligible.length === 0) return null;
-      const next = this.db
-        .prepare(`SELECT id FROM render_jobs WHERE status = 'queued' AND account_id IN (SELECT value FROM json_each(?)) ORDER BY requested_at, id LIMIT 1`)
+      const next = this.c
+        .stmt(`SELECT id FROM render_jobs WHERE status = 'queued' AND account_id IN (SELECT value FROM json_each(?)) ORDER BY requested_at, id LIMIT 1`)
         .get(JSON.stringify(eligible)) as { id: string } | undefined;
       if (!next) return null;
-      this.db
-        .prepare(
+      this.c
+        .stmt(
           `UPDATE render_jobs SET status = 'rendering', attempt = attempt + 1, started_at = coalesce(started_at, ?), next_attempt_at = NULL,
              lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'queued'`,
         )
         .run(opts.now, opts.workerId, opts.now + opts.leaseMs, next.id);
       return this.job('SELECT * FROM render_jobs WHERE id = ?', next.id);
-    }).immediate();
+    });
   }
 
   async heartbeat(id: string, workerId: string, leaseExpiresAt: number) {
-    return this.db
-      .prepare(`UPDATE render_jobs SET lease_expires_at = ? WHERE id = ? AND status = 'rendering' AND lease_owner = ?`)
+    return this.c
+      .stmt(`UPDATE render_jobs SET lease_expires_at = ? WHERE id = ? AND status = 'rendering' AND lease_owner = ?`)
       .run(leaseExpiresAt, id, workerId).changes === 1;
   }
 
   async succeed(id: string, workerId: string, now: number, out: SucceededOutput) {
-    const ok = this.db.transaction(() => {
+    const ok = this.c.immediate(() => {
       const job = this.job(`SELECT * FROM render_jobs WHERE id = ? AND status = 'rendering' AND lease_owner = ?`, id, workerId);
       if (!job) return false;
       if (out.pdf) {
         const p = out.pdf;
-        this.db
-          .prepare(
+        this.c
+          .stmt(
             `INSERT INTO pdfs (id, account_id, deploy_id, deploy_version_id, render_job_id, business_key, file_name, bytes, page_count, blob_key, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(p.id, p.accountId, p.deployId, p.deployVersionId, p.renderJobId, p.businessKey, p.fileName, p.bytes, p.pageCount, p.blobKey, p.createdAt);
       }
-      this.db
-        .prepare(
+      this.c
+        .stmt(
           `UPDATE render_jobs SET status = 'succeeded', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, error_code = NULL, error_message = NULL,
              output_key = ?, output_bytes = ?, output_page_count = ?, output_expires_at = ?, pdf_id = ?, render_time_ms = coalesce(render_time_ms, 0) + ?,
              webhook_pending = 1 WHERE id = ?`,
@@ -134,28 +137,28 @@ export class SqliteQueue implements JobQueue {
         .run(now, out.pdf ? null : out.outputKey, out.bytes, out.pageCount, out.outputExpiresAt, out.pdf?.id ?? null, out.renderTimeMs, id);
       this.terminal(job, now, out.renderTimeMs);
       return true;
-    }).immediate();
+    });
     if (ok) this.emitTerminal(id);
     return ok;
   }
 
   async fail(id: string, workerId: string, now: number, error: { code: string; message: string; renderTimeMs: number }, retryAt: number | null) {
-    const ok = this.db.transaction(() => {
+    const ok = this.c.immediate(() => {
       const job = this.job(`SELECT * FROM render_jobs WHERE id = ? AND status = 'rendering' AND lease_owner = ?`, id, workerId);
       if (!job) return false;
       if (retryAt !== null) {
-        this.db
-          .prepare(
+        this.c
+          .stmt(
             `UPDATE render_jobs SET status = 'retry_scheduled', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,
                error_code = ?, error_message = ?, render_time_ms = coalesce(render_time_ms, 0) + ? WHERE id = ?`,
           )
           .run(retryAt, error.code, error.message, error.renderTimeMs, id);
         if (error.renderTimeMs > 0) {
-          this.db.prepare(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_time_ms', ?, ?)`).run(job.accountId, error.renderTimeMs, now);
+          this.c.stmt(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_time_ms', ?, ?)`).run(job.accountId, error.renderTimeMs, now);
         }
       } else {
-        this.db
-          .prepare(
+        this.c
+          .stmt(
             `UPDATE render_jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
                error_code = ?, error_message = ?, render_time_ms = coalesce(render_time_ms, 0) + ?, webhook_pending = 1 WHERE id = ?`,
           )
@@ -163,16 +166,16 @@ export class SqliteQueue implements JobQueue {
         this.terminal(job, now, error.renderTimeMs);
       }
       return true;
-    }).immediate();
+    });
     if (ok) retryAt === null ? this.emitTerminal(id) : this.events.emit('work');
     return ok;
   }
 
   async cancel(accountId: string, id: string, now: number) {
     let canceled = false;
-    const job = this.db.transaction(() => {
-      const res = this.db
-        .prepare(
+    const job = this.c.immediate(() => {
+      const res = this.c
+        .stmt(
           `UPDATE render_jobs SET status = 'canceled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
              webhook_pending = 1 WHERE account_id = ? AND id = ? AND status IN ${UNFINISHED}`,
         )
@@ -180,17 +183,17 @@ export class SqliteQueue implements JobQueue {
       canceled = res.changes === 1;
       if (canceled) this.terminal({ id, accountId }, now, 0);
       return this.job('SELECT * FROM render_jobs WHERE account_id = ? AND id = ?', accountId, id);
-    }).immediate();
+    });
     if (canceled) this.emitTerminal(id);
     return { canceled, job };
   }
 
   async cancelForDeploy(deployId: string, now: number) {
-    const ids = this.db.transaction(() => {
-      const rows = this.db.prepare(`SELECT id, account_id FROM render_jobs WHERE deploy_id = ? AND status IN ${UNFINISHED}`).all(deployId) as { id: string; account_id: string }[];
+    const ids = this.c.immediate(() => {
+      const rows = this.c.stmt(`SELECT id, account_id FROM render_jobs WHERE deploy_id = ? AND status IN ${UNFINISHED}`).all(deployId) as { id: string; account_id: string }[];
       for (const r of rows) {
-        this.db
-          .prepare(
+        this.c
+          .stmt(
             `UPDATE render_jobs SET status = 'canceled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
                webhook_pending = 1 WHERE id = ?`,
           )
@@ -198,23 +201,23 @@ export class SqliteQueue implements JobQueue {
         this.terminal({ id: r.id, accountId: r.account_id }, now, 0);
       }
       return rows.map((r) => r.id);
-    }).immediate();
+    });
     for (const id of ids) this.emitTerminal(id);
     return ids.length;
   }
 
   async delete(accountId: string, id: string) {
-    return this.db.transaction(() => {
+    return this.c.immediate(() => {
       // only a terminal job's row and payload go (an unfinished job must keep its payload)
-      const job = this.db.prepare(`SELECT 1 FROM render_jobs WHERE account_id = ? AND id = ? AND status IN ('succeeded', 'failed', 'canceled')`).get(accountId, id);
+      const job = this.c.stmt(`SELECT 1 FROM render_jobs WHERE account_id = ? AND id = ? AND status IN ('succeeded', 'failed', 'canceled')`).get(accountId, id);
       if (!job) return false;
-      this.db.prepare('DELETE FROM render_job_payloads WHERE render_job_id = ?').run(id);
-      return this.db.prepare('DELETE FROM render_jobs WHERE id = ?').run(id).changes === 1;
-    }).immediate();
+      this.c.stmt('DELETE FROM render_job_payloads WHERE render_job_id = ?').run(id);
+      return this.c.stmt('DELETE FROM render_jobs WHERE id = ?').run(id).changes === 1;
+    });
   }
 
   async promoteDue(now: number) {
-    const n = this.db.prepare(`UPDATE render_jobs SET status = 'queued' WHERE status = 'retry_scheduled' AND next_attempt_at <= ?`).run(now).changes;
+    const n = this.c.stmt(`UPDATE render_jobs SET status = 'queued' WHERE status = 'retry_scheduled' AND next_attempt_at <= ?`).run(now).changes;
     if (n > 0) this.events.emit('work');
     return n;
   }
@@ -223,19 +226,19 @@ export class SqliteQueue implements JobQueue {
     const lapsed = this.jobs(`SELECT * FROM render_jobs WHERE status = 'rendering' AND lease_expires_at < ?`, now);
     let n = 0;
     const terminalIds: string[] = [];
-    this.db.transaction(() => {
+    this.c.immediate(() => {
       for (const job of lapsed) {
         const message = `The worker rendering this job stopped responding (attempt ${job.attempt} of ${job.maxAttempts}).`;
         if (job.attempt < job.maxAttempts) {
-          n += this.db
-            .prepare(
+          n += this.c
+            .stmt(
               `UPDATE render_jobs SET status = 'retry_scheduled', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,
                  error_code = 'render_internal_error', error_message = ? WHERE id = ? AND status = 'rendering' AND lease_expires_at < ?`,
             )
             .run(retryAt(job), message, job.id, now).changes;
         } else {
-          const changed = this.db
-            .prepare(
+          const changed = this.c
+            .stmt(
               `UPDATE render_jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
                  error_code = 'render_internal_error', error_message = ?, webhook_pending = 1 WHERE id = ? AND status = 'rendering' AND lease_expires_at < ?`,
             )
@@ -247,15 +250,15 @@ export class SqliteQueue implements JobQueue {
           n += changed;
         }
       }
-    }).immediate();
+    });
     for (const id of terminalIds) this.emitTerminal(id);
     if (n > 0) this.events.emit('work');
     return n;
   }
 
   async nextWakeAt() {
-    const row = this.db
-      .prepare(
+    const row = this.c
+      .stmt(
         `SELECT min(t) AS t FROM (
            SELECT min(next_attempt_at) AS t FROM render_jobs WHERE status = 'retry_scheduled'
            UNION ALL SELECT min(lease_expires_at) FROM render_jobs WHERE status = 'rendering')`,
@@ -265,7 +268,7 @@ export class SqliteQueue implements JobQueue {
   }
 
   async markOutputDeleted(id: string, now: number) {
-    this.db.prepare('UPDATE render_jobs SET output_deleted_at = coalesce(output_deleted_at, ?) WHERE id = ?').run(now, id);
+    this.c.stmt('UPDATE render_jobs SET output_deleted_at = coalesce(output_deleted_at, ?) WHERE id = ?').run(now, id);
   }
 
   async expiredOutputs(now: number, limit: number) {
@@ -280,28 +283,28 @@ export class SqliteQueue implements JobQueue {
   }
 
   async clearWebhookPending(id: string) {
-    this.db.prepare('UPDATE render_jobs SET webhook_pending = 0 WHERE id = ?').run(id);
+    this.c.stmt('UPDATE render_jobs SET webhook_pending = 0 WHERE id = ?').run(id);
   }
 
   async countByStatus() {
     const counts: Record<RenderJobStatus, number> = { queued: 0, rendering: 0, retry_scheduled: 0, succeeded: 0, failed: 0, canceled: 0 };
-    for (const r of this.db.prepare('SELECT status, count(*) AS n FROM render_jobs GROUP BY status').all() as { status: RenderJobStatus; n: number }[]) {
+    for (const r of this.c.stmt('SELECT status, count(*) AS n FROM render_jobs GROUP BY status').all() as { status: RenderJobStatus; n: number }[]) {
       counts[r.status] = r.n;
     }
     return counts;
   }
 
   async outputBytes(accountId: string) {
-    const transient = this.db
-      .prepare('SELECT coalesce(sum(output_bytes), 0) AS n FROM render_jobs WHERE account_id = ? AND output_key IS NOT NULL AND output_deleted_at IS NULL')
+    const transient = this.c
+      .stmt('SELECT coalesce(sum(output_bytes), 0) AS n FROM render_jobs WHERE account_id = ? AND output_key IS NOT NULL AND output_deleted_at IS NULL')
       .get(accountId) as { n: number };
-    const managed = this.db.prepare('SELECT coalesce(sum(bytes), 0) AS n FROM pdfs WHERE account_id = ? AND deleted_at IS NULL').get(accountId) as { n: number };
+    const managed = this.c.stmt('SELECT coalesce(sum(bytes), 0) AS n FROM pdfs WHERE account_id = ? AND deleted_at IS NULL').get(accountId) as { n: number };
     return { managedPdfStorageBytes: managed.n, renderOutputStorageBytes: transient.n };
   }
 
   pdfs: JobQueue['pdfs'] = {
     get: async (accountId, id) =>
-      camel<PdfRecord>(this.db.prepare('SELECT * FROM pdfs WHERE account_id = ? AND id = ? AND deleted_at IS NULL').get(accountId, id) as Record<string, unknown> | undefined),
+      camel<PdfRecord>(this.c.stmt('SELECT * FROM pdfs WHERE account_id = ? AND id = ? AND deleted_at IS NULL').get(accountId, id) as Record<string, unknown> | undefined),
     list: async (accountId, filter, page) => {
       const where = ['account_id = ?', 'deleted_at IS NULL'];
       const params: unknown[] = [accountId];
@@ -310,10 +313,10 @@ export class SqliteQueue implements JobQueue {
         where.push('(created_at < ? OR (created_at = ? AND id < ?))');
         params.push(page.after.createdAt, page.after.createdAt, page.after.id);
       }
-      return camelAll<PdfRecord>(this.db.prepare(`SELECT * FROM pdfs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`).all(...params, page.limit + 1));
+      return camelAll<PdfRecord>(this.c.stmt(`SELECT * FROM pdfs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`).all(...params, page.limit + 1));
     },
     markDeleted: async (accountId, id, now) =>
-      this.db.prepare('UPDATE pdfs SET deleted_at = ? WHERE account_id = ? AND id = ? AND deleted_at IS NULL').run(now, accountId, id).changes === 1,
+      this.c.stmt('UPDATE pdfs SET deleted_at = ? WHERE account_id = ? AND id = ? AND deleted_at IS NULL').run(now, accountId, id).changes === 1,
   };
 
   onWork(listener: () => void) {

@@ -7,7 +7,8 @@ import type {
   IdempotencyRecord, IdempotencyScope, MetadataStore, UploadSessionRecord, WebhookDeliveryRecord, WebhookEventRecord,
 } from '../../ports/metadata-store.js';
 import { migrate } from './migrate.js';
-import { afterClause, camel, camelAll } from './rows.js';
+import { afterClause, camel, camelAll, snakeKey } from './rows.js';
+import { dbCache, type DbCache } from './statements.js';
 
 type Params = unknown[];
 
@@ -32,30 +33,34 @@ function translate(err: unknown): never {
 }
 
 export class SqliteStore implements MetadataStore {
-  constructor(readonly db: Database.Database) {}
+  private readonly c: DbCache;
+
+  constructor(readonly db: Database.Database) {
+    this.c = dbCache(db);
+  }
 
   private run(sql: string, ...params: Params) {
     try {
-      return this.db.prepare(sql).run(...params);
+      return this.c.stmt(sql).run(...params);
     } catch (err) {
       translate(err);
     }
   }
   private one<T>(sql: string, params: Params, booleans: string[] = []): T | null {
-    return camel<T>(this.db.prepare(sql).get(...params) as Record<string, unknown> | undefined, booleans);
+    return camel<T>(this.c.stmt(sql).get(...params) as Record<string, unknown> | undefined, booleans);
   }
   private all<T>(sql: string, params: Params, booleans: string[] = []): T[] {
-    return camelAll<T>(this.db.prepare(sql).all(...params), booleans);
+    return camelAll<T>(this.c.stmt(sql).all(...params), booleans);
   }
   private insert(table: string, row: Record<string, unknown>) {
-    const cols = Object.keys(row).map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+    const cols = Object.keys(row).map(snakeKey);
     const values = Object.values(row).map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
     this.run(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, ...values);
   }
   private patch(table: string, where: string, whereParams: Params, patch: Record<string, unknown>) {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return;
-    const set = entries.map(([k]) => `${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} = ?`).join(', ');
+    const set = entries.map(([k]) => `${snakeKey(k)} = ?`).join(', ');
     const values = entries.map(([, v]) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
     this.run(`UPDATE ${table} SET ${set} WHERE ${where}`, ...values, ...whereParams);
   }
@@ -68,7 +73,7 @@ export class SqliteStore implements MetadataStore {
     create: async (a) => this.insert('accounts', { ...a }),
     get: async (id) => this.one<AccountRecord>('SELECT * FROM accounts WHERE id = ?', [id]),
     getByName: async (name) => this.one<AccountRecord>('SELECT * FROM accounts WHERE name = ?', [name]),
-    count: async () => (this.db.prepare('SELECT count(*) AS n FROM accounts').get() as { n: number }).n,
+    count: async () => (this.c.stmt('SELECT count(*) AS n FROM accounts').get() as { n: number }).n,
     update: async (id, patch) => this.patch('accounts', 'id = ?', [id], patch),
   };
 
@@ -94,25 +99,25 @@ export class SqliteStore implements MetadataStore {
       this.page<DeployRecord>('SELECT * FROM deploys WHERE account_id = ? AND deleted_at IS NULL', [accountId], page, SqliteStore.DEPLOY_BOOLS),
     update: async (accountId, id, patch) => this.patch('deploys', 'account_id = ? AND id = ? AND deleted_at IS NULL', [accountId, id], patch),
     markDeleted: async (accountId, id, at) => {
-      this.db.transaction(() => {
+      this.c.immediate(() => {
         this.run('UPDATE deploys SET deleted_at = ? WHERE account_id = ? AND id = ? AND deleted_at IS NULL', at, accountId, id);
         this.run('DELETE FROM aliases WHERE deploy_id = ?', id);
         this.run('DELETE FROM deploy_vars WHERE deploy_id = ?', id);
         this.run(`UPDATE upload_sessions SET status = 'expired' WHERE deploy_id = ? AND status = 'open'`, id);
-      }).immediate();
+      });
     },
     listVars: async (deployId) => this.all<DeployVar>('SELECT kind, name, value FROM deploy_vars WHERE deploy_id = ? ORDER BY kind, name', [deployId]),
     writeVars: async (deployId, changes) => {
-      const upsert = this.db.prepare(
+      const upsert = this.c.stmt(
         'INSERT INTO deploy_vars (deploy_id, kind, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (deploy_id, kind, name) DO UPDATE SET value = excluded.value',
       );
-      const del = this.db.prepare('DELETE FROM deploy_vars WHERE deploy_id = ? AND kind = ? AND name = ?');
-      this.db.transaction(() => {
+      const del = this.c.stmt('DELETE FROM deploy_vars WHERE deploy_id = ? AND kind = ? AND name = ?');
+      this.c.immediate(() => {
         for (const c of changes) {
           if (c.value === null) del.run(deployId, c.kind, c.name);
           else upsert.run(deployId, c.kind, c.name, c.value);
         }
-      }).immediate();
+      });
     },
   };
 
@@ -144,11 +149,11 @@ export class SqliteStore implements MetadataStore {
 
   uploads: MetadataStore['uploads'] = {
     create: async (s, files) => {
-      const ins = this.db.prepare('INSERT INTO upload_session_files (upload_session_id, path, sha256, size, mime) VALUES (?, ?, ?, ?, ?)');
-      this.db.transaction(() => {
+      const ins = this.c.stmt('INSERT INTO upload_session_files (upload_session_id, path, sha256, size, mime) VALUES (?, ?, ?, ?, ?)');
+      this.c.immediate(() => {
         this.insert('upload_sessions', { ...s });
         for (const f of files) ins.run(s.id, f.path, f.sha256, f.size, f.mime);
-      }).immediate();
+      });
     },
     get: async (accountId, id) => this.one<UploadSessionRecord>('SELECT * FROM upload_sessions WHERE account_id = ? AND id = ?', [accountId, id]),
     files: async (sessionId) => this.all<FileEntry>('SELECT path, sha256, size, mime FROM upload_session_files WHERE upload_session_id = ? ORDER BY path', [sessionId]),
@@ -174,7 +179,7 @@ export class SqliteStore implements MetadataStore {
       this.run('UPDATE upload_sessions SET commit_lock_until = NULL WHERE id = ?', sessionId);
     },
     commit: async ({ session, version, aliases, now }) => {
-      this.db.transaction(() => {
+      this.c.immediate(() => {
         const changed = this.run(
           `UPDATE upload_sessions SET status = 'committed', committed_at = ?, commit_lock_until = NULL, deploy_version_id = ? WHERE id = ? AND status = 'open'`,
           now, version.id, session.id,
@@ -186,12 +191,12 @@ export class SqliteStore implements MetadataStore {
            SELECT ?, path, sha256, size, mime FROM upload_session_files WHERE upload_session_id = ?`,
           version.id, session.id,
         );
-        const put = this.db.prepare(
+        const put = this.c.stmt(
           'INSERT INTO aliases (deploy_id, name, deploy_version_id, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (deploy_id, name) DO UPDATE SET deploy_version_id = excluded.deploy_version_id, updated_at = excluded.updated_at',
         );
         for (const name of aliases) put.run(version.deployId, name, version.id, now);
         this.run('INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, ?, 1, ?)', session.accountId, 'deploy_commits', now);
-      }).immediate();
+      });
     },
     expire: async (now) => this.run(`UPDATE upload_sessions SET status = 'expired', commit_lock_until = NULL WHERE status = 'open' AND expires_at <= ?`, now)?.changes ?? 0,
   };
@@ -200,9 +205,9 @@ export class SqliteStore implements MetadataStore {
     recordAccountBlob: async (accountId, sha256, size, at) => {
       this.run('INSERT INTO account_blobs (account_id, sha256, size, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', accountId, sha256, size, at);
     },
-    hasAccountBlob: async (accountId, sha256) => !!this.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND sha256 = ?').get(accountId, sha256),
+    hasAccountBlob: async (accountId, sha256) => !!this.c.stmt('SELECT 1 FROM account_blobs WHERE account_id = ? AND sha256 = ?').get(accountId, sha256),
     accountBlobBytes: async (accountId) =>
-      (this.db.prepare('SELECT coalesce(sum(size), 0) AS n FROM account_blobs WHERE account_id = ?').get(accountId) as { n: number }).n,
+      (this.c.stmt('SELECT coalesce(sum(size), 0) AS n FROM account_blobs WHERE account_id = ?').get(accountId) as { n: number }).n,
     dropUnreferencedAccountBlobs: async () =>
       this.run(
         `DELETE FROM account_blobs WHERE NOT EXISTS (
@@ -213,7 +218,7 @@ export class SqliteStore implements MetadataStore {
            WHERE f.sha256 = account_blobs.sha256 AND s.account_id = account_blobs.account_id AND s.status = 'open'
          )`,
       )?.changes ?? 0,
-    isHeld: async (sha256) => !!this.db.prepare('SELECT 1 FROM account_blobs WHERE sha256 = ? LIMIT 1').get(sha256),
+    isHeld: async (sha256) => !!this.c.stmt('SELECT 1 FROM account_blobs WHERE sha256 = ? LIMIT 1').get(sha256),
   };
 
   usage: MetadataStore['usage'] = {
@@ -221,8 +226,8 @@ export class SqliteStore implements MetadataStore {
       this.run('INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, ?, ?, ?)', accountId, meter, quantity, at);
     },
     total: async (accountId, meter, from, to) =>
-      (this.db
-        .prepare('SELECT coalesce(sum(quantity), 0) AS n FROM usage_records WHERE account_id = ? AND meter = ? AND occurred_at >= ? AND occurred_at < ?')
+      (this.c
+        .stmt('SELECT coalesce(sum(quantity), 0) AS n FROM usage_records WHERE account_id = ? AND meter = ? AND occurred_at >= ? AND occurred_at < ?')
         .get(accountId, meter, from, to) as { n: number }).n,
   };
 
@@ -255,59 +260,59 @@ export class SqliteStore implements MetadataStore {
 
   webhooks: MetadataStore['webhooks'] = {
     createEvent: async (event, first) =>
-      this.db.transaction(() => {
-        const created = this.db
-          .prepare(
+      this.c.immediate(() => {
+        const created = this.c
+          .stmt(
             `INSERT INTO webhook_events (id, account_id, deploy_id, render_job_id, type, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO NOTHING`,
           )
           .run(event.id, event.accountId, event.deployId, event.renderJobId, event.type, event.data, event.createdAt).changes === 1;
         if (created) this.insert('webhook_deliveries', { ...first });
         return created;
-      }).immediate(),
+      }),
     getEvent: async (id) => this.one<WebhookEventRecord>('SELECT * FROM webhook_events WHERE id = ?', [id]),
     claimDue: async (now, owner, leaseUntil) =>
-      this.db.transaction(() => {
-        const due = this.db
-          .prepare(
+      this.c.immediate(() => {
+        const due = this.c
+          .stmt(
             `SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
              ORDER BY next_attempt_at, id LIMIT 1`,
           )
           .get(now, now) as { id: string } | undefined;
         if (!due) return null;
-        const taken = this.db
-          .prepare(
+        const taken = this.c
+          .stmt(
             `UPDATE webhook_deliveries SET lease_owner = ?, lease_expires_at = ?
              WHERE id = ? AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)`,
           )
           .run(owner, leaseUntil, due.id, now).changes === 1;
         return taken ? this.one<WebhookDeliveryRecord>('SELECT * FROM webhook_deliveries WHERE id = ?', [due.id]) : null;
-      }).immediate(),
+      }),
     complete: async (id, owner, r, next) =>
-      this.db.transaction(() => {
-        const done = this.db
-          .prepare(
+      this.c.immediate(() => {
+        const done = this.c
+          .stmt(
             `UPDATE webhook_deliveries SET status = ?, url = ?, response_status = ?, error = ?, delivered_at = ?, duration_ms = ?, next_attempt_at = ?,
                lease_owner = NULL, lease_expires_at = NULL
              WHERE id = ? AND status = 'pending' AND lease_owner = ?`,
           )
           .run(r.status, r.url, r.responseStatus, r.error, r.deliveredAt, r.durationMs, r.nextAttemptAt, id, owner).changes === 1;
         if (done && next) {
-          this.db
-            .prepare(
+          this.c
+            .stmt(
               `INSERT INTO webhook_deliveries (id, event_id, account_id, deploy_id, render_job_id, url, attempt, status, created_at, next_attempt_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (event_id, attempt) DO NOTHING`,
             )
             .run(next.id, next.eventId, next.accountId, next.deployId, next.renderJobId, next.url, next.attempt, next.createdAt, next.nextAttemptAt);
         }
         return done;
-      }).immediate(),
+      }),
     list: async (accountId, deployId, page) =>
       this.page<WebhookDeliveryRecord>('SELECT * FROM webhook_deliveries WHERE account_id = ? AND deploy_id = ?', [accountId, deployId], page),
   };
 
   async ping() {
-    this.db.prepare('SELECT 1').get();
+    this.c.stmt('SELECT 1').get();
   }
 
   async close() {
