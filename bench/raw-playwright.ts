@@ -11,6 +11,14 @@ export interface RawLoopOptions {
   count: number;
   /** documents printed at once, each on its own warm page */
   concurrency: number;
+  /**
+   * `setContent` (default): the document is written into the page's current one — the cheapest possible print.
+   * `navigate`: each print opens a fresh document (a routed `goto`, as any renderer that gives every job its own
+   * document must), still with no storage, readiness protocol, reset or HTTP around it.
+   */
+  mode?: 'setContent' | 'navigate';
+  /** called right before the first timed document (after launch and warm-up) */
+  onTimedStart?: () => void;
 }
 
 export interface RawLoopResult {
@@ -18,7 +26,7 @@ export interface RawLoopResult {
   concurrency: number;
   wallMs: number;
   docsPerSecond: number;
-  /** per-document time (setContent + pdf), sorted ascending */
+  /** per-document time (setContent or goto, + pdf), sorted ascending */
   latenciesMs: number[];
   p50Ms: number;
   p95Ms: number;
@@ -36,22 +44,32 @@ export async function rawLoop(opts: RawLoopOptions): Promise<RawLoopResult> {
     const context = await browser.newContext();
     const pages: Page[] = [];
     for (let i = 0; i < opts.concurrency; i++) pages.push(await context.newPage());
+    const navigate = opts.mode === 'navigate';
+    if (navigate) {
+      await context.route('https://doc.test/**', (route) =>
+        route.fulfill({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: opts.html }),
+      );
+    }
+    let n = 0;
+    const open = (page: Page) =>
+      navigate ? page.goto(`https://doc.test/${++n}.html`, { waitUntil: 'load' }) : page.setContent(opts.html);
     // One untimed print per page: the first one pays for lazy initialisation (fonts, print path).
     await Promise.all(pages.map(async (page) => {
-      await page.setContent(opts.html);
+      await open(page);
       await page.pdf({ preferCSSPageSize: true, printBackground: true });
     }));
 
     const latencies: number[] = [];
     let bytes = 0;
     let next = 0;
+    opts.onTimedStart?.();
     const started = performance.now();
     await Promise.all(
       pages.map(async (page) => {
         while (next < opts.count) {
           next++;
           const t = performance.now();
-          await page.setContent(opts.html);
+          await open(page);
           const pdf = await page.pdf({ preferCSSPageSize: true, printBackground: true });
           latencies.push(performance.now() - t);
           bytes += pdf.length;

@@ -42,13 +42,17 @@ function rssMiB(): number {
   return kb / 1024;
 }
 
-async function measure<T>(fn: () => Promise<T>) {
+/** Runs `fn`, measuring wall time and machine CPU from when `fn` calls `timed()` (or from the start). */
+async function measure<T>(fn: (timed: () => void) => Promise<T>) {
   let peak = rssMiB();
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB())), 100);
-  const cpu0 = machineCpuSeconds();
-  const t0 = performance.now();
+  let cpu0 = machineCpuSeconds();
+  let t0 = performance.now();
   try {
-    const result = await fn();
+    const result = await fn(() => {
+      cpu0 = machineCpuSeconds();
+      t0 = performance.now();
+    });
     return { result, wallMs: performance.now() - t0, cpuSeconds: machineCpuSeconds() - cpu0, peakRssMiB: peak };
   } finally {
     clearInterval(sampler);
@@ -59,7 +63,7 @@ const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, 
 
 interface Row {
   doc: string;
-  path: 'raw loop' | 'API' | 'API (PG+S3)';
+  path: 'raw loop' | 'raw, fresh doc' | 'API' | 'API (PG+S3)';
   c: number;
   n: number;
   docsPerSec: number;
@@ -129,9 +133,10 @@ async function main() {
     return { doc, path: 'API', c, n, docsPerSec: (n / m.wallMs) * 1000, p50: pct(latencies, 0.5), p95: pct(latencies, 0.95), cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures };
   }
 
-  async function rawRow(doc: string, html: string, c: number, n: number): Promise<Row> {
-    const m = await measure(() => rawLoop({ executablePath: engine.executablePath, args: engine.args, html, count: n, concurrency: c }));
-    return { doc, path: 'raw loop', c, n, docsPerSec: m.result.docsPerSecond, p50: m.result.p50Ms, p95: m.result.p95Ms, cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures: 0 };
+  async function rawRow(doc: string, html: string, c: number, n: number, mode: 'setContent' | 'navigate' = 'setContent'): Promise<Row> {
+    // CPU from the first timed document on: the browser launch and warm-up are not the loop's.
+    const m = await measure((timed) => rawLoop({ executablePath: engine.executablePath, args: engine.args, html, count: n, concurrency: c, mode, onTimedStart: timed }));
+    return { doc, path: mode === 'navigate' ? 'raw, fresh doc' : 'raw loop', c, n, docsPerSec: m.result.docsPerSecond, p50: m.result.p50Ms, p95: m.result.p95Ms, cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures: 0 };
   }
 
   const docs = [
@@ -144,9 +149,10 @@ async function main() {
       const deployId = await deploy(d.name === '1 page' ? 'bench-one' : 'bench-fifty', d.html);
       for (const c of [1, 2, 4]) {
         const raw = await rawRow(d.name, d.html, c, d.n);
+        const fresh = await rawRow(d.name, d.html, c, d.n, 'navigate');
         const viaApi = await apiRow(d.name, deployId, c, d.n);
-        rows.push(raw, viaApi);
-        process.stderr.write(`${d.name} c=${c}: raw ${raw.docsPerSec.toFixed(1)}/s, API ${viaApi.docsPerSec.toFixed(1)}/s (p50 ${viaApi.p50.toFixed(0)} ms, failures ${viaApi.failures})\n`);
+        rows.push(raw, fresh, viaApi);
+        process.stderr.write(`${d.name} c=${c}: raw ${raw.docsPerSec.toFixed(1)}/s, raw fresh doc ${fresh.docsPerSec.toFixed(1)}/s, API ${viaApi.docsPerSec.toFixed(1)}/s (p50 ${viaApi.p50.toFixed(0)} ms, failures ${viaApi.failures})\n`);
       }
     }
     if (process.env.BENCH_DISTRIBUTED === '1') {
@@ -172,11 +178,15 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
   }
 
-  const header = '| document | path | c | docs | docs/s | p50 ms | p95 ms | CPU-s/doc | peak RSS MiB | × raw (docs/s) | failures |';
-  const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|'];
+  const header = '| document | path | c | docs | docs/s | p50 ms | p95 ms | CPU-s/doc | peak RSS MiB | × raw loop | × raw fresh doc | failures |';
+  const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
-    const raw = rows.find((x) => x.doc === r.doc && x.c === r.c && x.path === 'raw loop')!;
-    lines.push(`| ${r.doc} | ${r.path} | ${r.c} | ${r.n} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.cpuPerDoc.toFixed(3)} | ${r.rss.toFixed(0)} | ${r.path !== 'raw loop' ? (r.docsPerSec / raw.docsPerSec).toFixed(2) : '1.00'} | ${r.failures} |`);
+    const ratio = (path: Row['path']) => {
+      const base = rows.find((x) => x.doc === r.doc && x.c === r.c && x.path === path)!;
+      return (r.docsPerSec / base.docsPerSec).toFixed(2);
+    };
+    const vsFresh = r.path === 'raw loop' ? '' : ratio('raw, fresh doc');
+    lines.push(`| ${r.doc} | ${r.path} | ${r.c} | ${r.n} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.cpuPerDoc.toFixed(3)} | ${r.rss.toFixed(0)} | ${ratio('raw loop')} | ${vsFresh} | ${r.failures} |`);
   }
   console.log(`\nRender benchmark — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${engine.engine} (${engine.executablePath})`);
   if (distributed) console.log(`API (PG+S3): PostgreSQL ${distributed.pgVersion} (fresh database, default durability) + ${distributed.s3}, same machine.`);
