@@ -23,8 +23,6 @@ export interface Config {
   renderConcurrency: number | null;
   /** browser recycled after this many renders */
   browserRecycleAfter: number;
-  /** a document opened ahead of an account's next render is used within this many ms; 0 = never open ahead */
-  renderPreparedMaxAgeMs: number;
   /** explicit Chromium binary */
   chromiumPath: string | null;
   /** render timeout of the self-hosted plan (default 60 s) */
@@ -140,7 +138,6 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     transientOutputTtlHours: int(env, 'PRESS_TRANSIENT_OUTPUT_TTL_HOURS', 24, 1, 24 * 365),
     renderConcurrency: env.PRESS_RENDER_CONCURRENCY ? int(env, 'PRESS_RENDER_CONCURRENCY', 1, 1, 256) : null,
     browserRecycleAfter: int(env, 'PRESS_BROWSER_RECYCLE_AFTER', 1000, 1, 1_000_000),
-    renderPreparedMaxAgeMs: int(env, 'PRESS_RENDER_PREPARED_MAX_AGE_MS', 5000, 0, 60_000),
     chromiumPath: env.PRESS_CHROMIUM_PATH || null,
     renderTimeoutMs: int(env, 'PRESS_RENDER_TIMEOUT_MS', 60_000, 500, 600_000),
     allowExternalNetwork: bool(env, 'PRESS_ALLOW_EXTERNAL_NETWORK'),

@@ -171,7 +171,7 @@ export class RenderWorker {
         },
       };
       const result = await this.renderer.render({
-        jobId: job.id, accountId: job.accountId, deployVersionId: job.deployVersionId, entry: job.entry, files, payload, env: environment.env, secrets: environment.secrets,
+        jobId: job.id, accountId: job.accountId, entry: job.entry, files, payload, env: environment.env, secrets: environment.secrets,
         allowExternalNetwork: policy.allowExternalNetwork, timeoutMs: job.timeoutMs, maxOutputBytes: policy.maxRenderOutputBytes,
         signal: controller.signal,
       });
@@ -201,7 +201,7 @@ export class RenderWorker {
       }
       // an earlier attempt whose worker died between storing and recording left its output behind: remove it
       for (let a = 1; a < job.attempt && !pdfId; a++) await this.discardOutput(job, transientOutputKey(job.id, a));
-      this.log.info({ jobId: job.id, attempt: job.attempt, pages: result.pageCount, bytes: result.bytes, timings: result.timings, prepared: result.prepared }, 'render job succeeded');
+      this.log.info({ jobId: job.id, attempt: job.attempt, pages: result.pageCount, bytes: result.bytes, timings: result.timings }, 'render job succeeded');
       report('succeeded');
     } catch (err) {
       if (writtenKey) await this.discardOutput(job, writtenKey);

@@ -28,11 +28,6 @@ export interface RenderRequest {
   jobId: string;
   /** the tenant; browser contexts and pages are never shared across accounts */
   accountId: string;
-  /**
-   * the deploy version rendered; with `entry` it names the document, so an engine may open it ahead for the
-   * account's next render of the same document (optional: without it, nothing is prepared)
-   */
-  deployVersionId?: string;
   /** path of the document to open, e.g. `index.html`; served at `https://app.press.internal/<entry>` */
   entry: string;
   /** the deploy version's files, served at `https://app.press.internal/<path>` */
@@ -83,8 +78,6 @@ export interface RenderResult {
   pdf: Buffer;
   /** `pdf.length` */
   bytes: number;
-  /** whether the document had been opened ahead of the job (a prepared page), so navigation cost ≈ nothing */
-  prepared?: boolean;
   /** page count, parsed from the PDF */
   pageCount: number;
   timings: RenderTimings;

@@ -62,7 +62,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const renderer = opts.renderer ?? new ChromiumRenderer({
     capacity: config.renderConcurrency ?? undefined,
     recycleAfterRenders: config.browserRecycleAfter,
-    preparedMaxAgeMs: config.renderPreparedMaxAgeMs,
     env: config.chromiumPath ? { ...process.env, PRESS_CHROMIUM_PATH: config.chromiumPath } : process.env,
   });
   const ctx: AppContext = {

@@ -1,5 +1,5 @@
 import { chromium } from 'playwright-core';
-import type { Browser, BrowserContext, CDPSession, Page, Response, Route } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page, Route } from 'playwright-core';
 import type { ResolvedChromium } from './find-chromium.js';
 import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from './launch-features.js';
 import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
@@ -14,23 +14,6 @@ export interface PageJob {
   browserGone(): void;
   console(type: string, text: string): void;
   pageError(message: string): void;
-  /** the page is done with this job (discarded, or its prepared document is no longer wanted) */
-  finish(): void;
-}
-
-/** A document to open on a released page ahead of the render that will want it (see BrowserPool). */
-export interface NextDocument {
-  /** identifies the document (version, entry, network policy); a render asking for the same key gets the page */
-  key: string;
-  url: string;
-  /** answers the prepared document's requests, and later serves the render that takes it */
-  job: PageJob;
-}
-
-/** A document opened ahead of its render: the page's job and the navigation's outcome. */
-export interface PreparedDocument {
-  job: PageJob;
-  navigation: Promise<Response | null>;
 }
 
 export interface PoolOptions {
@@ -45,8 +28,6 @@ export interface PoolOptions {
   idlePageTtlMs: number;
   /** keep one fresh, never-used page ready for the next account new to the browser */
   sparePage: boolean;
-  /** a document prepared on a released page is used only this long after it started loading; 0 = never prepare */
-  preparedMaxAgeMs: number;
   launchTimeoutMs: number;
   logger: RenderLogger;
 }
@@ -66,8 +47,6 @@ interface Slot {
   /** null while it is the spare nobody has used yet */
   accountId: string | null;
   job: PageJob | null;
-  /** the document opened ahead of a render, while the slot is idle */
-  prepared: (PreparedDocument & { key: string; at: number }) | null;
   crashed: boolean;
   closed: boolean;
   lastUsed: number;
@@ -104,10 +83,6 @@ export interface PageLease {
   readonly page: Page;
   /** a CDP session on the page, for calls cheaper without Playwright's wrapping */
   readonly cdp: CDPSession;
-  /** the document already opened on the page for this render's key, with its job attached; else null */
-  readonly prepared: PreparedDocument | null;
-  /** route the page's requests and events to `job` (a page without a prepared document) */
-  attach(job: PageJob): void;
   /** whether the browser behind the page is still connected */
   browserConnected(): boolean;
   /** whether the page's renderer crashed during the lease */
@@ -115,9 +90,8 @@ export interface PageLease {
   /**
    * Give the page back: reused after a reset when `reusable`, otherwise closed. `origins` are further origins
    * whose storage the reset must wipe (external sites the render loaded, on plans with external network).
-   * `next`: after the reset, open this document on the page for the account's next render of the same key.
    */
-  release(reusable: boolean, origins?: Iterable<string>, next?: NextDocument): void;
+  release(reusable: boolean, origins?: Iterable<string>): void;
 }
 
 /** Per browser binary: Playwright's `--disable-features=` flag and our merged replacement (null: keep it). */
@@ -141,12 +115,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * detached, navigated to about:blank, the internal origins' storage and the context's cookies wiped, stray
  * popups closed); an account that renders back-to-back gets a second warm page so one can reset while the other
  * renders. Replacements for discarded pages are made in the background.
- *
- * Prepared documents: opening a fresh document costs ~2× printing a one-page one. When a released page is told
- * the next document (an account rendering the same version and entry again), the reset is followed by opening it,
- * and the page waits idle with the document loaded. The render that asks for that key gets it, ready to bind its
- * job: the document's payload and environment requests were held until then. A prepared document older than
- * `preparedMaxAgeMs` is not used (its clock would be too far behind its job's) and its page is reset again.
  */
 export class BrowserPool {
   private current: Promise<Generation> | null = null;
@@ -188,8 +156,7 @@ export class BrowserPool {
     const gen = await this.generation();
     await gen.spare?.catch(() => undefined);
     if (!this.sweeper && !this.closed) {
-      const prepared = this.opts.preparedMaxAgeMs > 0 ? this.opts.preparedMaxAgeMs : Infinity;
-      const every = Math.max(1_000, Math.min(Math.floor(this.opts.idlePageTtlMs / 4), prepared));
+      const every = Math.max(5_000, Math.floor(this.opts.idlePageTtlMs / 4));
       this.sweeper = setInterval(() => this.sweepIdle(), every);
       this.sweeper.unref();
     }
@@ -199,7 +166,7 @@ export class BrowserPool {
    * Lease a warm page of the account and attach `job` to it: from now on the page's requests and events go to
    * the job, until the lease is released.
    */
-  async acquire(accountId: string, key: string | null = null): Promise<PageLease> {
+  async acquire(accountId: string, job: PageJob): Promise<PageLease> {
     // A browser can be swapped out (recycled, crashed) while we wait for its page: then go again on the next.
     for (let attempt = 1; ; attempt++) {
       const gen = await this.generation();
@@ -211,7 +178,7 @@ export class BrowserPool {
       account.waiting++;
       let slot: Slot;
       try {
-        slot = await this.takeSlot(gen, accountId, account, key);
+        slot = await this.takeSlot(gen, accountId, account);
       } catch (err) {
         if ((gen.dead || gen.draining) && attempt < 3) continue;
         throw err;
@@ -223,17 +190,13 @@ export class BrowserPool {
         if (attempt < 3) continue;
         throw new Error('browser went away while acquiring a page');
       }
+      slot.job = job;
       slot.lastUsed = Date.now();
       gen.leased++;
       gen.renders++;
       if (gen.renders >= this.opts.recycleAfterRenders) this.recycle(gen);
       return this.lease(slot);
     }
-  }
-
-  /** whether `slot` holds a prepared document for `key` young enough to use */
-  private preparedFor(slot: Slot, key: string | null, now = Date.now()): boolean {
-    return key !== null && slot.prepared?.key === key && now - slot.prepared.at <= this.opts.preparedMaxAgeMs;
   }
 
   /** Test hook: kill the browser process (CDP Browser.crash), as a real crash would. */
@@ -356,8 +319,7 @@ export class BrowserPool {
     for (const account of gen.accounts.values()) {
       for (const slot of account.slots) {
         slot.closed = true;
-        if (slot.prepared) slot.job?.finish();
-        else slot.job?.browserGone();
+        slot.job?.browserGone();
       }
     }
     gen.accounts.clear();
@@ -430,7 +392,6 @@ export class BrowserPool {
         generation: gen,
         accountId,
         job: null,
-        prepared: null,
         crashed: false,
         closed: false,
         lastUsed: Date.now(),
@@ -474,20 +435,16 @@ export class BrowserPool {
   }
 
   /** A slot for the account: idle, or soon idle after its reset, or new (the spare if there is one). */
-  private async takeSlot(gen: Generation, accountId: string, account: AccountPages, key: string | null): Promise<Slot> {
+  private async takeSlot(gen: Generation, accountId: string, account: AccountPages): Promise<Slot> {
     const hadSlots = account.slots.size > 0;
     let waited = false;
     let failures = 0;
     for (;;) {
       if (gen.dead || gen.draining || this.closed) throw new Error('browser went away');
-      const slot = this.pickIdle(account, key);
+      const slot = account.idle.pop();
       if (slot && (slot.closed || slot.crashed || slot.page.isClosed())) {
         this.discard(slot);
         continue;
-      }
-      if (slot?.prepared && !this.preparedFor(slot, key)) {
-        // Another document (or a stale one) is open: make the page blank again before it serves this render.
-        if (!(await this.unprepare(slot))) continue;
       }
       if (slot) {
         // Demand met only by waiting: keep one more warm page for this account, made off the critical path.
@@ -504,31 +461,6 @@ export class BrowserPool {
       const failed = await Promise.race(waits);
       if (failed && ++failures >= 2) throw failed;
     }
-  }
-
-  /** An idle slot: prepared for `key`, else unprepared (most recently used first), else any. */
-  private pickIdle(account: AccountPages, key: string | null): Slot | undefined {
-    const idle = account.idle;
-    const now = Date.now();
-    let i = idle.findIndex((s) => this.preparedFor(s, key, now));
-    for (let j = idle.length - 1; i < 0 && j >= 0; j--) if (!idle[j].prepared) i = j;
-    if (i < 0) i = idle.length - 1;
-    return i < 0 ? undefined : idle.splice(i, 1)[0];
-  }
-
-  /** Drop a slot's prepared document and reset the page; false (slot discarded) when the reset fails. */
-  private async unprepare(slot: Slot): Promise<boolean> {
-    slot.job?.finish();
-    slot.job = null;
-    slot.prepared = null;
-    try {
-      await withTimeout(this.reset(slot, []), RESET_TIMEOUT_MS, 'page reset');
-      if (!(slot.closed || slot.crashed)) return true;
-    } catch (err) {
-      this.opts.logger.debug({ err: String(err) }, 'page reset failed; discarding page');
-    }
-    this.discard(slot);
-    return false;
   }
 
   /**
@@ -572,29 +504,20 @@ export class BrowserPool {
   private lease(slot: Slot): PageLease {
     let released = false;
     const gen = slot.generation;
-    const prepared = slot.prepared && slot.job ? { job: slot.job, navigation: slot.prepared.navigation } : null;
-    slot.prepared = null;
     return {
       page: slot.page,
       cdp: slot.cdp,
-      prepared,
-      attach: (job) => {
-        if (!released) slot.job = job;
-      },
       browserConnected: () => !gen.dead && gen.browser.isConnected(),
       pageCrashed: () => slot.crashed,
-      release: (reusable, origins = [], next) => {
-        if (released) {
-          next?.job.finish();
-          return;
-        }
+      release: (reusable, origins = []) => {
+        if (released) return;
         released = true;
-        this.release(slot, reusable, [...origins], next);
+        this.release(slot, reusable, [...origins]);
       },
     };
   }
 
-  private release(slot: Slot, reusable: boolean, origins: string[], next?: NextDocument): void {
+  private release(slot: Slot, reusable: boolean, origins: string[]): void {
     slot.job = null;
     slot.lastUsed = Date.now();
     const gen = slot.generation;
@@ -602,34 +525,19 @@ export class BrowserPool {
     if (gen.draining && gen.leased === 0) void this.closeGeneration(gen);
     const account = slot.accountId === null ? undefined : gen.accounts.get(slot.accountId);
     if (!account || !reusable || slot.crashed || slot.closed || gen.dead || gen.draining) {
-      next?.job.finish();
       this.discard(slot);
       return;
     }
-    this.resetInBackground(slot, account, origins, next);
-  }
-
-  /** Reset a page off the critical path (then open `next` on it), and put it back among the account's idle ones. */
-  private resetInBackground(slot: Slot, account: AccountPages, origins: string[], next?: NextDocument): void {
     const reset = withTimeout(this.reset(slot, origins), RESET_TIMEOUT_MS, 'page reset').then(
       () => {
-        if (slot.closed || slot.crashed) {
-          next?.job.finish();
-          this.discard(slot);
-          return;
+        if (slot.closed || slot.crashed) this.discard(slot);
+        else {
+          account.idle.push(slot);
+          this.enforceIdleCap();
         }
-        if (next && this.opts.preparedMaxAgeMs > 0 && !this.closed) {
-          slot.job = next.job;
-          const navigation = slot.page.goto(next.url, { waitUntil: 'commit' });
-          navigation.catch(() => undefined);
-          slot.prepared = { key: next.key, job: next.job, navigation, at: Date.now() };
-        } else next?.job.finish();
-        account.idle.push(slot);
-        this.enforceIdleCap();
       },
       (err) => {
         this.opts.logger.debug({ err: String(err) }, 'page reset failed; discarding page');
-        next?.job.finish();
         this.discard(slot);
       },
     );
@@ -658,8 +566,6 @@ export class BrowserPool {
 
   /** Close a slot that can't be reused; an account left without pages gets one back off the critical path. */
   private discard(slot: Slot): void {
-    if (slot.prepared) slot.job?.finish();
-    slot.prepared = null;
     slot.job = null;
     slot.closed = true;
     const gen = slot.generation;
@@ -690,22 +596,9 @@ export class BrowserPool {
   }
 
   private sweepIdle(): void {
-    const now = Date.now();
-    const cutoff = now - this.opts.idlePageTtlMs;
+    const cutoff = Date.now() - this.opts.idlePageTtlMs;
     for (const g of this.generations) {
-      for (const a of g.accounts.values()) {
-        for (const s of [...a.idle]) {
-          if (s.lastUsed < cutoff) this.discard(s);
-          else if (s.prepared && now - s.prepared.at > this.opts.preparedMaxAgeMs) {
-            // Nobody took it in time: stop its scripts and make it a plain warm page again.
-            a.idle.splice(a.idle.indexOf(s), 1);
-            s.job?.finish();
-            s.job = null;
-            s.prepared = null;
-            this.resetInBackground(s, a, []);
-          }
-        }
-      }
+      for (const a of g.accounts.values()) for (const s of [...a.idle]) if (s.lastUsed < cutoff) this.discard(s);
     }
   }
 }

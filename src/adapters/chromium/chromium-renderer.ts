@@ -3,7 +3,7 @@ import type { CDPSession, Page } from 'playwright-core';
 import { RenderError } from '../../ports/renderer.js';
 import type { Renderer, RendererStatus, RenderRequest, RenderResult, RenderTimings } from '../../ports/renderer.js';
 import { BrowserPool } from './browser-pool.js';
-import type { NextDocument, PageLease } from './browser-pool.js';
+import type { PageLease } from './browser-pool.js';
 import { findChromium } from './find-chromium.js';
 import type { ResolvedChromium } from './find-chromium.js';
 import { silentLogger } from './logger.js';
@@ -14,7 +14,6 @@ import { APP_ORIGIN, INTERNAL_KEY } from './page-runtime.js';
 import type { ReadyMode } from './page-runtime.js';
 import { countPdfPages } from './pdf-info.js';
 import { appUrl, RenderSession } from './render-session.js';
-import type { DocumentSpec, SessionOptions } from './render-session.js';
 
 export interface ChromiumRendererOptions {
   /** renders at once; default `os.availableParallelism()` */
@@ -31,12 +30,6 @@ export interface ChromiumRendererOptions {
   idlePageTtlMs?: number;
   /** keep a fresh, unbound page ready for an account new to the browser; default true */
   sparePage?: boolean;
-  /**
-   * When an account renders the same document (version + entry) twice in a row, open it again on the released
-   * page right away, so its next render of that document starts with it loaded. Such a prepared document is used
-   * only within this many ms of starting to load; 0 turns preparing off. Default 5000.
-   */
-  preparedMaxAgeMs?: number;
   /** browser launch bound; default 30 s */
   launchTimeoutMs?: number;
   /** largest response body an allowed external request may return; default 32 MiB */
@@ -51,8 +44,6 @@ export interface ChromiumRendererOptions {
 const CRASH_EVENT_GRACE_MS = 100;
 /** How often `waitReady` goes round when the page keeps navigating itself (client-side redirects). */
 const MAX_DOCUMENTS = 5;
-/** Accounts whose last rendered document is remembered (to spot repeats worth preparing). */
-const MAX_REMEMBERED_ACCOUNTS = 10_000;
 
 const now = () => performance.now();
 const ms = (from: number, to: number) => Math.round((to - from) * 10) / 10;
@@ -67,9 +58,6 @@ export class ChromiumRenderer implements Renderer {
   private readonly logger: RenderLogger;
   private readonly lookup: HostLookup;
   private readonly maxExternalResponseBytes: number;
-  private readonly preparedMaxAgeMs: number;
-  /** per account, the key of the document it rendered last */
-  private readonly lastDocument = new Map<string, string>();
   private active = 0;
   private readonly queue: Array<{ grant: () => void }> = [];
   private closed = false;
@@ -80,7 +68,6 @@ export class ChromiumRenderer implements Renderer {
     this.logger = opts.logger ?? silentLogger;
     this.lookup = opts.lookup ?? systemLookup;
     this.maxExternalResponseBytes = opts.maxExternalResponseBytes ?? 32 * 1024 * 1024;
-    this.preparedMaxAgeMs = Math.max(0, opts.preparedMaxAgeMs ?? 5_000);
     const resolved = opts.chromium;
     const env = opts.env;
     this.pool = new BrowserPool({
@@ -90,7 +77,6 @@ export class ChromiumRenderer implements Renderer {
       maxIdlePages: opts.maxIdlePages ?? 8,
       idlePageTtlMs: opts.idlePageTtlMs ?? 5 * 60_000,
       sparePage: opts.sparePage ?? true,
-      preparedMaxAgeMs: this.preparedMaxAgeMs,
       launchTimeoutMs: opts.launchTimeoutMs ?? 30_000,
       logger: this.logger,
     });
@@ -174,57 +160,21 @@ export class ChromiumRenderer implements Renderer {
     });
   }
 
-  private get sessionOptions(): SessionOptions {
-    return { lookup: this.lookup, maxExternalResponseBytes: this.maxExternalResponseBytes, logger: this.logger };
-  }
-
-  /**
-   * The document's identity for prepared pages (null: never prepared). The network policy is part of it: a
-   * document prepared under one plan must not serve a render under another.
-   */
-  private documentKey(req: RenderRequest): string | null {
-    if (!req.deployVersionId || this.preparedMaxAgeMs === 0) return null;
-    return JSON.stringify([req.deployVersionId, req.entry, req.allowExternalNetwork]);
-  }
-
-  /** Whether the account rendered this document last time too (then the next render likely wants it again). */
-  private repeats(accountId: string, key: string | null): boolean {
-    if (key === null) return false;
-    const last = this.lastDocument.get(accountId);
-    this.lastDocument.delete(accountId);
-    this.lastDocument.set(accountId, key);
-    if (this.lastDocument.size > MAX_REMEMBERED_ACCOUNTS) {
-      this.lastDocument.delete(this.lastDocument.keys().next().value as string);
-    }
-    return last === key;
-  }
-
   private async renderInSlot(req: RenderRequest, t0: number, tSlot: number): Promise<RenderResult> {
-    const doc: DocumentSpec = {
-      accountId: req.accountId,
-      entry: req.entry,
-      files: req.files,
-      allowExternalNetwork: req.allowExternalNetwork,
-    };
-    const key = this.documentKey(req);
-    const prepareNext = this.repeats(req.accountId, key);
-    // Timeout and cancel end the render whether or not it has a page (and its session) yet.
-    const ended = new AbortController();
-    let session: RenderSession | null = null;
-    const fail = (err: RenderError) => {
-      if (!ended.signal.aborted) ended.abort(err);
-      session?.fail(err);
-    };
+    const session = new RenderSession(req, {
+      lookup: this.lookup,
+      maxExternalResponseBytes: this.maxExternalResponseBytes,
+      logger: this.logger,
+    });
     const timer = setTimeout(
-      () => fail(new RenderError('render_timeout', `render did not finish within ${req.timeoutMs} ms`)),
+      () => session.fail(new RenderError('render_timeout', `render did not finish within ${req.timeoutMs} ms`)),
       req.timeoutMs,
     );
-    const onCancel = () => fail(canceled());
+    const onCancel = () => session.fail(canceled());
     req.signal?.addEventListener('abort', onCancel, { once: true });
 
     let lease: PageLease | null = null;
     let reusable = false;
-    let prepared = false;
     const timings: RenderTimings = {
       queueMs: ms(t0, tSlot),
       acquirePageMs: 0,
@@ -236,26 +186,22 @@ export class ChromiumRenderer implements Renderer {
     };
     try {
       // Checked before a page is taken: a missing entry is the document's fault and costs no browser work.
-      const entry = await guard(ended.signal, req.files.get(req.entry)).catch((err) => {
+      const entry = await guard(session, req.files.get(req.entry)).catch((err) => {
         throw err instanceof RenderError ? err : new RenderError('render_internal_error', 'storage error', true);
       });
       if (!entry) throw new RenderError('render_entry_not_found', `entry ${req.entry} is not in the deploy version`);
 
       const tAcquire = now();
-      lease = await this.acquire(ended.signal, req.accountId, key);
+      lease = await this.acquire(session, req.accountId);
       const page = lease.page;
-      prepared = lease.prepared !== null;
-      session = (lease.prepared?.job as RenderSession | undefined) ?? new RenderSession(doc, this.sessionOptions);
-      if (!prepared) lease.attach(session);
-      if (ended.signal.aborted) session.fail(ended.signal.reason as RenderError);
-      session.bind(req);
       const tNav = now();
       timings.acquirePageMs = ms(tAcquire, tNav);
 
-      const navigation = lease.prepared?.navigation ?? page.goto(appUrl(req.entry), { waitUntil: 'commit' });
-      const response = await guard(session.signal, navigation).catch((err) => {
-        throw err instanceof RenderError ? err : new DocumentFailure('opening the entry failed', err);
-      });
+      const response = await guard(session, page.goto(appUrl(req.entry), { waitUntil: 'commit' })).catch(
+        (err) => {
+          throw err instanceof RenderError ? err : new DocumentFailure('opening the entry failed', err);
+        },
+      );
       if (!response || response.status() >= 400) {
         throw new RenderError(
           'render_navigation_failed',
@@ -269,7 +215,7 @@ export class ChromiumRenderer implements Renderer {
       const tPdf = now();
       timings.readyMs = ms(tReady, tPdf);
 
-      const pdf = await guard(session.signal, page.pdf({ preferCSSPageSize: true, printBackground: true }));
+      const pdf = await guard(session, page.pdf({ preferCSSPageSize: true, printBackground: true }));
       const tInspect = now();
       timings.pdfMs = ms(tPdf, tInspect);
       if (req.maxOutputBytes !== null && pdf.length > req.maxOutputBytes) {
@@ -281,44 +227,35 @@ export class ChromiumRenderer implements Renderer {
       }
       reusable = true;
       // The page's work is done: hand it back before parsing so its reset overlaps with the parse.
-      const next: NextDocument | undefined =
-        prepareNext && key !== null
-          ? { key, url: appUrl(req.entry), job: new RenderSession(doc, this.sessionOptions) }
-          : undefined;
-      lease.release(true, session.externalOrigins, next);
+      lease.release(true, session.externalOrigins);
       lease = null;
-      const pageCount = await guard(session.signal, countPdfPages(pdf)).catch((err) => {
+      const pageCount = await guard(session, countPdfPages(pdf)).catch((err) => {
         throw err instanceof RenderError ? err : new RenderError('render_internal_error', 'unreadable PDF', true);
       });
       const tEnd = now();
       timings.inspectMs = ms(tInspect, tEnd);
       timings.totalMs = ms(t0, tEnd);
-      return { pdf, bytes: pdf.length, pageCount, timings, prepared };
+      return { pdf, bytes: pdf.length, pageCount, timings };
     } catch (err) {
-      throw await this.explain(err, session?.signal ?? ended.signal, lease);
+      throw await this.explain(err, session, lease);
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onCancel);
-      session?.finish();
+      session.finish();
       // After a timeout, cancel or crash the page's state is unknown (a script may still be spinning): discard.
-      lease?.release(reusable, session?.externalOrigins);
+      lease?.release(reusable, session.externalOrigins);
     }
   }
 
   /** A page for the account. Its bound is the render's, but running out of time here is not the document's doing. */
-  private async acquire(signal: AbortSignal, accountId: string, key: string | null): Promise<PageLease> {
+  private async acquire(session: RenderSession, accountId: string): Promise<PageLease> {
     for (let attempt = 1; ; attempt++) {
-      const pending = this.pool.acquire(accountId, key);
+      const pending = this.pool.acquire(accountId, session);
       try {
-        return await guard(signal, pending);
+        return await guard(session, pending);
       } catch (err) {
         // Too late: give a page that arrives after all straight back.
-        pending
-          .then((l) => {
-            l.prepared?.job.finish();
-            l.release(true);
-          })
-          .catch(() => undefined);
+        pending.then((l) => l.release(true)).catch(() => undefined);
         if (err instanceof RenderError) {
           if (err.code === 'render_timeout') {
             throw new RenderError('render_internal_error', 'no browser page became available in time', true);
@@ -346,7 +283,7 @@ export class ChromiumRenderer implements Renderer {
       let mode: ReadyMode;
       try {
         // Straight over CDP: page.evaluate() wraps every call in Playwright's ~14 KB utility script.
-        mode = await guard(session.signal, evaluateMainWorld<ReadyMode>(cdp, `window.${INTERNAL_KEY}.waitReady()`));
+        mode = await guard(session, evaluateMainWorld<ReadyMode>(cdp, `window.${INTERNAL_KEY}.waitReady()`));
       } catch (err) {
         if (err instanceof RenderError) throw err;
         // The document navigated (client-side redirect) while we waited: look at the new one.
@@ -357,17 +294,17 @@ export class ChromiumRenderer implements Renderer {
       }
       if (!onAppOrigin(page)) throw new RenderError('render_navigation_failed', 'the document left the app origin');
       if (mode === 'manual' || session.pending === 0) return;
-      await guard(session.signal, session.whenIdle());
+      await guard(session, session.whenIdle());
     }
   }
 
   /** Turns whatever ended a render into the RenderError it means. */
-  private async explain(err: unknown, signal: AbortSignal, lease: PageLease | null): Promise<RenderError> {
+  private async explain(err: unknown, session: RenderSession, lease: PageLease | null): Promise<RenderError> {
     if (err instanceof RenderError) return err;
     // A Playwright error ("target closed", "navigation failed") can arrive just before the crash, disconnect
     // or timeout that explains it; those take precedence over blaming the document.
     await new Promise((r) => setTimeout(r, CRASH_EVENT_GRACE_MS));
-    if (signal.aborted) return signal.reason as RenderError;
+    if (session.signal.aborted) return session.signal.reason as RenderError;
     if (lease?.pageCrashed()) return new RenderError('render_page_crashed', 'the page crashed while rendering', true);
     if (this.closed) return new RenderError('render_internal_error', 'the renderer closed while rendering', true);
     if (lease && !lease.browserConnected()) {
@@ -394,8 +331,9 @@ class DocumentFailure extends Error {
 }
 
 /** Races `promise` against the render's end (timeout, cancel, crash); a loser's rejection is swallowed. */
-function guard<T>(signal: AbortSignal, promise: Promise<T>): Promise<T> {
+function guard<T>(session: RenderSession, promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
+  const signal = session.signal;
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);

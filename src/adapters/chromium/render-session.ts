@@ -35,18 +35,10 @@ export function appUrl(path: string): string {
   return `${APP_ORIGIN}/${path.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** What a page needs to load a document; known before the job that will print it (see `bind`). */
-export type DocumentSpec = Pick<RenderRequest, 'accountId' | 'entry' | 'files' | 'allowExternalNetwork'>;
-/** What only the job brings: served to the page once the session is bound to it. */
-export type JobData = Pick<RenderRequest, 'jobId' | 'payload' | 'env' | 'secrets'>;
-
 /**
- * Everything one document needs while its page is loading: it answers the page's requests (version files,
+ * Everything one render needs while its page is loading: it answers the page's requests (version files,
  * payload, environment, sandboxed external requests), counts internal requests in flight for readiness, and
  * carries the abort signal that timeouts, cancellation and crashes trip.
- *
- * A session may start before its job exists (a prepared document, see BrowserPool): until `bind`, requests for
- * the payload and the environment are held, so nothing of a job reaches a page before the job owns it.
  */
 export class RenderSession implements PageJob {
   /** aborted with the RenderError that ends the render */
@@ -57,30 +49,11 @@ export class RenderSession implements PageJob {
   readonly externalOrigins = new Set<string>();
   private idleWaiters: Array<() => void> = [];
   private finished = false;
-  private job: JobData | null = null;
-  private bindWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly doc: DocumentSpec,
+    private readonly req: RenderRequest,
     private readonly opts: SessionOptions,
   ) {}
-
-  /** Hand the job's data to the document; held payload and environment requests are answered now. */
-  bind(job: JobData): void {
-    this.job = job;
-    this.wakeBound();
-  }
-
-  private whenBound(): Promise<void> {
-    if (this.job || this.finished) return Promise.resolve();
-    return new Promise((resolve) => this.bindWaiters.push(resolve));
-  }
-
-  private wakeBound(): void {
-    const waiters = this.bindWaiters;
-    this.bindWaiters = [];
-    for (const w of waiters) w();
-  }
 
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -96,7 +69,6 @@ export class RenderSession implements PageJob {
     this.finished = true;
     this.fail(new RenderError('render_internal_error', 'render finished'));
     this.wakeIdle();
-    this.wakeBound();
   }
 
   /** Resolves when no internal request is being answered. */
@@ -123,14 +95,14 @@ export class RenderSession implements PageJob {
 
   console(type: string, text: string): void {
     this.opts.logger.debug(
-      { jobId: this.job?.jobId, type, text: redactPageText(text, this.job?.secrets ?? {}) },
+      { jobId: this.req.jobId, type, text: redactPageText(text, this.req.secrets) },
       'page console',
     );
   }
 
   pageError(message: string): void {
     this.opts.logger.debug(
-      { jobId: this.job?.jobId, text: redactPageText(message, this.job?.secrets ?? {}) },
+      { jobId: this.req.jobId, text: redactPageText(message, this.req.secrets) },
       'page error',
     );
   }
@@ -147,7 +119,7 @@ export class RenderSession implements PageJob {
     if (url.origin === APP_ORIGIN || url.origin === DATA_ORIGIN) return this.internal(route, url);
     // The document being printed must stay ours: no main-frame navigation elsewhere, allowed network or not.
     if (request.isNavigationRequest() && isMainFrame(route)) {
-      this.opts.logger.debug({ jobId: this.job?.jobId, origin: url.origin }, 'main-frame navigation blocked');
+      this.opts.logger.debug({ jobId: this.req.jobId, origin: url.origin }, 'main-frame navigation blocked');
       return abort(route);
     }
     return this.external(route, url);
@@ -163,7 +135,7 @@ export class RenderSession implements PageJob {
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
       // A file the version has but storage can't produce: the PDF would silently miss it, so fail (retryably).
-      this.opts.logger.warn({ jobId: this.job?.jobId, err: String(err.cause) }, 'storage error serving a file');
+      this.opts.logger.warn({ jobId: this.req.jobId, err: String(err.cause) }, 'storage error serving a file');
       this.fail(new RenderError('render_internal_error', 'storage error while serving the deploy version', true));
       await abort(route, 'failed');
     } finally {
@@ -180,10 +152,10 @@ export class RenderSession implements PageJob {
     let body: Buffer;
     let mime: string;
     try {
-      const file = await this.doc.files.get(path);
+      const file = await this.req.files.get(path);
       if (!file) return fulfill(route, 404, 'text/plain', 'not found');
       mime = file.mime;
-      body = await this.doc.files.open(file);
+      body = await this.req.files.open(file);
     } catch (err) {
       throw new StorageError(err);
     }
@@ -213,16 +185,13 @@ export class RenderSession implements PageJob {
       return;
     }
     if (method !== 'GET' && method !== 'HEAD') return fulfill(route, 405, 'text/plain', 'method not allowed', cors);
-    await this.whenBound();
-    const job = this.job;
-    if (this.finished || !job) return abort(route);
     if (url.pathname === '/__payload') {
-      const { body, mime } = job.payload;
+      const { body, mime } = this.req.payload;
       await route.fulfill({ status: 200, headers: { ...cors, 'content-type': mime }, body }).catch(() => undefined);
       return;
     }
     if (url.pathname === '/environment.json') {
-      const body = JSON.stringify({ env: job.env, secrets: job.secrets });
+      const body = JSON.stringify({ env: this.req.env, secrets: this.req.secrets });
       await route
         .fulfill({ status: 200, headers: { ...cors, 'content-type': 'application/json; charset=utf-8' }, body })
         .catch(() => undefined);
@@ -236,13 +205,13 @@ export class RenderSession implements PageJob {
   private async external(route: Route, url: URL): Promise<void> {
     // Logged by origin only: paths and queries can carry tokens.
     const origin = safeOrigin(url);
-    if (!this.doc.allowExternalNetwork) {
-      this.opts.logger.debug({ jobId: this.job?.jobId, origin }, 'external request blocked (plan)');
+    if (!this.req.allowExternalNetwork) {
+      this.opts.logger.debug({ jobId: this.req.jobId, origin }, 'external request blocked (plan)');
       return abort(route);
     }
     const decision = await checkExternalUrl(url, this.opts.lookup);
     if (!decision.allowed) {
-      this.opts.logger.debug({ jobId: this.job?.jobId, origin, reason: decision.reason }, 'external request blocked');
+      this.opts.logger.debug({ jobId: this.req.jobId, origin, reason: decision.reason }, 'external request blocked');
       return abort(route);
     }
     if (this.finished) return abort(route);
@@ -261,7 +230,7 @@ export class RenderSession implements PageJob {
       this.externalOrigins.add(url.origin);
       await route.fulfill(response).catch(() => undefined);
     } catch (err) {
-      this.opts.logger.debug({ jobId: this.job?.jobId, origin, err: String(err) }, 'external request failed');
+      this.opts.logger.debug({ jobId: this.req.jobId, origin, err: String(err) }, 'external request failed');
       await abort(route, 'failed');
     }
   }
