@@ -114,9 +114,11 @@ export async function createRenderJob(deps: DomainDeps, caller: Caller, input: C
   const payload = payloadOf(input);
   const deploy = await loadDeploy(deps, caller, deployId);
   const version = await resolveVersion(deps, deploy, input.deployVersionId ?? 'latest');
-  await checkQuota(deps, caller.accountId, 'render_jobs');
-  await checkQuota(deps, caller.accountId, 'render_time_ms');
-  const { policy } = await accountPolicy(deps, caller.accountId);
+  // one plan lookup for both quota checks and the job's timeout
+  const plan = await accountPolicy(deps, caller.accountId);
+  await checkQuota(deps, caller.accountId, 'render_jobs', plan);
+  await checkQuota(deps, caller.accountId, 'render_time_ms', plan);
+  const { policy } = plan;
   const now = deps.clock.now();
   const id = newId('rj', now);
   const businessKey = input.businessKey ?? null;

@@ -22,10 +22,13 @@ const METERS: { code: UsageMeterCode; unit: string; limit: keyof Plan['policy'];
   { code: 'render_time_ms', unit: 'millisecond', limit: 'maxRenderTimeMsPerBillPeriod', error: 'renderTimeQuotaExceeded' },
 ];
 
-/** Throws the meter's 429 quota error (Retry-After = seconds to the period's end) when the period's quota is used up. */
-export async function checkQuota(deps: DomainDeps, accountId: string, code: UsageMeterCode): Promise<void> {
+/**
+ * Throws the meter's 429 quota error (Retry-After = seconds to the period's end) when the period's quota is used up.
+ * `plan`: the account's plan if the caller already loaded it (saves a store round trip), else it is looked up.
+ */
+export async function checkQuota(deps: DomainDeps, accountId: string, code: UsageMeterCode, plan?: Plan): Promise<void> {
   const meter = METERS.find((m) => m.code === code)!;
-  const { policy } = await accountPolicy(deps, accountId);
+  const { policy } = plan ?? (await accountPolicy(deps, accountId));
   const limit = policy[meter.limit] as number | null;
   if (limit === null) return;
   const now = deps.clock.now();
