@@ -174,6 +174,7 @@ export class WebhookSender {
   private timer: NodeJS.Timeout | null = null;
   private offTerminal: (() => void) | null = null;
   private running: Promise<void> | null = null;
+  private soon: NodeJS.Immediate | null = null;
   private again = false;
 
   constructor(private readonly deps: DomainDeps, private readonly opts: WebhookSenderOptions = {}) {
@@ -188,7 +189,7 @@ export class WebhookSender {
     if (this.started) return;
     this.started = true;
     this.closing = false;
-    this.offTerminal = this.deps.queue.onTerminal(() => this.kick());
+    this.offTerminal = this.deps.queue.onTerminal(() => this.kickSoon());
     const tick = () => {
       this.timer = setTimeout(() => {
         this.kick();
@@ -205,10 +206,24 @@ export class WebhookSender {
     this.started = false;
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = null;
     this.offTerminal?.();
     this.offTerminal = null;
     await this.running?.catch(() => {});
     this.closing = false;
+  }
+
+  /**
+   * A job just ended: start a pass on the next turn of the event loop rather than inside the terminal event, so the
+   * job's own waiters (`?wait=` requests woken by the same event) reload it and answer first. One pass per turn.
+   */
+  private kickSoon() {
+    if (this.soon || !this.started) return;
+    this.soon = setImmediate(() => {
+      this.soon = null;
+      this.kick();
+    });
   }
 
   private kick() {

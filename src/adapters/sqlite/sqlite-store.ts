@@ -258,6 +258,8 @@ export class SqliteStore implements MetadataStore {
     purge: async (before) => this.run('DELETE FROM idempotency_keys WHERE created_at < ?', before)?.changes ?? 0,
   };
 
+  private static DUE_DELIVERY = `SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+             ORDER BY next_attempt_at, id LIMIT 1`;
   webhooks: MetadataStore['webhooks'] = {
     createEvent: async (event, first) =>
       this.c.immediate(() => {
@@ -271,14 +273,12 @@ export class SqliteStore implements MetadataStore {
         return created;
       }),
     getEvent: async (id) => this.one<WebhookEventRecord>('SELECT * FROM webhook_events WHERE id = ?', [id]),
-    claimDue: async (now, owner, leaseUntil) =>
-      this.c.immediate(() => {
-        const due = this.c
-          .stmt(
-            `SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
-             ORDER BY next_attempt_at, id LIMIT 1`,
-          )
-          .get(now, now) as { id: string } | undefined;
+    claimDue: async (now, owner, leaseUntil) => {
+      // Usually nothing is due (the sender runs after every job): answer that from a plain read, without taking the
+      // write lock; when something is, the transaction looks again.
+      if (!this.c.stmt(SqliteStore.DUE_DELIVERY).get(now, now)) return null;
+      return this.c.immediate(() => {
+        const due = this.c.stmt(SqliteStore.DUE_DELIVERY).get(now, now) as { id: string } | undefined;
         if (!due) return null;
         const taken = this.c
           .stmt(
@@ -287,7 +287,8 @@ export class SqliteStore implements MetadataStore {
           )
           .run(owner, leaseUntil, due.id, now).changes === 1;
         return taken ? this.one<WebhookDeliveryRecord>('SELECT * FROM webhook_deliveries WHERE id = ?', [due.id]) : null;
-      }),
+      });
+    },
     complete: async (id, owner, r, next) =>
       this.c.immediate(() => {
         const done = this.c
