@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, access, constants } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobRejectedError, type BlobStore, type PutOptions, type PutResult } from '../../ports/blob-store.js';
 
@@ -11,6 +12,8 @@ import { BlobRejectedError, type BlobStore, type PutOptions, type PutResult } fr
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
   private readonly tmp: string;
+  /** directories this process created or found under the root, so a put skips the mkdir (rename recreates a vanished one) */
+  private readonly dirs = new Set<string>();
   readonly description: string;
 
   constructor(dir: string) {
@@ -58,8 +61,7 @@ export class FsBlobStore implements BlobStore {
       const sha256 = hash.digest('hex');
       if (opts.expectedSize !== undefined && size !== opts.expectedSize) throw new BlobRejectedError('size_mismatch', { sha256, size });
       if (opts.expectedSha256 !== undefined && sha256 !== opts.expectedSha256) throw new BlobRejectedError('hash_mismatch', { sha256, size });
-      await mkdir(resolve(dest, '..'), { recursive: true });
-      await rename(tmpFile, dest);
+      await this.renameInto(tmpFile, dest);
       return { sha256, size };
     } catch (err) {
       await rm(tmpFile, { force: true });
@@ -67,13 +69,51 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  private async renameInto(tmpFile: string, dest: string) {
+    const dir = dirname(dest);
+    if (!this.dirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.remember(dir);
+      return rename(tmpFile, dest);
+    }
+    try {
+      await rename(tmpFile, dest);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // the directory was removed behind our back (or the temp file is gone, which fails again below)
+      this.dirs.delete(dir);
+      await mkdir(dir, { recursive: true });
+      this.remember(dir);
+      await rename(tmpFile, dest);
+    }
+  }
+
+  private remember(dir: string) {
+    if (this.dirs.size >= 100_000) this.dirs.clear();
+    this.dirs.add(dir);
+  }
+
   async get(key: string, range?: { start: number; end: number }): Promise<Readable | null> {
     const p = this.pathOf(key);
+    // open and fstat are metadata calls of microseconds on a local disk, cheaper inline than as two thread-pool round
+    // trips (the reads themselves stay asynchronous). Knowing the size lets the stream stop after the last byte
+    // instead of issuing one more read to find the end of the file.
+    let fd: number;
     try {
-      const fh = await open(p, 'r');
-      return fh.createReadStream({ ...(range ?? {}) });
+      fd = openSync(p, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      let bounds: { start?: number; end?: number } = range ?? {};
+      if (!range) {
+        const size = fstatSync(fd).size;
+        if (size > 0) bounds = { start: 0, end: size - 1 };
+      }
+      return createReadStream(p, { fd, ...bounds });
+    } catch (err) {
+      closeSync(fd);
       throw err;
     }
   }
