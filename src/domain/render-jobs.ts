@@ -145,22 +145,37 @@ export async function loadJob(deps: DomainDeps, caller: Caller, jobId: string): 
  * second as well so a job finished by a worker on another node is seen too.
  */
 export async function waitForJob(deps: DomainDeps, caller: Caller, jobId: string, seconds: number): Promise<RenderJobRecord> {
-  let job = await loadJob(deps, caller, jobId);
-  if (seconds <= 0 || TERMINAL_STATUSES.includes(job.status)) return job;
-  const deadline = Date.now() + seconds * 1000;
-  while (!TERMINAL_STATUSES.includes(job.status) && Date.now() < deadline) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, Math.min(500, deadline - Date.now()));
-      const off = deps.queue.onTerminal((id) => id === jobId && done());
-      function done() {
-        clearTimeout(timer);
-        off();
-        resolve();
+  if (seconds <= 0) return loadJob(deps, caller, jobId);
+  // Listen before the first read, so a job that ends between the read and the wait still wakes it at once.
+  let ended = false;
+  let wake: (() => void) | null = null;
+  const off = deps.queue.onTerminal((id) => {
+    if (id !== jobId) return;
+    ended = true;
+    wake?.();
+  });
+  try {
+    let job = await loadJob(deps, caller, jobId);
+    const deadline = Date.now() + seconds * 1000;
+    while (!TERMINAL_STATUSES.includes(job.status) && Date.now() < deadline) {
+      if (!ended) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.min(500, deadline - Date.now()));
+          function done() {
+            clearTimeout(timer);
+            wake = null;
+            resolve();
+          }
+          wake = done;
+        });
       }
-    });
-    job = await loadJob(deps, caller, jobId);
+      ended = false;
+      job = await loadJob(deps, caller, jobId);
+    }
+    return job;
+  } finally {
+    off();
   }
-  return job;
 }
 
 export const JOB_STATUSES: RenderJobStatus[] = ['queued', 'rendering', 'retry_scheduled', 'succeeded', 'failed', 'canceled'];
