@@ -141,11 +141,12 @@ export async function loadJob(deps: DomainDeps, caller: Caller, jobId: string): 
 }
 
 /**
- * Holds until the job is terminal or `seconds` pass. Wakes on the same-process terminal event, and polls twice a
+ * Holds until the job is terminal, `seconds` pass or `signal` aborts (server shutting down: answer with the job as
+ * it is rather than hold the shutdown for up to a minute). Wakes on the same-process terminal event, and polls twice a
  * second as well so a job finished by a worker on another node is seen too.
  */
-export async function waitForJob(deps: DomainDeps, caller: Caller, jobId: string, seconds: number): Promise<RenderJobRecord> {
-  if (seconds <= 0) return loadJob(deps, caller, jobId);
+export async function waitForJob(deps: DomainDeps, caller: Caller, jobId: string, seconds: number, signal?: AbortSignal): Promise<RenderJobRecord> {
+  if (seconds <= 0 || signal?.aborted) return loadJob(deps, caller, jobId);
   // Listen before the first read, so a job that ends between the read and the wait still wakes it at once.
   let ended = false;
   let wake: (() => void) | null = null;
@@ -154,10 +155,12 @@ export async function waitForJob(deps: DomainDeps, caller: Caller, jobId: string
     ended = true;
     wake?.();
   });
+  const onAbort = () => wake?.();
+  signal?.addEventListener('abort', onAbort);
   try {
     let job = await loadJob(deps, caller, jobId);
     const deadline = Date.now() + seconds * 1000;
-    while (!TERMINAL_STATUSES.includes(job.status) && Date.now() < deadline) {
+    while (!TERMINAL_STATUSES.includes(job.status) && Date.now() < deadline && !signal?.aborted) {
       if (!ended) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, Math.min(500, deadline - Date.now()));
@@ -175,6 +178,7 @@ export async function waitForJob(deps: DomainDeps, caller: Caller, jobId: string
     return job;
   } finally {
     off();
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 

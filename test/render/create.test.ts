@@ -272,4 +272,29 @@ describe('render jobs: create, payloads, idempotency, list, deploy deletion', ()
     expect((await s.request('GET', `/v1/pdfs/${keptDone.output.pdfId}/content`)).status).toBe(200);
     expect((await s.request('GET', `/v1/render-jobs/${kept.id}`)).body.job.status).toBe('succeeded');
   });
+
+  it('?wait requests answer at once with the job as it is when the server shuts down', async () => {
+    const own = await startTestServer();
+    try {
+      const { deployId: probe } = await deployDir(own, PROBE_DIR, { slug: 'probe' });
+      await own.worker.stop(); // the job stays queued: nothing would end the wait but the 60 s
+      const started = Date.now();
+      const held = own.request('POST', '/v1/render-jobs?wait=60', { json: { deployId: probe } });
+      const polled = (async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        const list = await own.request('GET', '/v1/render-jobs');
+        return own.request('GET', `/v1/render-jobs/${list.body.items[0].id}?wait=60`);
+      })();
+      await new Promise((r) => setTimeout(r, 600));
+      await own.stop();
+      const [create, get] = await Promise.all([held, polled]);
+      expect(create.status, create.text).toBe(202);
+      expect(create.body.job.status).toBe('queued');
+      expect(get.status, get.text).toBe(200);
+      expect(get.body.job.status).toBe('queued');
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await own.stop().catch(() => undefined);
+    }
+  });
 });

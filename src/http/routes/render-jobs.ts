@@ -49,8 +49,11 @@ export function sendPdf(reply: FastifyReply, pdf: jobs.PdfStream, kind: 'attachm
 export const renderJobRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => async (app) => {
   const d = ctx.deps;
   const now = () => d.clock.now();
+  // Shutting down: ?wait requests answer with the job as it is now instead of holding the close for up to 60 s.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
   const accepted = async (job: Awaited<ReturnType<typeof jobs.createRenderJob>>, wait: number | undefined, caller: Parameters<typeof jobs.waitForJob>[1]) => {
-    const latest = wait ? await jobs.waitForJob(d, caller, job.id, wait) : job;
+    const latest = wait ? await jobs.waitForJob(d, caller, job.id, wait, closing.signal) : job;
     return { accepted: true as const, queue: 'default' as const, job: jobs.jobView(latest, now()) };
   };
 
@@ -92,7 +95,7 @@ export const renderJobRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => a
       operationId: 'getRenderJob', summary: 'Get a render job; ?wait=N long-polls until it ends', tags: ['Render jobs'], params: JobParams, querystring: Wait,
       response: { 200: Type.Object({ job: RenderJob }), ...errors(404) },
     },
-  }, async (req) => ({ job: jobs.jobView(await jobs.waitForJob(d, req.caller, req.params.jobId, req.query.wait ?? 0), now()) }));
+  }, async (req) => ({ job: jobs.jobView(await jobs.waitForJob(d, req.caller, req.params.jobId, req.query.wait ?? 0, closing.signal), now()) }));
 
   app.post('/render-jobs/:jobId/cancel', {
     schema: {
