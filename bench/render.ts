@@ -1,6 +1,7 @@
 /**
- * Render benchmark: the full API path (create → succeeded → download) against a raw Playwright loop
- * (same browser binary and flags, warm pages, setContent + page.pdf) measured in the same run.
+ * Render benchmark: the full API path (create → succeeded → download) against two raw Playwright loops measured
+ * in the same run (same browser binary and flags, warm pages): setContent + page.pdf (the cheapest print), and a
+ * routed goto + page.pdf (a fresh document per print, the floor for a renderer that isolates jobs).
  *
  *   npm run bench                 # all rows
  *   BENCH_QUICK=1 npm run bench   # fewer documents per row
