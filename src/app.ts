@@ -53,6 +53,17 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     reply.header('x-request-id', req.id);
   });
 
+  // Closing: a response still going out ends its connection too. Node's close() only drops the connections idle
+  // when it is called; one that turns idle afterwards (a ?wait answered during shutdown) would hold the close
+  // until its keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   // An empty JSON body means "no body" (optional-body POSTs such as commit), not a parse error.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {

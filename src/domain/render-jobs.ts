@@ -338,6 +338,24 @@ export async function pdfLink(deps: DomainDeps, caller: Caller, pdfId: string, d
 }
 
 /** Deletes transient outputs past their retention; the job then answers 410 → 404 stays consistent via outputDeletedAt. */
+/**
+ * Deletes stored render outputs and managed-PDF objects that no job or PDF records (a worker that died between
+ * storing a PDF and recording it; a delete of a recorded one that failed half-way), once older than `graceMs` —
+ * a render in flight records its output right after storing it.
+ */
+export async function sweepUnrecordedOutputs(deps: DomainDeps, opts: { graceMs?: number } = {}): Promise<number> {
+  const cutoff = deps.clock.now() - (opts.graceMs ?? 60 * 60_000);
+  let deleted = 0;
+  for (const prefix of ['outputs/', 'pdfs/']) {
+    for await (const { key, modifiedAt } of deps.blobs.list(prefix)) {
+      if (modifiedAt > cutoff || (await deps.queue.isOutputRecorded(key))) continue;
+      await deps.blobs.delete(key);
+      deleted++;
+    }
+  }
+  return deleted;
+}
+
 export async function sweepExpiredOutputs(deps: DomainDeps): Promise<number> {
   const now = deps.clock.now();
   let n = 0;

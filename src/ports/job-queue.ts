@@ -111,6 +111,8 @@ export interface JobQueue {
   markOutputDeleted(id: string, now: number): Promise<void>;
   /** transient outputs past their expiry that still have bytes */
   expiredOutputs(now: number, limit: number): Promise<RenderJobRecord[]>;
+  /** whether a job's live output or a live managed PDF is stored under `key` */
+  isOutputRecorded(key: string): Promise<boolean>;
   /** jobs whose terminal webhook has not been handed to the sender yet */
   pendingWebhooks(limit: number): Promise<RenderJobRecord[]>;
   clearWebhookPending(id: string): Promise<void>;

@@ -5,7 +5,7 @@ import { bootstrap } from '../domain/accounts.js';
 import type { Clock } from '../domain/clock.js';
 import type { DomainDeps } from '../domain/context.js';
 import { IDEMPOTENCY_TTL_MS } from '../domain/idempotency.js';
-import { sweepExpiredOutputs } from '../domain/render-jobs.js';
+import { sweepExpiredOutputs, sweepUnrecordedOutputs } from '../domain/render-jobs.js';
 import { RenderWorker } from '../domain/render-worker.js';
 import { WebhookSender } from '../domain/webhooks.js';
 import { collectGarbage, expireUploadSessions } from '../domain/uploads.js';
@@ -99,6 +99,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await expireUploadSessions(deps);
     await collectGarbage(deps);
     await sweepExpiredOutputs(deps);
+    await sweepUnrecordedOutputs(deps);
     await deps.store.idempotency.purge(deps.clock.now() - IDEMPOTENCY_TTL_MS);
     await webhooks.runOnce();
   };

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployDir } from '../helpers/deploy-dir.js';
 import { pdfText } from '../helpers/pdf.js';
@@ -306,5 +307,30 @@ describe('render outputs, signed links and managed PDFs', () => {
     expect((await getOutput(s, managed.id)).status).toBe(200);
     // and the job itself can still be deleted
     expect((await s.request('DELETE', `/v1/render-jobs/${job.id}`)).status).toBe(204);
+  });
+
+  it('the sweep deletes outputs and managed-PDF objects no job or PDF records, once an hour old; recorded ones stay', async () => {
+    // a server of its own: its clock must still be at the wall clock that stamps stored objects
+    const own = await startTestServer();
+    try {
+      const probe = (await deployDir(own, PROBE_DIR, { slug: 'probe' })).deployId;
+      const kept = await createJob(own, { deployId: probe }, { wait: 20 });
+      const keptPdf = await createJob(own, { deployId: probe, outputMode: 'managed' }, { wait: 20 });
+      expect([kept.status, keptPdf.status]).toEqual(['succeeded', 'succeeded']);
+      // what a worker killed between storing a PDF and recording it leaves behind
+      const orphans = ['outputs/zz/rj_orphan-1.pdf', 'pdfs/zz/pdf_orphan.pdf'];
+      for (const key of orphans) await own.deps.blobs.put(key, Readable.from(Buffer.from('%PDF-1.7 orphan')));
+      await own.sweep();
+      // younger than the grace period: kept (a render records its output right after storing it)
+      for (const key of orphans) expect(await own.deps.blobs.stat(key)).not.toBeNull();
+
+      own.clock.advance(61 * 60_000);
+      await own.sweep();
+      for (const key of orphans) expect(await own.deps.blobs.stat(key)).toBeNull();
+      expect((await getOutput(own, kept.id)).status).toBe(200);
+      expect((await own.request('GET', `/v1/pdfs/${keptPdf.output.pdfId}/content`)).status).toBe(200);
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -359,6 +359,15 @@ export class PgQueue implements JobQueue {
     );
   }
 
+  async isOutputRecorded(key: string) {
+    const { rows } = await this.db.query(
+      `SELECT 1 FROM render_jobs WHERE output_key = $1 AND output_deleted_at IS NULL
+       UNION ALL SELECT 1 FROM pdfs WHERE blob_key = $1 AND deleted_at IS NULL LIMIT 1`,
+      [key],
+    );
+    return rows.length > 0;
+  }
+
   async pendingWebhooks(limit: number) {
     return this.jobs('SELECT * FROM render_jobs WHERE webhook_pending ORDER BY finished_at, id LIMIT $1', [limit]);
   }

@@ -278,6 +278,16 @@ export class SqliteQueue implements JobQueue {
     );
   }
 
+  async isOutputRecorded(key: string) {
+    const row = this.c
+      .stmt(
+        `SELECT 1 FROM render_jobs WHERE output_key = ? AND output_deleted_at IS NULL
+         UNION ALL SELECT 1 FROM pdfs WHERE blob_key = ? AND deleted_at IS NULL LIMIT 1`,
+      )
+      .get(key, key);
+    return row !== undefined;
+  }
+
   async pendingWebhooks(limit: number) {
     return this.jobs('SELECT * FROM render_jobs WHERE webhook_pending = 1 ORDER BY finished_at LIMIT ?', limit);
   }
