@@ -186,10 +186,11 @@ describe('garbage collection', () => {
   it('GC leaves the rest of storage alone (non-blob keys, malformed names)', async () => {
     const other = Buffer.from('not a blob');
     await s.deps.blobs.put('blobs/zz/zz/not-a-sha', Readable.from([other]));
-    await s.deps.blobs.put('outputs/x/y.pdf', Readable.from([other]));
+    // (outputs/ and pdfs/ have a sweep of their own: test/render/outputs.test.ts)
+    await s.deps.blobs.put('exports/x/y.bin', Readable.from([other]));
     later(10 * HOUR);
     await s.sweep();
     expect(await s.deps.blobs.stat('blobs/zz/zz/not-a-sha')).not.toBeNull();
-    expect(await s.deps.blobs.stat('outputs/x/y.pdf')).not.toBeNull();
+    expect(await s.deps.blobs.stat('exports/x/y.bin')).not.toBeNull();
   });
 });
