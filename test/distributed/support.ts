@@ -2,14 +2,12 @@
  * Real `press-cloud serve` child processes sharing one PostgreSQL database and one S3 store (the distributed
  * configuration as an operator runs it), plus small helpers for the distributed suites.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { alive, descendants, ROOT } from '../helpers/processes.js';
 
 /** A port that was free a moment ago (the node needs it up front: PRESS_PUBLIC_URL names it). */
 export async function freePort(): Promise<number> {
@@ -18,27 +16,6 @@ export async function freePort(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
-}
-
-/** pids of every descendant of `pid` (Chromium and its helpers), read from ps */
-export function descendants(pid: number): number[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
-    .trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [child, parent] of rows) if (parent === p) (out.push(child), walk(child));
-  };
-  walk(pid);
-  return out;
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,39 +1,16 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
 import { deployDir } from '../helpers/deploy-dir.js';
 import { pdfText } from '../helpers/pdf.js';
+import { alive, descendants, ROOT } from '../helpers/processes.js';
 import { startTestBackend, type TestServer } from '../helpers/server.js';
 import { PROBE_DIR, createJob, fetchBytes, httpClient, sleep, waitStatus, waitTerminal } from './support.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** pids of every descendant of `pid` (Chromium and its helpers), read from ps */
-function descendants(pid: number): number[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
-    .trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [child, parent] of rows) if (parent === p) (out.push(child), walk(child));
-  };
-  walk(pid);
-  return out;
-}
-
-function alive(pid: number) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Starts `press-cloud serve` as a real child process; resolves with its URL and the bootstrap admin key. */
 async function spawnServe(dataDir: string, backendEnv: Record<string, string>): Promise<{ child: ChildProcess; url: string; key: string; stderr: () => string }> {
