@@ -337,7 +337,6 @@ export async function pdfLink(deps: DomainDeps, caller: Caller, pdfId: string, d
   return { access: signLink({ key: deps.linkSigningKey, baseUrl: deps.settings.publicUrl, target: { kind: 'pdf', accountId: caller.accountId, id: pdfId }, disposition, expiresAt }) };
 }
 
-/** Deletes transient outputs past their retention; the job then answers 410 → 404 stays consistent via outputDeletedAt. */
 /**
  * Deletes stored render outputs and managed-PDF objects that no job or PDF records (a worker that died between
  * storing a PDF and recording it; a delete of a recorded one that failed half-way), once older than `graceMs` —
@@ -356,6 +355,7 @@ export async function sweepUnrecordedOutputs(deps: DomainDeps, opts: { graceMs?:
   return deleted;
 }
 
+/** Deletes transient outputs past their retention; the job then answers 410 → 404 stays consistent via outputDeletedAt. */
 export async function sweepExpiredOutputs(deps: DomainDeps): Promise<number> {
   const now = deps.clock.now();
   let n = 0;
