@@ -76,9 +76,13 @@ export class PgQueue implements JobQueue {
   /** terminal bookkeeping shared by succeed/fail/cancel/reclaim: payload gone, render time metered */
   private async terminal(c: Queryable, job: { id: string; accountId: string }, now: number, renderTimeMs: number) {
     await c.query('DELETE FROM render_job_payloads WHERE render_job_id = $1', [job.id]);
-    if (renderTimeMs > 0) {
-      await c.query(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES ($1, 'render_time_ms', $2, $3)`, [job.accountId, renderTimeMs, now]);
-    }
+    await this.meterRenderTime(c, job, now, renderTimeMs);
+  }
+
+  /** an attempt's render time on the account's `render_time_ms` meter (terminal or retried) */
+  private async meterRenderTime(c: Queryable, job: { accountId: string }, now: number, renderTimeMs: number) {
+    if (renderTimeMs <= 0) return;
+    await c.query(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES ($1, 'render_time_ms', $2, $3)`, [job.accountId, renderTimeMs, now]);
   }
 
   async enqueue(job: RenderJobRecord, payload: JobPayload) {
@@ -225,9 +229,7 @@ export class PgQueue implements JobQueue {
              error_code = $2, error_message = $3, render_time_ms = coalesce(render_time_ms, 0) + $4 WHERE id = $5`,
           [retryAt, error.code, error.message, error.renderTimeMs, id],
         );
-        if (error.renderTimeMs > 0) {
-          await c.query(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES ($1, 'render_time_ms', $2, $3)`, [job.accountId, error.renderTimeMs, now]);
-        }
+        await this.meterRenderTime(c, job, now, error.renderTimeMs);
         await this.notify(c, 'work', [id]); // the account's slot is free again
       } else {
         await c.query(

@@ -33,9 +33,13 @@ export class SqliteQueue implements JobQueue {
   /** terminal bookkeeping shared by succeed/fail/cancel: payload gone, render time metered, webhook pending */
   private terminal(job: { id: string; accountId: string }, now: number, renderTimeMs: number) {
     this.c.stmt('DELETE FROM render_job_payloads WHERE render_job_id = ?').run(job.id);
-    if (renderTimeMs > 0) {
-      this.c.stmt(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_time_ms', ?, ?)`).run(job.accountId, renderTimeMs, now);
-    }
+    this.meterRenderTime(job, now, renderTimeMs);
+  }
+
+  /** an attempt's render time on the account's `render_time_ms` meter (terminal or retried) */
+  private meterRenderTime(job: { accountId: string }, now: number, renderTimeMs: number) {
+    if (renderTimeMs <= 0) return;
+    this.c.stmt(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_time_ms', ?, ?)`).run(job.accountId, renderTimeMs, now);
   }
 
   private emitTerminal(id: string) {
@@ -153,9 +157,7 @@ export class SqliteQueue implements JobQueue {
                error_code = ?, error_message = ?, render_time_ms = coalesce(render_time_ms, 0) + ? WHERE id = ?`,
           )
           .run(retryAt, error.code, error.message, error.renderTimeMs, id);
-        if (error.renderTimeMs > 0) {
-          this.c.stmt(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_time_ms', ?, ?)`).run(job.accountId, error.renderTimeMs, now);
-        }
+        this.meterRenderTime(job, now, error.renderTimeMs);
       } else {
         this.c
           .stmt(
