@@ -46,14 +46,12 @@ export function sendPdf(reply: FastifyReply, pdf: jobs.PdfStream, kind: 'attachm
     .send(pdf.stream);
 }
 
-export const renderJobRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => async (app) => {
+/** `closing`: aborted when the server starts shutting down; ?wait requests then answer with the job as it is. */
+export const renderJobRoutes = (ctx: AppContext, closing: AbortSignal): FastifyPluginAsyncTypebox => async (app) => {
   const d = ctx.deps;
   const now = () => d.clock.now();
-  // Shutting down: ?wait requests answer with the job as it is now instead of holding the close for up to 60 s.
-  const closing = new AbortController();
-  app.addHook('preClose', async () => closing.abort());
   const accepted = async (job: Awaited<ReturnType<typeof jobs.createRenderJob>>, wait: number | undefined, caller: Parameters<typeof jobs.waitForJob>[1]) => {
-    const latest = wait ? await jobs.waitForJob(d, caller, job.id, wait, closing.signal) : job;
+    const latest = wait ? await jobs.waitForJob(d, caller, job.id, wait, closing) : job;
     return { accepted: true as const, queue: 'default' as const, job: jobs.jobView(latest, now()) };
   };
 
@@ -95,7 +93,7 @@ export const renderJobRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => a
       operationId: 'getRenderJob', summary: 'Get a render job; ?wait=N long-polls until it ends', tags: ['Render jobs'], params: JobParams, querystring: Wait,
       response: { 200: Type.Object({ job: RenderJob }), ...errors(404) },
     },
-  }, async (req) => ({ job: jobs.jobView(await jobs.waitForJob(d, req.caller, req.params.jobId, req.query.wait ?? 0, closing.signal), now()) }));
+  }, async (req) => ({ job: jobs.jobView(await jobs.waitForJob(d, req.caller, req.params.jobId, req.query.wait ?? 0, closing), now()) }));
 
   app.post('/render-jobs/:jobId/cancel', {
     schema: {
