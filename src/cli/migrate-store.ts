@@ -10,7 +10,7 @@
  * while the embedded server still runs and run it again, for the delta, once the server is stopped.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ import { PgDatabase } from '../adapters/postgres/pg-database.js';
 import { openSqlite } from '../adapters/sqlite/sqlite-store.js';
 import { SecretBox } from '../domain/crypto.js';
 import type { BlobStore } from '../ports/blob-store.js';
-import { createBlobStore } from '../start/compose.js';
+import { createBlobStore, readSecretKeyFile } from '../start/compose.js';
 
 /** Parents before children (foreign keys), so every batch commits on its own. */
 export const TABLES = [
@@ -253,12 +253,6 @@ async function topUpUsage(db: Database.Database, pg: PgDatabase, cols: string[],
   return written;
 }
 
-/** The key the embedded server used: PRESS_SECRET_KEY when it was set, else `<dataDir>/secret.key`. */
-function sourceSecretKey(dataDir: string): Buffer | null {
-  const file = join(dataDir, 'secret.key');
-  return existsSync(file) ? Buffer.from(readFileSync(file, 'utf8').trim(), 'base64') : null;
-}
-
 /** Copies the embedded store in `opts.fromDataDir` into the distributed store `config` points at. */
 export async function migrateStore(config: Config, opts: MigrateStoreOptions): Promise<MigrateStoreReport> {
   const t0 = Date.now();
@@ -271,7 +265,8 @@ export async function migrateStore(config: Config, opts: MigrateStoreOptions): P
   const dbFile = join(opts.fromDataDir, 'press.db');
   if (!existsSync(dbFile)) throw new MigrateStoreError(`no embedded store at ${opts.fromDataDir} (no press.db there); pass --from-data-dir or set PRESS_DATA_DIR`);
 
-  const fileKey = sourceSecretKey(opts.fromDataDir);
+  // the key the embedded server generated, if it ran without PRESS_SECRET_KEY
+  const fileKey = readSecretKeyFile(opts.fromDataDir);
   if (fileKey && !fileKey.equals(config.secretKey)) {
     throw new MigrateStoreError(
       `PRESS_SECRET_KEY differs from the embedded store's key (${join(opts.fromDataDir, 'secret.key')}). Encrypted secrets and signed ` +

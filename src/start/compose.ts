@@ -13,11 +13,18 @@ import { systemClock, type Clock } from '../domain/clock.js';
 import type { DomainDeps } from '../domain/context.js';
 import { SecretBox } from '../domain/crypto.js';
 
+/** The key an embedded store generated into `<dataDir>/secret.key`, or null when there is none. */
+export function readSecretKeyFile(dataDir: string): Buffer | null {
+  const file = join(dataDir, 'secret.key');
+  return existsSync(file) ? Buffer.from(readFileSync(file, 'utf8').trim(), 'base64') : null;
+}
+
 /** The secrets-at-rest key: PRESS_SECRET_KEY, else generated once into <dataDir>/secret.key (mode 0600). */
 export function loadSecretKey(config: Pick<Config, 'secretKey' | 'dataDir'>): Buffer {
   if (config.secretKey) return config.secretKey;
+  const existing = readSecretKeyFile(config.dataDir);
+  if (existing) return existing;
   const file = join(config.dataDir, 'secret.key');
-  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
   mkdirSync(config.dataDir, { recursive: true });
   const key = randomBytes(32);
   writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
