@@ -1,6 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+// `source`: the workspace packages (@press-cloud/*) resolve to their TypeScript sources, as in tsconfig's
+// customConditions, so tests and typechecks never depend on a stale build.
+const conditions = ['source', 'import', 'module', 'node', 'default'];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: conditions } },
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     testTimeout: 30_000,

@@ -53,6 +53,22 @@ export interface RenderRequest {
   maxOutputBytes: number | null;
   /** aborting it (job canceled) stops the render quickly with `render_canceled` */
   signal?: AbortSignal;
+  /**
+   * Playwright `page.pdf()` options over the defaults (the document's CSS page size, backgrounds printed).
+   * The API has none; the `press` CLI's local renders pass press.toml's [playwright] options.
+   */
+  pdfOptions?: PdfOptions;
+}
+
+export interface PdfOptions {
+  format?: string;
+  landscape?: boolean;
+  margin?: { top?: string; right?: string; bottom?: string; left?: string };
+  printBackground?: boolean;
+  scale?: number;
+  preferCSSPageSize?: boolean;
+  width?: string;
+  height?: string;
 }
 
 /** Milliseconds spent in each step of one render. */

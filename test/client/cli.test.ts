@@ -44,13 +44,13 @@ describe('press CLI (child process) against a real server', () => {
   it('--help lists every command, the credentials and the exit codes; render --help every flag and press.toml key', async () => {
     const top = await press(['--help'], { env });
     expect(top.code).toBe(0);
-    for (const word of ['render', 'deploy', 'jobs', 'pdfs', 'usage', 'login', 'Exit codes', 'PRESS_CLOUD_TOKEN', '6  timeout']) expect(top.stdout).toContain(word);
+    for (const word of ['render', 'deploy', 'jobs', 'pdfs', 'usage', 'login', 'logout', 'whoami', 'completion', 'Exit codes', 'PRESS_CLOUD_TOKEN', 'PRESS_PROFILE', '6  timeout']) expect(top.stdout).toContain(word);
     const render = await press(['render', '--help'], { env });
     expect(render.code).toBe(0);
-    for (const flag of ['--config', '--out', '--timeout', '--timing-detail', '--remote', '--save-version', '--remote-output', '--token', '--api-base', '--deploy-id', '--slug', '--name', '--business-key', '--json']) {
+    for (const flag of ['--config', '--out', '--timeout', '--watch', '--profile', '--timing-detail', '--remote', '--save-version', '--remote-output', '--token', '--api-base', '--deploy-id', '--slug', '--name', '--business-key', '--json']) {
       expect(render.stdout).toContain(flag);
     }
-    for (const key of ['workspace', '[runtime.env]', '[runtime.secrets]', '.dev.vars', '[pdf.<name>]', 'payload_path', 'output', 'dir']) expect(render.stdout).toContain(key);
+    for (const key of ['workspace', '[playwright]', 'build', '[runtime.env]', '[runtime.secrets]', '.dev.vars', '[pdf.<name>]', 'payload_path', 'output', 'dir']) expect(render.stdout).toContain(key);
     const usage = await press(['render', '--no-such-flag'], { env });
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/^press: unknown option '--no-such-flag' \(usage_error\)/);
@@ -70,10 +70,10 @@ describe('press CLI (child process) against a real server', () => {
     expect(existsSync(join(dir, 'invoice.pdf'))).toBe(false);
   }, 60_000);
 
-  it('press.toml problems exit 2 naming the key; a workspace the key is not in exits 3', async () => {
+  it('press.toml problems exit 2 naming the key, file and line; workspace is the base directory', async () => {
     const typo = await press(['render'], { env, cwd: project(`[pdf.a]\ndir = ${q(SIMPLE_DIR)}\npayload-path = "x.json"\n`) });
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toMatch(/pdf\.a\.payload-path is not supported .*\(invalid_config\)/);
+    expect(typo.stderr).toMatch(/press\.toml:3: pdf\.a\.payload-path is not a known key here .*\(invalid_config\)/);
     const secret = await press(['render'], { env, cwd: project(`[runtime.secrets]\nTOKEN = "PRESS_TEST_UNSET_VAR"\n[pdf.a]\ndir = ${q(SIMPLE_DIR)}\n`) });
     expect(secret.code).toBe(2);
     expect(secret.stderr).toContain('PRESS_TEST_UNSET_VAR, which is not set');
@@ -82,12 +82,11 @@ describe('press CLI (child process) against a real server', () => {
     expect(localOnly.code).toBe(2);
     expect(localOnly.stderr).toContain('--save-version only apply with --remote');
 
-    const other = await press(['render', '--remote'], { env, cwd: project(`workspace = "someone-else"\n[pdf.a]\ndir = ${q(SIMPLE_DIR)}\n`) });
-    expect(other.code).toBe(3);
-    expect(other.stderr).toContain('(workspace_mismatch)');
-    const mine = await press(['render', '--remote', '--json'], { env, cwd: project(`workspace = "default"\n[pdf.a]\ndir = ${q(SIMPLE_DIR)}\n`) });
+    // workspace: relative paths start there (not an account: the API key decides that)
+    const based = project(`workspace = ${q(SIMPLE_DIR)}\n[pdf.a]\ndir = "."\n`);
+    const mine = await press(['render', '--remote', '--json', '--out', join(based, 'a.pdf')], { env, cwd: based });
     expect(mine.code, mine.stderr).toBe(0);
-    expect(JSON.parse(mine.stdout)).toMatchObject({ mode: 'remote', entry: 'a', temporaryDeploy: true });
+    expect(JSON.parse(mine.stdout)).toMatchObject({ mode: 'remote', entry: 'a', temporaryDeploy: true, output: join(based, 'a.pdf') });
   }, 90_000);
 
   it('local render of the sample invoice equals the remote render (pages and text); the temporary deploy is removed', async () => {
@@ -153,11 +152,23 @@ describe('press CLI (child process) against a real server', () => {
     expect(none.stderr).toContain('press login');
   }, 60_000);
 
-  it('an unknown deploy, job or PDF exits 4 with the server\'s code', async () => {
+  it('an unknown deploy, job or PDF exits 4 saying "no such …" (no API pattern or JSON path)', async () => {
     const dir = project(`[pdf.simple]\ndir = ${q(SIMPLE_DIR)}\n`);
-    const r = await press(['render', '--remote', '--save-version', '--deploy-id', newId('dpl')], { env, cwd: dir });
+    const id = newId('dpl');
+    const r = await press(['render', '--remote', '--save-version', '--deploy-id', id], { env, cwd: dir });
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/\(deploy_not_found\)\n$/);
+    expect(r.stderr).toBe(`press: no such deploy ${id} (deploy_not_found)\n`);
+    for (const args of [['render', '--remote', '--deploy-id', 'dpl_nope'], ['deploy', SIMPLE_DIR, '--deploy-id', 'dpl_nope']]) {
+      const nope = await press(args, { env, cwd: dir });
+      expect(nope.code, nope.stderr).toBe(4);
+      expect(nope.stderr).toMatch(/^press: no such deploy dpl_nope \(deploy_not_found\)\n$/);
+    }
+    for (const [args, what] of [[['jobs', 'get', 'rj_nope'], 'render job'], [['pdfs', 'get', 'pdf_nope'], 'managed PDF']] as const) {
+      const nope = await press([...args], { env });
+      expect(nope.code).toBe(4);
+      expect(nope.stderr).toContain(`no such ${what}`);
+      expect(nope.stderr).not.toMatch(/pattern|params\.|body\./);
+    }
     const deploy = await press(['deploy', SIMPLE_DIR, '--deploy-id', newId('dpl')], { env });
     expect(deploy.code).toBe(4);
     const job = await press(['jobs', 'get', newId('rj'), '--json'], { env });
@@ -170,12 +181,15 @@ describe('press CLI (child process) against a real server', () => {
 
   it('a render that outlives --timeout exits 6, locally and remotely (the remote job is canceled)', async () => {
     const dir = project(`[pdf.never]\ndir = ${q(NEVER_READY_DIR)}\n`);
-    const local = await press(['render', '--timeout', '2s'], { env, cwd: dir });
+    const seconds = await press(['render', '--timeout', '2s'], { env, cwd: dir });
+    expect(seconds.code).toBe(2);
+    expect(seconds.stderr).toContain('--timeout 2s: expected a whole number of milliseconds');
+    const local = await press(['render', '--timeout', '2000'], { env, cwd: dir });
     expect(local.code).toBe(6);
     expect(local.stderr).toMatch(/\(render_timeout\)\n$/);
-    const remote = await press(['render', '--remote', '--timeout', '2s', '--business-key', 'never-cli'], { env, cwd: dir });
+    const remote = await press(['render', '--remote', '--timeout', '2000', '--business-key', 'never-cli'], { env, cwd: dir });
     expect(remote.code).toBe(6);
-    expect(remote.stderr).toMatch(/did not finish within 2s .*\(timeout\)\n$/);
+    expect(remote.stderr).toMatch(/did not finish within 2000 ms .*\(timeout\)\n$/);
     const jobs = (await s.request('GET', '/v1/render-jobs?businessKey=never-cli')).body.items;
     expect(jobs.map((j: { status: string }) => j.status)).toEqual(['canceled']);
     expect(existsSync(join(dir, 'never.pdf'))).toBe(false);
@@ -214,7 +228,7 @@ describe('press CLI (child process) against a real server', () => {
     const file = join(home, 'press-cloud/config.json');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(home, 'press-cloud')).mode & 0o077).toBe(0);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ apiBase: s.url, token: s.adminKey });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ profiles: { default: { apiBase: s.url, token: s.adminKey } } });
 
     const usage = await press(['usage', '--json'], { env: loginEnv });
     expect(usage.code, usage.stderr).toBe(0);
@@ -225,7 +239,10 @@ describe('press CLI (child process) against a real server', () => {
     const deployed = await press(['deploy', INVOICE_DIR, '--slug', 'cli-deploy', '--alias', 'preview', '--json'], { env });
     expect(deployed.code, deployed.stderr).toBe(0);
     const d = JSON.parse(deployed.stdout);
-    expect(d).toMatchObject({ deployCreated: true, files: 7, aliases: ['preview'] });
+    // examples/press.toml names invoice/payload.json as a payload: never uploaded as a file of the app
+    expect(d).toMatchObject({ deployCreated: true, files: 6, aliases: ['preview'] });
+    const files = (await s.request('GET', `/v1/deploys/${d.deployId}/versions/${d.deployVersion.id}/files`)).body.items.map((f: { path: string }) => f.path);
+    expect(files).not.toContain('payload.json');
     const again = await press(['deploy', INVOICE_DIR, '--slug', 'cli-deploy'], { env });
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/uploaded 0 \(0 B\)/);

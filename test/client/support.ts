@@ -3,9 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensurePackagesBuilt } from '../helpers/build.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** the built CLI (packages/cli/dist, built here when stale), as `npm install @press-cloud/cli` installs it */
 export const PRESS_BIN = join(REPO, 'packages/cli/bin/press.js');
+ensurePackagesBuilt();
 export const INVOICE_DIR = join(REPO, 'examples/invoice');
 export const NEVER_READY_DIR = join(REPO, 'test/fixtures/apps/never-ready');
 export const SIMPLE_DIR = join(REPO, 'test/fixtures/apps/simple');
@@ -19,12 +22,12 @@ export interface PressRun {
 /** The environment of a CLI run: nothing of the developer's own login or Press Cloud variables leaks in. */
 export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PRESS_CLOUD_') && k !== 'XDG_CONFIG_HOME') env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PRESS_CLOUD_') && k !== 'PRESS_PROFILE' && k !== 'XDG_CONFIG_HOME') env[k] = v;
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;
 }
 
-/** Runs `node packages/cli/bin/press.js …` as a real child process. */
+/** Runs the built `press` (`node packages/cli/bin/press.js …`) as a real child process. */
 export function press(
   args: string[],
   opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void },

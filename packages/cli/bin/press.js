@@ -1,7 +1,18 @@
 #!/usr/bin/env node
-// The press CLI. Runs its TypeScript sources through tsx, like the server, so `npm ci` is all it needs.
-import { register } from 'tsx/esm/api';
+// The press CLI, from its built JavaScript (npm run build). `-v`/`--version` alone is answered here, before
+// anything else loads, so scripts that probe the CLI pay only Node's own start-up.
+import { readFileSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+// `press … | head`: a closed pipe ends the output quietly, as in other CLIs
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === '-v' || argv[0] === '--version' || argv[0] === '-V')) {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${version}\n`);
+} else {
+  const { main } = await import('../dist/main.js');
+  process.exitCode = await main(argv);
+}

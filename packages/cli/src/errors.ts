@@ -43,8 +43,26 @@ export class CliError extends Error {
 
 export const usageError = (message: string, code = 'usage_error') => new CliError(message, code, EXIT.usage);
 
+/** Where the failing request's key and API base came from (set by user-config), for 401s and network errors. */
+export interface CredentialSources {
+  apiBase: string;
+  tokenSource: string;
+  apiBaseSource: string;
+}
+
+/**
+ * A validation message without the API's internals: no JSON path (`body.`, `params.`), no regular expression.
+ * The CLI checks what it can itself; this only tidies what still reaches the server.
+ */
+export function plainValidationMessage(message: string): string {
+  return message
+    .replace(/\b(body|params|querystring|query|headers)\./g, '')
+    .replace(/\s*must match pattern\s+"(?:[^"\\]|\\.)*"/g, ' is malformed')
+    .replace(/\s*must match format\s+"([^"]*)"/g, ' must be a valid $1');
+}
+
 /** The message, code and exit code any failure maps to. */
-export function describeFailure(err: unknown): { message: string; code: string; exitCode: number } {
+export function describeFailure(err: unknown, creds: CredentialSources | null = null): { message: string; code: string; exitCode: number } {
   if (err instanceof CliError) return { message: err.message, code: err.code, exitCode: err.exitCode };
   if (err instanceof PressCloudError) {
     const exitCode =
@@ -55,12 +73,31 @@ export function describeFailure(err: unknown): { message: string; code: string; 
           : err.code === 'timeout'
             ? EXIT.timeout
             : EXIT.error;
-    const hint = err.status === 0 && err.code === 'network_error' ? ' — is PRESS_CLOUD_API / --api-base right and the server up?' : '';
-    return { message: `${err.message}${hint}`, code: err.code, exitCode };
+    let message = err.status === 400 ? plainValidationMessage(err.message) : err.message;
+    if (err.status === 401 && creds) message += ` (the key came from ${creds.tokenSource})`;
+    if (err.status === 0 && err.code === 'network_error') {
+      message += creds ? ` — is the server at ${creds.apiBase} (from ${creds.apiBaseSource}) up?` : ' — is PRESS_CLOUD_API / --api-base right and the server up?';
+    }
+    return { message, code: err.code, exitCode };
   }
   const e = err as { code?: unknown; message?: unknown };
   if (typeof e?.code === 'string' && e.code.startsWith('render_')) {
     return { message: String(e.message), code: e.code, exitCode: e.code === 'render_timeout' ? EXIT.timeout : EXIT.renderFailed };
   }
   return { message: err instanceof Error ? err.message : String(err), code: 'internal_error', exitCode: EXIT.error };
+}
+
+/**
+ * Runs an API call about one object the user named by id; a 404, or a 400 because the id is malformed, becomes
+ * "no such <what> <id>" (exit 4) — the user learns the id is wrong, not the API's id pattern.
+ */
+export async function byId<T>(what: string, code: string, id: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof PressCloudError && (err.status === 404 || (err.status === 400 && /id\b/i.test(err.message)))) {
+      throw new CliError(`no such ${what} ${id}`, err.status === 404 ? err.code : code, EXIT.notFound);
+    }
+    throw err;
+  }
 }

@@ -1,16 +1,16 @@
 /**
- * Local renders: the server's own render engine (ChromiumRenderer) with the version's files served from a local
+ * Local renders: the server's own render engine (`@press-cloud/engine`) with the files served from a local
  * directory instead of storage. Payload, env and secrets reach the page exactly as on the server
  * (`https://p.press.internal/__payload`, `/environment.json`, the `pressCloud` global), and the same readiness
- * rules and PDF options apply — so a document renders the same on a laptop and on Press Cloud.
+ * rules apply — so a document renders the same on a laptop and on Press Cloud.
  *
- * The CLI lives in this repository and imports the engine from the server's sources; loaded lazily, only by
- * `press render` without --remote.
+ * The engine is an optional dependency of the CLI (Chromium is large): this module is loaded only by
+ * `press render` without --remote, and says how to install the engine when it is missing.
  */
 import { readFile } from 'node:fs/promises';
-import { listFiles, type LocalFile } from '@press-cloud/sdk/files';
-import { ChromiumRenderer } from '../../../src/adapters/chromium/chromium-renderer.js';
-import type { RenderFile, RenderFiles, RenderTimings } from '../../../src/ports/renderer.js';
+import type { ChromiumRenderer, PdfOptions, RenderFile, RenderFiles, RenderTimings } from '@press-cloud/engine';
+import { listFiles, type LocalFile } from '@press-cloud/sdk/node';
+import { CliError } from './errors.js';
 
 export interface LocalRenderInput {
   dir: string;
@@ -20,12 +20,29 @@ export interface LocalRenderInput {
   env: Record<string, string>;
   secrets: Record<string, string>;
   timeoutMs: number;
+  pdfOptions: PdfOptions;
 }
 
 export interface LocalRenderResult {
   pdf: Buffer;
   pageCount: number;
   timings: RenderTimings & { filesMs: number; launchMs: number };
+}
+
+type Engine = typeof import('@press-cloud/engine');
+
+/** The engine package, or a CliError saying how to get it. */
+export async function loadEngine(): Promise<Engine> {
+  try {
+    return await import('@press-cloud/engine');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes('@press-cloud/engine')) throw err;
+    throw new CliError(
+      'local renders need the render engine, which is not installed: npm install @press-cloud/engine (or render on a server with --remote)',
+      'engine_not_installed',
+    );
+  }
 }
 
 /** The directory's files as a deploy version: the same listing (and mime types) an upload would send. */
@@ -41,15 +58,24 @@ export async function directoryFiles(dir: string, exclude: (path: string) => boo
   };
 }
 
-export async function renderLocally(input: LocalRenderInput): Promise<LocalRenderResult> {
-  const t0 = performance.now();
-  const files = await directoryFiles(input.dir, input.exclude);
-  const t1 = performance.now();
-  const renderer = new ChromiumRenderer({ capacity: 1, sparePage: false, maxIdlePages: 1 });
-  try {
-    await renderer.start();
-    const t2 = performance.now();
-    const result = await renderer.render({
+/** One browser for a run of local renders (`press render --watch` re-renders without relaunching Chromium). */
+export class LocalRenderer {
+  private renderer: ChromiumRenderer | null = null;
+  private launchMs = 0;
+
+  async render(input: LocalRenderInput): Promise<LocalRenderResult> {
+    const t0 = performance.now();
+    const files = await directoryFiles(input.dir, input.exclude);
+    const t1 = performance.now();
+    if (!this.renderer) {
+      const { ChromiumRenderer } = await loadEngine();
+      this.renderer = new ChromiumRenderer({ capacity: 1, sparePage: false, maxIdlePages: 1 });
+      await this.renderer.start();
+      this.launchMs = Math.round(performance.now() - t1);
+    } else {
+      this.launchMs = 0;
+    }
+    const result = await this.renderer.render({
       jobId: 'local',
       accountId: 'local',
       entry: input.entry,
@@ -61,13 +87,17 @@ export async function renderLocally(input: LocalRenderInput): Promise<LocalRende
       allowExternalNetwork: process.env.PRESS_ALLOW_EXTERNAL_NETWORK === 'true',
       timeoutMs: input.timeoutMs,
       maxOutputBytes: null,
+      pdfOptions: input.pdfOptions,
     });
     return {
       pdf: result.pdf,
       pageCount: result.pageCount,
-      timings: { ...result.timings, filesMs: Math.round(t1 - t0), launchMs: Math.round(t2 - t1) },
+      timings: { ...result.timings, filesMs: Math.round(t1 - t0), launchMs: this.launchMs },
     };
-  } finally {
-    await renderer.close();
+  }
+
+  async close(): Promise<void> {
+    await this.renderer?.close();
+    this.renderer = null;
   }
 }

@@ -215,7 +215,7 @@ export class ChromiumRenderer implements Renderer {
       const tPdf = now();
       timings.readyMs = ms(tReady, tPdf);
 
-      const pdf = await guard(session, page.pdf({ preferCSSPageSize: true, printBackground: true }));
+      const pdf = await guard(session, page.pdf({ preferCSSPageSize: true, printBackground: true, ...req.pdfOptions }));
       const tInspect = now();
       timings.pdfMs = ms(tPdf, tInspect);
       if (req.maxOutputBytes !== null && pdf.length > req.maxOutputBytes) {

@@ -1,9 +1,28 @@
 import { resolve } from 'node:path';
-import { usageError } from '../errors.js';
+import { byId, usageError } from '../errors.js';
 import { deployProgress, formatBytes, Output } from '../output.js';
-import { clientFrom } from '../user-config.js';
+import { findConfigUpwards, loadProject, projectExclusions } from '../project.js';
+import { clientFrom, type ProfileFlags } from '../user-config.js';
 
-export interface DeployFlags {
+/**
+ * What `press deploy <dir>` leaves out besides hidden files (`.dev.vars`, `.git`…) and node_modules: any
+ * press.toml, and the payload files and outputs of the press.toml that governs the directory.
+ */
+export function deployExclusions(dir: string): (path: string) => boolean {
+  const configPath = findConfigUpwards(dir);
+  const paths: string[] = [];
+  if (configPath) {
+    const project = loadProject(configPath);
+    for (const e of project.entries) {
+      const workspace = resolve(project.root, e.workspace);
+      if (e.payloadPath) paths.push(resolve(workspace, e.payloadPath));
+      paths.push(resolve(workspace, e.output));
+    }
+  }
+  return projectExclusions(dir, paths);
+}
+
+export interface DeployFlags extends ProfileFlags {
   slug?: string;
   deployId?: string;
   name?: string;
@@ -18,8 +37,11 @@ export async function deployCommand(dir: string, flags: DeployFlags): Promise<vo
   if (!flags.slug === !flags.deployId) throw usageError('press deploy needs --slug <slug> (created when new) or --deploy-id <id>', 'target_required');
   const out = new Output({ json: !!flags.json });
   const client = await clientFrom(flags);
+  const abs = resolve(dir);
+  const exclude = deployExclusions(abs);
   const target = flags.deployId ? { deployId: flags.deployId } : { slug: flags.slug!, name: flags.name ?? flags.slug! };
-  const r = await client.deployDirectory(resolve(dir), { ...target, aliases: flags.alias?.length ? flags.alias : undefined, onProgress: deployProgress(out) });
+  if (flags.deployId) await byId('deploy', 'deploy_not_found', flags.deployId, () => client.deploys.get(flags.deployId!));
+  const r = await client.deployDirectory(abs, { ...target, exclude, aliases: flags.alias?.length ? flags.alias : undefined, onProgress: deployProgress(out) });
   out.result(
     [
       `deployed ${dir} → deploy ${r.deployId}${r.deployCreated ? ' (created)' : ''}, version ${r.deployVersion.id}`,

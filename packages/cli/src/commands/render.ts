@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, relative } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import {
   mimeType,
   PressCloudTimeoutError,
@@ -8,16 +10,16 @@ import {
   type PressCloud,
   type RenderJob,
 } from '@press-cloud/sdk';
-import { canonicalJson } from '../../../../src/domain/canonical-json.js';
-import { CliError, EXIT, usageError } from '../errors.js';
+import { byId, CliError, describeFailure, EXIT, usageError } from '../errors.js';
+import type { LocalRenderer } from '../local-engine.js';
 import { deployProgress, formatBytes, Output } from '../output.js';
 import { findConfig, loadProject, resolveEntry, selectEntry, type ResolvedEntry } from '../project.js';
-import { clientFrom } from '../user-config.js';
+import { activeCredentials, clientFrom, type ProfileFlags } from '../user-config.js';
 
-export interface RenderFlags {
+export interface RenderFlags extends ProfileFlags {
   config?: string;
   out?: string;
-  timeout: string;
+  timeout?: string;
   timingDetail?: boolean;
   remote?: boolean;
   saveVersion?: boolean;
@@ -29,20 +31,24 @@ export interface RenderFlags {
   name?: string;
   businessKey?: string;
   json?: boolean;
+  watch?: boolean;
 }
+
+/** Press.js' default per-page render limit (spec §9.4). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The server's default payload type, also used for local renders (spec §5). */
 const JSON_MIME = 'application/json; charset=utf-8';
 
 type Payload = { kind: 'json'; value: unknown } | { kind: 'binary'; bytes: Buffer; mime: string } | null;
 
-/** `500ms`, `30s`, `2m`, or a plain number of seconds. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text);
-  if (!m) throw usageError(`--timeout ${text}: expected a duration such as 30s, 500ms, 2m or 45`, 'invalid_timeout');
-  const n = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
-  if (n <= 0) throw usageError('--timeout must be positive', 'invalid_timeout');
-  return Math.round(n);
+/** `--timeout <ms>`: a whole number of milliseconds, as in Press.js. */
+export function parseTimeout(text: string): number {
+  const n = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n <= 0) {
+    throw usageError(`--timeout ${text}: expected a whole number of milliseconds, e.g. --timeout 30000`, 'invalid_timeout');
+  }
+  return n;
 }
 
 async function readPayload(path: string | null): Promise<Payload> {
@@ -66,24 +72,101 @@ function checkFlags(f: RenderFlags) {
       ['--business-key', f.businessKey], ['--remote-output', f.remoteOutput !== 'transient' ? f.remoteOutput : undefined],
     ].filter(([, v]) => v !== undefined && v !== false).map(([k]) => k);
     if (remoteOnly.length) throw usageError(`${remoteOnly.join(', ')} only apply with --remote`, 'remote_only_flag');
-  } else if (!f.saveVersion && (f.deployId || f.slug)) {
-    throw usageError(
-      '--deploy-id and --slug choose the deploy --save-version keeps the version in; without --save-version the render uses a temporary deploy',
-      'save_version_required',
-    );
   }
   if (f.deployId && f.slug) throw usageError('pass --deploy-id or --slug, not both', 'conflicting_flags');
+  if (f.name && !f.slug && !(f.saveVersion && !f.deployId)) throw usageError('--name names a deploy --slug creates', 'name_without_slug');
+}
+
+/** The entry as it stands now: press.toml is read again for every render, so --watch picks up its edits too. */
+async function prepare(entryName: string | undefined, flags: RenderFlags) {
+  const configPath = findConfig(flags.config);
+  const project = loadProject(configPath);
+  const entry = resolveEntry(project, selectEntry(project, entryName), process.env, flags.out);
+  const timeoutMs = flags.timeout !== undefined ? parseTimeout(flags.timeout) : (entry.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return { configPath, entry, timeoutMs };
 }
 
 export async function renderCommand(entryName: string | undefined, flags: RenderFlags): Promise<void> {
   checkFlags(flags);
-  const timeoutMs = parseDuration(flags.timeout);
-  const project = loadProject(findConfig(flags.config));
-  const entry = resolveEntry(project, selectEntry(project, entryName), process.env, flags.out);
-  const payload = await readPayload(entry.payloadPath);
   const out = new Output({ json: !!flags.json });
-  if (flags.remote) await renderRemote(entry, payload, timeoutMs, flags, out, project.workspace);
-  else await renderLocal(entry, payload, timeoutMs, flags, out);
+  const engine: { local: LocalRenderer | null } = { local: null };
+  const once = async () => {
+    const { entry, timeoutMs } = await prepare(entryName, flags);
+    await runBuild(entry, out);
+    const payload = await readPayload(entry.payloadPath);
+    if (flags.remote) return renderRemote(entry, payload, timeoutMs, flags, out);
+    engine.local ??= new (await import('../local-engine.js')).LocalRenderer();
+    return renderLocal(engine.local, entry, payload, timeoutMs, flags, out);
+  };
+  try {
+    if (!flags.watch) return await once();
+    await watchLoop(entryName, flags, out, once);
+  } finally {
+    await engine.local?.close();
+  }
+}
+
+/** The entry's `build` command, in its workspace directory, with `.dev.vars` under the process environment. */
+async function runBuild(entry: ResolvedEntry, out: Output): Promise<void> {
+  if (!entry.build) return;
+  out.info(`building ${entry.name}: ${entry.build}`);
+  // the build's output goes to stderr: stdout is the render's result (JSON with --json)
+  const child = spawn(entry.build, { shell: true, cwd: entry.workspace, env: entry.processEnv, stdio: ['ignore', process.stderr, process.stderr] });
+  const code = await new Promise<number | null>((resolveCode, reject) => {
+    child.on('error', reject);
+    child.on('close', (c, signal) => resolveCode(signal ? 128 : c));
+  });
+  if (code !== 0) throw new CliError(`the build command of ${entry.name} (${entry.build}) exited with ${code}`, 'build_failed', EXIT.error);
+}
+
+/**
+ * `--watch`: render, then render again whenever a file of the entry (its directory, payload, press.toml or
+ * `.dev.vars`) changes, until Ctrl-C. Changes made while a render (or its build) runs are coalesced into one
+ * more render afterwards, except those to the output itself. A failed render is reported and the loop goes on.
+ */
+async function watchLoop(entryName: string | undefined, flags: RenderFlags, out: Output, once: () => Promise<void>): Promise<void> {
+  const first = await prepare(entryName, flags);
+  const roots = [...new Set([first.entry.dir, first.entry.workspace, dirname(first.configPath)])];
+  const ignored = new Set([first.entry.output]);
+  let pending = true;
+  let running = false;
+  let wake: (() => void) | null = null;
+  const watchers: FSWatcher[] = roots.map((root) =>
+    watch(root, { recursive: true }, (_event, file) => {
+      if (file && ignored.has(resolve(root, file.toString()))) return;
+      if (file && /(^|\/)(node_modules|\.git)\//.test(file.toString())) return;
+      pending = true;
+      if (!running) wake?.();
+    }),
+  );
+  const stopped = new Promise<void>((resolveStop) => process.once('SIGINT', () => resolveStop()));
+  try {
+    for (;;) {
+      if (pending) {
+        pending = false;
+        running = true;
+        try {
+          await once();
+        } catch (err) {
+          const { message, code } = describeFailure(err, activeCredentials);
+          process.stderr.write(`press: ${message} (${code})\n`);
+        }
+        running = false;
+        // let the burst of events a render or build causes settle before looking for more
+        await new Promise((r) => setTimeout(r, 150));
+        out.info('watching for changes (Ctrl-C to stop)');
+        continue;
+      }
+      const woken = new Promise<void>((r) => (wake = r));
+      const which = await Promise.race([woken.then(() => 'change' as const), stopped.then(() => 'stop' as const)]);
+      wake = null;
+      if (which === 'stop') return;
+      // debounce: an editor's save is several events
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    for (const w of watchers) w.close();
+  }
 }
 
 async function writePdf(path: string, pdf: Buffer) {
@@ -96,8 +179,8 @@ const shown = (path: string) => {
   return rel && !rel.startsWith('..') ? rel : path;
 };
 
-async function renderLocal(entry: ResolvedEntry, payload: Payload, timeoutMs: number, flags: RenderFlags, out: Output) {
-  const { renderLocally } = await import('../local-engine.js');
+async function renderLocal(engine: LocalRenderer, entry: ResolvedEntry, payload: Payload, timeoutMs: number, flags: RenderFlags, out: Output) {
+  const { canonicalJson } = await (await import('../local-engine.js')).loadEngine();
   const body =
     payload?.kind === 'binary'
       ? { body: payload.bytes, mime: payload.mime }
@@ -105,7 +188,10 @@ async function renderLocal(entry: ResolvedEntry, payload: Payload, timeoutMs: nu
   const stop = out.spinner(() => `rendering ${entry.name} locally`);
   let result;
   try {
-    result = await renderLocally({ dir: entry.dir, entry: entry.entry, exclude: entry.exclude, payload: body, env: entry.env, secrets: entry.secrets, timeoutMs });
+    // page-size options override the document's CSS page size unless press.toml says otherwise
+    const sized = entry.print.format !== undefined || entry.print.width !== undefined || entry.print.height !== undefined;
+    const pdfOptions = { ...(sized ? { preferCSSPageSize: false } : {}), ...entry.print };
+    result = await engine.render({ dir: entry.dir, entry: entry.entry, exclude: entry.exclude, payload: body, env: entry.env, secrets: entry.secrets, timeoutMs, pdfOptions });
   } finally {
     stop();
   }
@@ -137,17 +223,6 @@ function slugify(name: string): string {
   return s || 'pdf';
 }
 
-async function checkWorkspace(client: PressCloud, workspace: string) {
-  const { account } = await client.account.get();
-  if (workspace !== account.id && workspace !== account.name) {
-    throw new CliError(
-      `press.toml names workspace "${workspace}", but the API key belongs to ${account.name} (${account.id})`,
-      'workspace_mismatch',
-      EXIT.auth,
-    );
-  }
-}
-
 export function failedJobError(job: RenderJob): CliError {
   if (job.status === 'canceled') return new CliError(`render job ${job.id} was canceled`, 'render_job_canceled', EXIT.renderFailed);
   const code = job.error?.code ?? 'render_failed';
@@ -155,16 +230,24 @@ export function failedJobError(job: RenderJob): CliError {
   return new CliError(`render job ${job.id} failed: ${job.error?.message ?? 'no reason given'}`, code, exit);
 }
 
-async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: number, flags: RenderFlags, out: Output, workspace: string | null) {
+/**
+ * `--remote`: upload the entry's directory as a new version, render it on the server, wait, download.
+ * Where the version goes: `--deploy-id` (an existing deploy), `--slug` (found, or created with `--name`), with
+ * `--save-version` alone a deploy named after the entry; otherwise a temporary deploy, deleted afterwards.
+ * Without --save-version a version uploaded to an existing deploy is left unaliased (the API deletes no versions).
+ * Local env and secrets go only to a deploy this run created: an existing deploy renders with its own settings.
+ */
+async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: number, flags: RenderFlags, out: Output) {
   const client = await clientFrom(flags);
-  if (workspace) await checkWorkspace(client, workspace);
-  const temporary = !flags.saveVersion;
+  if (Object.keys(entry.print).length) {
+    out.warn(`the print options of press.toml (${Object.keys(entry.print).join(', ')}) apply to local renders; the server prints with the document's CSS page size`);
+  }
   let tempDeployId: string | null = null;
   let jobId: string | null = null;
   // Ctrl-C stops the upload or the wait, cancels the job and still removes the temporary deploy.
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort(new CliError('interrupted', 'interrupted', EXIT.interrupted));
-  process.once('SIGINT', onSigint);
+  if (!flags.watch) process.once('SIGINT', onSigint);
   const signal = interrupt.signal;
   const cleanup = async () => {
     const id = tempDeployId;
@@ -172,20 +255,27 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
     if (id) await client.deploys.delete(id).catch((err: Error) => out.warn(`could not delete the temporary deploy ${id}: ${err.message}`));
   };
   try {
-    // 1. Upload (only the blobs the account lacks) into a temporary deploy or the one that keeps the version.
+    // 1. Upload (only the blobs the account lacks) into a temporary deploy or the chosen one.
     let target;
-    if (temporary) {
+    if (flags.deployId) {
+      const id = flags.deployId;
+      await byId('deploy', 'deploy_not_found', id, () => client.deploys.get(id, { signal }));
+      target = { deployId: id };
+    } else if (flags.slug || flags.saveVersion) {
+      target = { slug: flags.slug ?? slugify(entry.name), name: flags.name ?? entry.name };
+    } else {
       const slug = `press-tmp-${slugify(entry.name).slice(0, 30)}-${randomBytes(5).toString('hex')}`;
       ({ deploy: { id: tempDeployId } } = await client.deploys.create({ slug, name: `press render ${entry.name} (temporary)` }));
       target = { deployId: tempDeployId };
-    } else {
-      target = flags.deployId ? { deployId: flags.deployId } : { slug: flags.slug ?? slugify(entry.name), name: flags.name ?? entry.name };
     }
+    const temporary = tempDeployId !== null;
     const deployed = await client.deployDirectory(entry.dir, { ...target, exclude: entry.exclude, onProgress: deployProgress(out), signal });
     out.clear();
     const t0 = performance.now();
     const hasRuntime = Object.keys(entry.env).length > 0 || Object.keys(entry.secrets).length > 0;
-    if (hasRuntime) await client.settings.update(deployed.deployId, { env: entry.env, secrets: entry.secrets }, { signal });
+    const ownsSettings = temporary || deployed.deployCreated;
+    if (hasRuntime && ownsSettings) await client.settings.update(deployed.deployId, { env: entry.env, secrets: entry.secrets }, { signal });
+    if (hasRuntime && !ownsSettings) out.info(`deploy ${deployed.deployId} renders with its own env and secrets; press.toml's [runtime] values are not written to it`);
     const settingsMs = performance.now() - t0;
 
     // 2. Render and wait.
@@ -214,7 +304,7 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
       if (signal.aborted && jobId) await client.renderJobs.cancel(jobId).catch(() => undefined);
       if (err instanceof PressCloudTimeoutError) {
         await client.renderJobs.cancel(err.job.id).catch(() => undefined);
-        throw new CliError(`render job ${err.job.id} did not finish within ${flags.timeout} (still ${err.job.status}; canceled)`, 'timeout', EXIT.timeout);
+        throw new CliError(`render job ${err.job.id} did not finish within ${timeoutMs} ms (still ${err.job.status}; canceled)`, 'timeout', EXIT.timeout);
       }
       throw err;
     } finally {
@@ -237,19 +327,21 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
       download: downloadMs,
     };
     const pages = job.output?.pageCount ?? 0;
+    const kept = flags.saveVersion ? 'kept' : 'left unaliased (not saved: pass --save-version to keep it)';
     out.result(
       [
         `rendered ${entry.name} on ${client.apiBase} → ${shown(saved.path)} (${pages} page${pages === 1 ? '' : 's'}, ${formatBytes(saved.bytes)})`,
         `  job ${job.id}; uploaded ${deployed.uploadedFiles} of ${deployed.files} files (${formatBytes(deployed.uploadedBytes)})`,
         temporary
           ? '  temporary deploy removed'
-          : `  version ${deployed.deployVersion.id} kept in deploy ${deployed.deployId}${deployed.deployCreated ? ' (created)' : ''}`,
+          : `  version ${deployed.deployVersion.id} ${kept} in deploy ${deployed.deployId}${deployed.deployCreated ? ' (created)' : ''}`,
         ...(job.output?.pdfId ? [`  managed PDF ${job.output.pdfId}`] : []),
       ],
       {
         mode: 'remote', entry: entry.name, output: saved.path, bytes: saved.bytes, pageCount: pages, jobId: job.id,
-        deployId: deployed.deployId, deployVersionId: deployed.deployVersion.id, temporaryDeploy: temporary,
-        pdfId: job.output?.pdfId ?? null, uploaded: { files: deployed.uploadedFiles, bytes: deployed.uploadedBytes }, timings,
+        deployId: deployed.deployId, deployVersionId: deployed.deployVersion.id, deployCreated: deployed.deployCreated, temporaryDeploy: temporary,
+        versionSaved: !temporary && !!flags.saveVersion, pdfId: job.output?.pdfId ?? null,
+        uploaded: { files: deployed.uploadedFiles, bytes: deployed.uploadedBytes }, timings,
       },
     );
     if (flags.timingDetail) out.timings(Object.entries(timings));

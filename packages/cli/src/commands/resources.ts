@@ -1,11 +1,11 @@
 /** press jobs …, press pdfs …, press usage: thin wrappers over the SDK, human tables or the API's JSON. */
 import { basename } from 'node:path';
 import type { Pdf, RenderJob } from '@press-cloud/sdk';
-import { usageError } from '../errors.js';
+import { byId, usageError } from '../errors.js';
 import { formatBytes, formatTime, Output, table } from '../output.js';
-import { clientFrom } from '../user-config.js';
+import { clientFrom, type ProfileFlags } from '../user-config.js';
 
-export interface CommonFlags {
+export interface CommonFlags extends ProfileFlags {
   token?: string;
   apiBase?: string;
   json?: boolean;
@@ -57,12 +57,12 @@ export const jobs = {
     const client = await clientFrom(flags);
     const wait = flags.wait === undefined ? undefined : Number(flags.wait);
     if (wait !== undefined && !(Number.isInteger(wait) && wait >= 0 && wait <= 60)) throw usageError('--wait must be 0–60 seconds', 'invalid_wait');
-    const res = await client.renderJobs.get(jobId, { wait });
+    const res = await byId('render job', 'render_job_not_found', jobId, () => client.renderJobs.get(jobId, { wait }));
     new Output({ json: !!flags.json }).result(jobLines(res.job), res);
   },
   async cancel(jobId: string, flags: CommonFlags) {
     const client = await clientFrom(flags);
-    const res = await client.renderJobs.cancel(jobId);
+    const res = await byId('render job', 'render_job_not_found', jobId, () => client.renderJobs.cancel(jobId));
     new Output({ json: !!flags.json }).result(jobLines(res.job), res);
   },
 };
@@ -80,7 +80,7 @@ export const pdfs = {
   },
   async get(pdfId: string, flags: CommonFlags) {
     const client = await clientFrom(flags);
-    const res = await client.pdfs.get(pdfId);
+    const res = await byId('managed PDF', 'pdf_not_found', pdfId, () => client.pdfs.get(pdfId));
     new Output({ json: !!flags.json }).result(pdfLines(res.pdf), res);
   },
   /** a managed PDF (`pdf_…`) or a render job's output (`rj_…`); default file name: the PDF's own */
@@ -88,15 +88,17 @@ export const pdfs = {
     const client = await clientFrom(flags);
     let to = flags.out;
     if (!to) {
-      const fileName = id.startsWith('pdf_') ? (await client.pdfs.get(id)).pdf.fileName : (await client.renderJobs.get(id)).job.output?.fileName;
+      const fileName = id.startsWith('pdf_')
+        ? (await byId('managed PDF', 'pdf_not_found', id, () => client.pdfs.get(id))).pdf.fileName
+        : (await byId('render job', 'render_job_not_found', id, () => client.renderJobs.get(id))).job.output?.fileName;
       to = basename(fileName ?? `${id}.pdf`);
     }
-    const saved = await client.download(id, { to });
+    const saved = await byId(id.startsWith('pdf_') ? 'managed PDF' : 'render job', 'not_found', id, () => client.download(id, { to }));
     new Output({ json: !!flags.json }).result(`saved ${id} → ${to} (${formatBytes(saved.bytes)})`, { id, ...saved });
   },
   async delete(pdfId: string, flags: CommonFlags) {
     const client = await clientFrom(flags);
-    await client.pdfs.delete(pdfId);
+    await byId('managed PDF', 'pdf_not_found', pdfId, () => client.pdfs.delete(pdfId));
     new Output({ json: !!flags.json }).result(`deleted ${pdfId}`, { id: pdfId, deleted: true });
   },
 };

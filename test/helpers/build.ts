@@ -1,0 +1,29 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './processes.js';
+
+/** The newest modification time of any file under `dir` (0 when absent). */
+function newest(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let max = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) max = Math.max(max, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return max;
+}
+
+/**
+ * Builds the packages (`npm run build:packages`) when a source is newer than the build, so the CLI tests run
+ * the built `press` as users get it. Serialised with flock: test files start in parallel.
+ */
+export function ensurePackagesBuilt(): void {
+  const sources = Math.max(
+    ...['sdk', 'engine', 'cli'].flatMap((p) => [newest(join(ROOT, 'packages', p, 'src')), statSync(join(ROOT, 'packages', p, 'package.json')).mtimeMs]),
+    newest(join(ROOT, 'src/adapters/chromium')),
+    newest(join(ROOT, 'src/ports')),
+  );
+  const built = (p: string) => (existsSync(join(ROOT, 'packages', p, 'dist')) ? statSync(join(ROOT, 'packages', p, 'dist')).mtimeMs : 0);
+  if (Math.min(built('sdk'), built('engine'), built('cli')) > sources) return;
+  execFileSync('flock', [join(ROOT, 'packages', '.build.lock'), 'npm', 'run', 'build:packages', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
