@@ -7,7 +7,7 @@ export const EXIT = {
   error: 1,
   /** wrong flags or arguments, press.toml problems, entry selection */
   usage: 2,
-  /** no, invalid, disabled or under-privileged API key (401/403), or a press.toml workspace the key is not in */
+  /** no, invalid, disabled or under-privileged API key (401/403) */
   auth: 3,
   /** the deploy, job or PDF does not exist (404) */
   notFound: 4,
@@ -21,9 +21,9 @@ export const EXIT = {
 
 export const EXIT_CODES_HELP = `Exit codes:
   0  success
-  1  API or other error (the server's error code is printed)
+  1  API or other error (the server's error code is printed), a failed build command
   2  usage error: bad flags or arguments, press.toml problems, several entries and none named
-  3  authentication: missing, invalid or disabled API key, insufficient permission, wrong workspace
+  3  authentication: missing, invalid or disabled API key, insufficient permission
   4  not found: unknown deploy, job or PDF
   5  render failed (render_entry_not_found, render_navigation_failed, …)
   6  timeout: --timeout ran out, or the render hit its time limit (render_timeout)
