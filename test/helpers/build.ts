@@ -18,6 +18,11 @@ function newest(dir: string): number {
  * the built `press` as users get it. Serialised with flock: test files start in parallel.
  */
 export function ensurePackagesBuilt(): void {
+  for (const p of ['sdk', 'engine', 'cli']) {
+    if (!existsSync(join(ROOT, 'node_modules/@press-cloud', p))) {
+      throw new Error(`node_modules/@press-cloud/${p} is missing: run \`npm install\` (a workspace package was added since the last install)`);
+    }
+  }
   const sources = Math.max(
     ...['sdk', 'engine', 'cli'].flatMap((p) => [newest(join(ROOT, 'packages', p, 'src')), statSync(join(ROOT, 'packages', p, 'package.json')).mtimeMs]),
     newest(join(ROOT, 'src/adapters/chromium')),
