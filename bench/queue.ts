@@ -20,21 +20,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { PgDatabase } from '../src/adapters/postgres/pg-database.js';
-import { PgQueue } from '../src/adapters/postgres/pg-queue.js';
-import { PgStore } from '../src/adapters/postgres/pg-store.js';
-import { SqliteQueue } from '../src/adapters/sqlite/sqlite-queue.js';
-import { SqliteStore, openSqlite } from '../src/adapters/sqlite/sqlite-store.js';
+import { openPostgres } from '../src/adapters/postgres/index.js';
+import type { SqlDatabase } from '../src/adapters/sql/database.js';
+import { openSqlite } from '../src/adapters/sqlite/index.js';
 import { newId } from '../src/domain/ids.js';
-import type { JobQueue, RenderJobRecord } from '../src/ports/job-queue.js';
-import type { MetadataStore } from '../src/ports/metadata-store.js';
+import type { RenderJobRecord } from '../src/model/records.js';
+import type { RenderJobRepository } from '../src/ports/database.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const PG_URL = process.env.BENCH_DATABASE_URL || process.env.PRESS_TEST_DATABASE_URL || null;
 
 interface Node {
-  store: MetadataStore;
-  queue: JobQueue;
+  store: SqlDatabase;
+  queue: RenderJobRepository;
   close(): Promise<void>;
 }
 
@@ -64,9 +62,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function sqliteBackend(): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), 'press-bench-queue-'));
-  const db = openSqlite(join(dir, 'press.db'));
-  const store = new SqliteStore(db);
-  const node: Node = { store, queue: new SqliteQueue(db), close: async () => {} };
+  const store = openSqlite(join(dir, 'press.db'));
+  const node: Node = { store, queue: store.renderJobs, close: async () => {} };
   return {
     name: 'SQLite (WAL, synchronous=NORMAL)', producer: node, worker: node,
     async close() {
@@ -85,8 +82,8 @@ async function postgresBackend(baseUrl: string): Promise<Backend> {
   const u = new URL(baseUrl);
   u.pathname = `/${name}`;
   const open = async (): Promise<Node> => {
-    const db = await PgDatabase.open(u.toString());
-    return { store: new PgStore(db), queue: new PgQueue(db), close: () => db.close() };
+    const db = await openPostgres(u.toString());
+    return { store: db, queue: db.renderJobs, close: () => db.close() };
   };
   const producer = await open();
   const worker = await open();
@@ -104,7 +101,7 @@ async function postgresBackend(baseUrl: string): Promise<Backend> {
 }
 
 /** an account, a deploy and a committed version: the parents every job references */
-async function seed(store: MetadataStore) {
+async function seed(store: SqlDatabase) {
   const now = Date.now();
   const accountId = newId('acct', now);
   const deployId = newId('dpl', now);
@@ -248,7 +245,7 @@ async function main() {
   for (const make of backends) {
     const b = await make();
     try {
-      if (b.producer.store instanceof PgStore) pgVersion = String((await b.producer.store.db.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version);
+      if (b.producer.store.dialect.name === 'postgres') pgVersion = String((await b.producer.store.sql.one('SHOW server_version'))!.server_version);
       const parents = await seed(b.producer.store);
       // warm-up: connections, prepared plans, JIT
       await burstRow(b, parents, 50, 2);

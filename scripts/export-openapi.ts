@@ -32,7 +32,7 @@ export async function exportOpenApi(): Promise<string> {
         await app.close();
       }
     } finally {
-      await deps.store.close();
+      await deps.db.close();
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

@@ -156,7 +156,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   }, async (_req, reply) => {
     const checks: Record<string, { ok: boolean; detail?: unknown }> = {};
     const all: Record<string, () => Promise<unknown>> = {
-      database: () => ctx.deps.store.ping(),
+      database: () => ctx.deps.db.ping(),
       blobStorage: async () => {
         await ctx.deps.blobs.check();
         return ctx.deps.blobs.description;

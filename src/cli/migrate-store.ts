@@ -14,21 +14,16 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import type Database from 'better-sqlite3';
 import type { Config } from '../config.js';
 import { FsBlobStore } from '../adapters/fs-blob/fs-blob-store.js';
-import { PgDatabase } from '../adapters/postgres/pg-database.js';
-import { openSqlite } from '../adapters/sqlite/sqlite-store.js';
+import { encodeValue, TABLES as CATALOGUE, type Table } from '../adapters/sql/catalogue.js';
+import type { Row, SqlExecutor } from '../adapters/sql/executor.js';
 import { SecretBox } from '../domain/crypto.js';
 import type { BlobStore } from '../ports/blob-store.js';
-import { createBlobStore, readSecretKeyFile } from '../start/compose.js';
+import { createBlobStore, createDatabase, readSecretKeyFile } from '../start/compose.js';
 
-/** Parents before children (foreign keys), so every batch commits on its own. */
-export const TABLES = [
-  'accounts', 'api_keys', 'deploys', 'deploy_vars', 'deploy_versions', 'deploy_version_files', 'aliases',
-  'upload_sessions', 'upload_session_files', 'account_blobs', 'usage_records', 'idempotency_keys',
-  'render_jobs', 'render_job_payloads', 'pdfs', 'webhook_events', 'webhook_deliveries',
-] as const;
+/** The catalogue's tables, parents before children (foreign keys), so every batch commits on its own. */
+export const TABLES = CATALOGUE.map((t) => t.name);
 
 /** Objects live under these prefixes of the blob store; `tmp/` (uploads in progress) is never copied. */
 const OBJECT_PREFIXES = ['blobs', 'outputs', 'pdfs'] as const;
@@ -70,8 +65,6 @@ export interface MigrateStoreReport {
   accounts: number;
   ms: number;
 }
-
-type Row = Record<string, unknown>;
 
 /** The DATABASE_URL without its password, for output. */
 export function redactUrl(url: string): string {
@@ -151,99 +144,68 @@ async function copyObjects(source: BlobStore, target: BlobStore, opts: { concurr
   return r;
 }
 
-interface TargetTable {
-  columns: Map<string, string>; // name → data_type
-  primaryKey: string[];
+/** The source's columns must be the catalogue's: a column the catalogue lacks would be dropped without a word. */
+async function columnsOf(source: SqlExecutor, t: Table): Promise<string[]> {
+  const cols = [...t.columnField.keys()];
+  const have = (await source.all(`PRAGMA table_info(${t.name})`)).map((c) => c.name as string);
+  const unknown = have.filter((c) => !cols.includes(c));
+  if (unknown.length) throw new MigrateStoreError(`the source table ${t.name} has column(s) ${unknown.join(', ')} this version does not know: run this command from the same Press Cloud version as the data`);
+  return cols;
 }
 
-async function describeTarget(pg: PgDatabase, table: string): Promise<TargetTable> {
-  const cols = await pg.query<{ column_name: string; data_type: string }>(
-    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
-    [table],
-  );
-  if (cols.rows.length === 0) throw new MigrateStoreError(`the target database has no table ${table}`);
-  const pk = await pg.query<{ attname: string }>(
-    `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-     WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
-    [table],
-  );
-  return { columns: new Map(cols.rows.map((c) => [c.column_name, c.data_type])), primaryKey: pk.rows.map((r) => r.attname) };
-}
-
-function sourceColumns(db: Database.Database, table: string): string[] {
-  return (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
-}
-
-/** SQLite keeps booleans as 0/1; everything else (text, integers, blobs as Buffers, nulls) passes as is. */
-function convert(value: unknown, dataType: string): unknown {
-  if (dataType === 'boolean' && value !== null && value !== undefined) return value === true || value === 1 || value === '1';
-  return value;
-}
-
-async function copyTable(db: Database.Database, pg: PgDatabase, table: string, batchSize: number, dryRun: boolean): Promise<TableCount> {
-  const target = await describeTarget(pg, table);
-  const cols = sourceColumns(db, table);
-  const missing = cols.filter((c) => !target.columns.has(c));
-  if (missing.length) throw new MigrateStoreError(`the target table ${table} lacks column(s) ${missing.join(', ')}: run this command from the same Press Cloud version as the data`);
-  const source = (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+async function copyTable(source: SqlExecutor, target: SqlExecutor, t: Table, batchSize: number, dryRun: boolean): Promise<TableCount> {
+  const cols = await columnsOf(source, t);
+  const table = t.name;
+  const count = async (x: SqlExecutor) => Number((await x.one(`SELECT count(*) AS n FROM ${table}`))!.n);
+  const rowsInSource = await count(source);
   let inserted = 0;
   let updated = 0;
-  if (!dryRun && table === 'usage_records') {
-    inserted = await topUpUsage(db, pg, cols, batchSize);
-    updated = source - inserted;
+  if (!dryRun && t.primaryKey.length === 0) {
+    inserted = await topUpLedger(source, target, t, cols, batchSize);
+    updated = rowsInSource - inserted;
   } else if (!dryRun) {
-    if (target.primaryKey.length === 0) throw new MigrateStoreError(`table ${table} has no primary key on the target`);
-    const conflict = target.primaryKey.join(', ');
-    const rest = cols.filter((c) => !target.primaryKey.includes(c));
+    const rest = cols.filter((c) => !t.primaryKey.includes(c));
     const onConflict = rest.length ? `DO UPDATE SET ${rest.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}` : 'DO NOTHING';
-    const batch = db.prepare(`SELECT rowid AS _rowid, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`);
+    const tuple = `(${cols.map(() => '?').join(', ')})`;
     let after = Number.MIN_SAFE_INTEGER;
     for (;;) {
-      const rows = batch.all(after, batchSize) as Row[];
+      const rows = await source.all(`SELECT rowid AS _rowid, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`, [after, batchSize]);
       if (rows.length === 0) break;
       after = rows[rows.length - 1]._rowid as number;
-      const params: unknown[] = [];
-      const tuples = rows.map((r) => `(${cols.map((c) => {
-        params.push(convert(r[c], target.columns.get(c)!));
-        return `$${params.length}`;
-      }).join(', ')})`);
       // xmax = 0 on a RETURNING row: it was inserted, not updated
-      const res = await pg.tx((c) => c.query(
-        `INSERT INTO ${table} AS t (${cols.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${conflict}) ${onConflict} RETURNING (t.xmax = 0) AS inserted`,
-        params,
-      ));
-      const fresh = res.rows.filter((r) => r.inserted).length;
+      const res = await target.all(
+        `INSERT INTO ${table} AS t (${cols.join(', ')}) VALUES ${rows.map(() => tuple).join(', ')}
+         ON CONFLICT (${t.primaryKey.join(', ')}) ${onConflict} RETURNING (t.xmax = 0) AS inserted`,
+        rows.flatMap((r) => cols.map((c) => encodeValue(r[c]))),
+      );
+      const fresh = res.filter((r) => r.inserted).length;
       inserted += fresh;
       updated += rows.length - fresh;
     }
   }
-  const targetCount = Number((await pg.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
-  return { table, source, inserted, updated, target: targetCount };
+  return { table, source: rowsInSource, inserted, updated, target: await count(target) };
 }
 
 /**
- * usage_records has no key (an append-only ledger; identical rows are legitimate: two jobs in one millisecond). Per
- * distinct row, the target gets as many copies as the source holds minus those it already has: re-runs add nothing.
+ * A keyless table (usage_records: an append-only ledger; identical rows are legitimate, two jobs in one millisecond).
+ * Per distinct row, the target gets as many copies as the source holds minus those it already has: re-runs add nothing.
  */
-async function topUpUsage(db: Database.Database, pg: PgDatabase, cols: string[], batchSize: number): Promise<number> {
+async function topUpLedger(source: SqlExecutor, target: SqlExecutor, t: Table, cols: string[], batchSize: number): Promise<number> {
   const key = (r: Row) => JSON.stringify(cols.map((c) => r[c]));
+  const grouped = `SELECT ${cols.join(', ')}, count(*) AS n FROM ${t.name} GROUP BY ${cols.join(', ')}`;
   const have = new Map<string, number>();
-  const { rows } = await pg.query(`SELECT ${cols.join(', ')}, count(*) AS n FROM usage_records GROUP BY ${cols.join(', ')}`);
-  for (const r of rows) have.set(key(r), Number(r.n));
+  for (const r of await target.all(grouped)) have.set(key(r), Number(r.n));
   let pending: Row[] = [];
   let written = 0;
+  const tuple = `(${cols.map(() => '?').join(', ')})`;
   const flush = async () => {
     if (pending.length === 0) return;
-    const params: unknown[] = [];
-    const tuples = pending.map((r) => `(${cols.map((c) => (params.push(r[c]), `$${params.length}`)).join(', ')})`);
-    await pg.tx(async (c) => void (await c.query(`INSERT INTO usage_records (${cols.join(', ')}) VALUES ${tuples.join(', ')}`, params)));
+    await target.run(`INSERT INTO ${t.name} (${cols.join(', ')}) VALUES ${pending.map(() => tuple).join(', ')}`, pending.flatMap((r) => cols.map((c) => r[c])));
     written += pending.length;
     pending = [];
   };
-  const grouped = db.prepare(`SELECT ${cols.join(', ')}, count(*) AS n FROM usage_records GROUP BY ${cols.join(', ')}`);
-  for (const r of grouped.iterate() as Iterable<Row>) {
-    const k = key(r);
-    const need = Number(r.n) - (have.get(k) ?? 0);
+  for (const r of await source.all(grouped)) {
+    const need = Number(r.n) - (have.get(key(r)) ?? 0);
     for (let i = 0; i < need; i++) {
       pending.push(r);
       if (pending.length >= batchSize) await flush();
@@ -275,12 +237,12 @@ export async function migrateStore(config: Config, opts: MigrateStoreOptions): P
   }
 
   // applies pending migrations to the source as the server would at start, so its columns match this version's
-  const db = openSqlite(dbFile);
-  let pg: PgDatabase | null = null;
+  const db = await createDatabase({ databaseUrl: null, dataDir: opts.fromDataDir });
+  let pg: Awaited<ReturnType<typeof createDatabase>> | null = null;
   try {
     // the key must open what the source encrypted (this catches a source that ran with another PRESS_SECRET_KEY)
     const box = new SecretBox(config.secretKey);
-    const sample = db.prepare('SELECT id, webhook_signing_secret AS s FROM accounts ORDER BY id LIMIT 1').get() as { id: string; s: string } | undefined;
+    const sample = (await db.sql.one('SELECT id, webhook_signing_secret AS s FROM accounts ORDER BY id LIMIT 1')) as { id: string; s: string } | undefined;
     if (sample) {
       try {
         box.decrypt(sample.s);
@@ -288,11 +250,11 @@ export async function migrateStore(config: Config, opts: MigrateStoreOptions): P
         throw new MigrateStoreError(`PRESS_SECRET_KEY cannot decrypt the secrets of account ${sample.id}: use the key the embedded server ran with.`);
       }
     }
-    const sourceRows = db.prepare('SELECT id, name FROM accounts').all() as { id: string; name: string }[];
+    const sourceRows = (await db.sql.all('SELECT id, name FROM accounts')) as { id: string; name: string }[];
     const sourceAccounts = new Set(sourceRows.map((r) => r.id));
 
-    pg = await PgDatabase.open(config.databaseUrl, { max: 4 });
-    const targetAccounts = (await pg.query<{ id: string; name: string }>('SELECT id, name FROM accounts ORDER BY id')).rows;
+    pg = await createDatabase(config);
+    const targetAccounts = (await pg.sql.all('SELECT id, name FROM accounts ORDER BY id')) as { id: string; name: string }[];
     const others = targetAccounts.filter((a) => !sourceAccounts.has(a.id));
     if (others.length && !opts.force) {
       throw new MigrateStoreError(
@@ -318,14 +280,14 @@ export async function migrateStore(config: Config, opts: MigrateStoreOptions): P
     log(`objects: ${objects.source} in the source (${(objects.bytes / 1e6).toFixed(1)} MB): ${objects.copied} ${dryRun ? 'to copy (hashes checked)' : 'copied and verified'} (${(objects.copiedBytes / 1e6).toFixed(1)} MB), ${objects.skipped} already there`);
 
     const tables: TableCount[] = [];
-    for (const table of TABLES) {
-      const c = await copyTable(db, pg, table, batchSize, dryRun);
+    for (const table of CATALOGUE) {
+      const c = await copyTable(db.sql, pg.sql, table, batchSize, dryRun);
       tables.push(c);
-      log(`${table.padEnd(22)} ${String(c.source).padStart(8)} in the source: ${String(c.inserted).padStart(8)} new, ${String(c.updated).padStart(8)} already there; ${String(c.target).padStart(8)} in the target`);
+      log(`${table.name.padEnd(22)} ${String(c.source).padStart(8)} in the source: ${String(c.inserted).padStart(8)} new, ${String(c.updated).padStart(8)} already there; ${String(c.target).padStart(8)} in the target`);
     }
     return { tables, objects, accounts: sourceAccounts.size, ms: Date.now() - t0 };
   } finally {
-    db.close();
+    await db.close();
     await pg?.close();
   }
 }

@@ -69,7 +69,7 @@ async function accountsCreate(args: string[]) {
     const account = await createAccount(deps, { name, planKey: values.plan as never });
     process.stdout.write(`${account.id}\n`);
   } finally {
-    await deps.store.close();
+    await deps.db.close();
   }
 }
 
@@ -85,7 +85,7 @@ async function keysCreate(args: string[]) {
     const { key } = await issueApiKey(deps, account.id, { name: values.name ?? `${role} key`, role });
     process.stdout.write(`${key}\n`);
   } finally {
-    await deps.store.close();
+    await deps.db.close();
   }
 }
 

@@ -1,8 +1,9 @@
-import type { AccountRecord, ApiKeyRecord, Role } from '../ports/metadata-store.js';
+import type { AccountRecord, ApiKeyRecord, Role } from '../model/records.js';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
 import { hashToken, maskSecret } from './crypto.js';
-import { ConflictError, Errors } from './errors.js';
+import { ConflictError } from '../model/errors.js';
+import { Errors } from './errors.js';
 import { newId, newSecret } from './ids.js';
 import { pageRequest, toPage } from './pagination.js';
 import { PLANS, type PlanKey } from './policy.js';
@@ -35,7 +36,7 @@ export async function createAccount(deps: DomainDeps, input: { name: string; pla
     createdAt: now,
   };
   try {
-    await deps.store.accounts.create(account);
+    await deps.db.accounts.create(account);
   } catch (err) {
     if (err instanceof ConflictError) throw Errors.invalidInput(`An account named "${input.name}" already exists.`);
     throw err;
@@ -45,11 +46,11 @@ export async function createAccount(deps: DomainDeps, input: { name: string; pla
 
 /** Finds an account by id or by name (operator CLI). */
 export async function findAccount(deps: DomainDeps, idOrName: string): Promise<AccountRecord | null> {
-  return (await deps.store.accounts.get(idOrName)) ?? (await deps.store.accounts.getByName(idOrName));
+  return (await deps.db.accounts.get(idOrName)) ?? (await deps.db.accounts.getByName(idOrName));
 }
 
 export async function getAccount(deps: DomainDeps, caller: Caller) {
-  const a = await deps.store.accounts.get(caller.accountId);
+  const a = await deps.db.accounts.get(caller.accountId);
   if (!a) throw Errors.invalidApiKey('The API key belongs to an account that no longer exists.');
   return accountView(deps, a);
 }
@@ -68,18 +69,18 @@ export async function patchAccount(
     patch.webhookSigningSecret = deps.secretBox.encrypt(revealed);
   }
   try {
-    await deps.store.accounts.update(caller.accountId, patch);
+    await deps.db.accounts.update(caller.accountId, patch);
   } catch (err) {
     if (err instanceof ConflictError) throw Errors.invalidInput(`An account named "${input.name}" already exists.`);
     throw err;
   }
-  const a = await deps.store.accounts.get(caller.accountId);
+  const a = await deps.db.accounts.get(caller.accountId);
   return accountView(deps, a!, revealed);
 }
 
 /** The account's webhook signing secret in clear (for signing deliveries). */
 export async function accountWebhookSecret(deps: DomainDeps, accountId: string): Promise<string> {
-  const a = await deps.store.accounts.get(accountId);
+  const a = await deps.db.accounts.get(accountId);
   if (!a) throw Errors.internal(`account ${accountId} missing`);
   return deps.secretBox.decrypt(a.webhookSigningSecret);
 }
@@ -101,7 +102,7 @@ export async function issueApiKey(deps: DomainDeps, accountId: string, input: { 
     lastUsedAt: null,
     disabledAt: null,
   };
-  await deps.store.apiKeys.create(record);
+  await deps.db.apiKeys.create(record);
   return { apiKey: apiKeyView(record), key };
 }
 
@@ -113,14 +114,14 @@ export async function createApiKey(deps: DomainDeps, caller: Caller, input: { na
 export async function listApiKeys(deps: DomainDeps, caller: Caller, query: { cursor?: string; limit?: number }) {
   requireRole(caller, 'admin', 'Listing API keys');
   const page = pageRequest(query);
-  return toPage(await deps.store.apiKeys.list(caller.accountId, page), page.limit, apiKeyView);
+  return toPage(await deps.db.apiKeys.list(caller.accountId, page), page.limit, apiKeyView);
 }
 
 export async function disableApiKey(deps: DomainDeps, caller: Caller, keyId: string) {
   requireRole(caller, 'admin', 'Disabling API keys');
-  const k = await deps.store.apiKeys.get(caller.accountId, keyId);
+  const k = await deps.db.apiKeys.get(caller.accountId, keyId);
   if (!k) throw Errors.apiKeyNotFound(`No API key ${keyId} in this account.`);
-  await deps.store.apiKeys.disable(caller.accountId, keyId, deps.clock.now());
+  await deps.db.apiKeys.disable(caller.accountId, keyId, deps.clock.now());
 }
 
 const KEY_SHAPE = /^pcak_[A-Za-z0-9_-]{20,128}$/;
@@ -134,11 +135,11 @@ export async function authenticate(deps: DomainDeps, authorization: string | und
   if (!m) throw Errors.missingAuthorization('The Authorization header must use the Bearer scheme: "Authorization: Bearer pcak_...".');
   const token = m[1];
   if (!KEY_SHAPE.test(token)) throw Errors.invalidApiKey('The API key is malformed; keys start with "pcak_".');
-  const k = await deps.store.apiKeys.getByHash(hashToken(token));
+  const k = await deps.db.apiKeys.getByHash(hashToken(token));
   if (!k) throw Errors.invalidApiKey('The API key is not recognised.');
   if (k.disabledAt !== null) throw Errors.apiKeyDisabled('This API key has been disabled; create a new one.');
   const now = deps.clock.now();
-  if (k.lastUsedAt === null || now - k.lastUsedAt > TOUCH_INTERVAL_MS) await deps.store.apiKeys.touch(k.id, now);
+  if (k.lastUsedAt === null || now - k.lastUsedAt > TOUCH_INTERVAL_MS) await deps.db.apiKeys.touch(k.id, now);
   return { accountId: k.accountId, keyId: k.id, role: k.role };
 }
 
@@ -147,13 +148,13 @@ export async function authenticate(deps: DomainDeps, authorization: string | und
  * Returns null when any account exists.
  */
 export async function bootstrap(deps: DomainDeps): Promise<{ account: AccountRecord; key: string } | null> {
-  if ((await deps.store.accounts.count()) > 0) return null;
+  if ((await deps.db.accounts.count()) > 0) return null;
   let account: AccountRecord;
   try {
     account = await createAccount(deps, { name: 'default' });
   } catch (err) {
     // several nodes starting on one empty database: another one bootstrapped first
-    if ((await deps.store.accounts.count()) > 0) return null;
+    if ((await deps.db.accounts.count()) > 0) return null;
     throw err;
   }
   const { key } = await issueApiKey(deps, account.id, { name: 'bootstrap admin', role: 'admin' });

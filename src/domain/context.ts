@@ -1,6 +1,6 @@
 import type { BlobStore } from '../ports/blob-store.js';
-import type { JobQueue } from '../ports/job-queue.js';
-import type { MetadataStore, Role } from '../ports/metadata-store.js';
+import type { Role } from '../model/records.js';
+import type { Database } from '../ports/database.js';
 import type { Clock } from './clock.js';
 import type { SecretBox } from './crypto.js';
 import { Errors } from './errors.js';
@@ -8,9 +8,8 @@ import type { PlanKey, Policy } from './policy.js';
 
 /** What the domain needs from the outside world: ports, a clock, the secret box and a few settings. */
 export interface DomainDeps {
-  store: MetadataStore;
+  db: Database;
   blobs: BlobStore;
-  queue: JobQueue;
   clock: Clock;
   secretBox: SecretBox;
   /** resolves a host name to IP addresses (webhook URL checks) */

@@ -1,8 +1,9 @@
-import type { AliasRecord, DeployRecord, DeployVersionRecord } from '../ports/metadata-store.js';
+import type { AliasRecord, DeployRecord, DeployVersionRecord } from '../model/records.js';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
 import { maskSecret } from './crypto.js';
-import { ConflictError, Errors } from './errors.js';
+import { ConflictError } from '../model/errors.js';
+import { Errors } from './errors.js';
 import { newId, newSecret } from './ids.js';
 import { isPublicHost } from './net-policy.js';
 import { MAX_LIMIT, pageRequest, toPage } from './pagination.js';
@@ -31,7 +32,7 @@ function slugConflict(slug: string) {
 
 /** Loads a live deploy of the caller's account or throws 404 (also for other accounts' ids). */
 export async function loadDeploy(deps: DomainDeps, caller: Caller, deployId: string): Promise<DeployRecord> {
-  const d = await deps.store.deploys.get(caller.accountId, deployId);
+  const d = await deps.db.deploys.get(caller.accountId, deployId);
   if (!d) throw Errors.deployNotFound(`Deploy ${deployId} does not exist or has been deleted.`);
   return d;
 }
@@ -44,7 +45,7 @@ export async function insertDeploy(deps: DomainDeps, accountId: string, input: {
     webhookEnabled: false, webhookUrl: null, webhookSigningSecret: null,
   };
   try {
-    await deps.store.deploys.create(d);
+    await deps.db.deploys.create(d);
   } catch (err) {
     if (err instanceof ConflictError) throw slugConflict(input.slug);
     throw err;
@@ -59,12 +60,12 @@ export async function createDeploy(deps: DomainDeps, caller: Caller, input: { sl
 
 export async function listDeploys(deps: DomainDeps, caller: Caller, query: { cursor?: string; limit?: number }) {
   const page = pageRequest(query);
-  return toPage(await deps.store.deploys.list(caller.accountId, page), page.limit, deployView);
+  return toPage(await deps.db.deploys.list(caller.accountId, page), page.limit, deployView);
 }
 
 export async function getDeploy(deps: DomainDeps, caller: Caller, deployId: string) {
   const d = await loadDeploy(deps, caller, deployId);
-  const [latest, aliases] = await Promise.all([deps.store.versions.latest(d.id), deps.store.aliases.list(d.id)]);
+  const [latest, aliases] = await Promise.all([deps.db.versions.latest(d.id), deps.db.aliases.list(d.id)]);
   return { deploy: { ...deployView(d), latestVersionId: latest?.id ?? null, aliases: aliases.map(aliasView) } };
 }
 
@@ -72,7 +73,7 @@ export async function patchDeploy(deps: DomainDeps, caller: Caller, deployId: st
   requireRole(caller, 'editor', 'Changing deploys');
   await loadDeploy(deps, caller, deployId);
   try {
-    await deps.store.deploys.update(caller.accountId, deployId, { slug: input.slug, name: input.name });
+    await deps.db.deploys.update(caller.accountId, deployId, { slug: input.slug, name: input.name });
   } catch (err) {
     if (err instanceof ConflictError) throw slugConflict(input.slug ?? '');
     throw err;
@@ -87,14 +88,14 @@ export async function patchDeploy(deps: DomainDeps, caller: Caller, deployId: st
 export async function deleteDeploy(deps: DomainDeps, caller: Caller, deployId: string, onDeleted?: (deployId: string) => Promise<void>) {
   requireRole(caller, 'editor', 'Deleting deploys');
   await loadDeploy(deps, caller, deployId);
-  await deps.store.deploys.markDeleted(caller.accountId, deployId, deps.clock.now());
+  await deps.db.deploys.markDeleted(caller.accountId, deployId, deps.clock.now());
   await onDeleted?.(deployId);
 }
 
 // ---- versions ----
 
 export async function loadVersion(deps: DomainDeps, deploy: DeployRecord, versionId: string): Promise<DeployVersionRecord> {
-  const v = await deps.store.versions.get(deploy.id, versionId);
+  const v = await deps.db.versions.get(deploy.id, versionId);
   if (!v) throw Errors.deployVersionNotFound(`Deploy ${deploy.id} has no version ${versionId}.`);
   return v;
 }
@@ -102,7 +103,7 @@ export async function loadVersion(deps: DomainDeps, deploy: DeployRecord, versio
 export async function listVersions(deps: DomainDeps, caller: Caller, deployId: string, query: { cursor?: string; limit?: number }) {
   const d = await loadDeploy(deps, caller, deployId);
   const page = pageRequest(query);
-  return toPage(await deps.store.versions.list(d.id, page), page.limit, versionView);
+  return toPage(await deps.db.versions.list(d.id, page), page.limit, versionView);
 }
 
 export async function getVersion(deps: DomainDeps, caller: Caller, deployId: string, versionId: string) {
@@ -125,7 +126,7 @@ export async function listVersionFiles(deps: DomainDeps, caller: Caller, deployI
       throw Errors.invalidQueryParam('cursor is not a cursor returned by this API; pass nextCursor from a previous page unchanged.');
     }
   }
-  const rows = await deps.store.versions.listFiles(v.id, { limit, afterPath });
+  const rows = await deps.db.versions.listFiles(v.id, { limit, afterPath });
   const more = rows.length > limit;
   const items = more ? rows.slice(0, limit) : rows;
   return { items, nextCursor: more ? Buffer.from(`p:${items[items.length - 1].path}`).toString('base64url') : null };
@@ -136,12 +137,12 @@ export async function listVersionFiles(deps: DomainDeps, caller: Caller, deployI
  */
 export async function resolveVersion(deps: DomainDeps, deploy: DeployRecord, ref: string): Promise<DeployVersionRecord> {
   if (ref === 'latest') {
-    const v = await deps.store.versions.latest(deploy.id);
+    const v = await deps.db.versions.latest(deploy.id);
     if (!v) throw Errors.deployVersionNotFound(`Deploy ${deploy.id} has no committed version yet; commit an upload session first.`);
     return v;
   }
   if (ref.startsWith('dv_')) return loadVersion(deps, deploy, ref);
-  const alias = await deps.store.aliases.get(deploy.id, ref);
+  const alias = await deps.db.aliases.get(deploy.id, ref);
   if (!alias) throw Errors.deployVersionNotFound(`Deploy ${deploy.id} has no version or alias named "${ref}".`);
   return loadVersion(deps, deploy, alias.deployVersionId);
 }
@@ -164,20 +165,20 @@ export async function putAlias(deps: DomainDeps, caller: Caller, deployId: strin
   const d = await loadDeploy(deps, caller, deployId);
   await loadVersion(deps, d, deployVersionId);
   const alias: AliasRecord = { deployId: d.id, name, deployVersionId, updatedAt: deps.clock.now() };
-  await deps.store.aliases.put(alias);
+  await deps.db.aliases.put(alias);
   return { alias: aliasView(alias) };
 }
 
 export async function listAliases(deps: DomainDeps, caller: Caller, deployId: string) {
   const d = await loadDeploy(deps, caller, deployId);
-  return { items: (await deps.store.aliases.list(d.id)).map(aliasView), nextCursor: null };
+  return { items: (await deps.db.aliases.list(d.id)).map(aliasView), nextCursor: null };
 }
 
 export async function deleteAlias(deps: DomainDeps, caller: Caller, deployId: string, name: string) {
   checkAliasName(name);
   requireAliasRole(caller, name);
   const d = await loadDeploy(deps, caller, deployId);
-  if (!(await deps.store.aliases.delete(d.id, name))) throw Errors.aliasNotFound(`Deploy ${deployId} has no alias "${name}".`);
+  if (!(await deps.db.aliases.delete(d.id, name))) throw Errors.aliasNotFound(`Deploy ${deployId} has no alias "${name}".`);
 }
 
 // ---- settings ----
@@ -188,7 +189,7 @@ export async function getSettings(deps: DomainDeps, caller: Caller, deployId: st
 }
 
 async function settingsView(deps: DomainDeps, d: DeployRecord, revealedSecret?: string) {
-  const vars = await deps.store.deploys.listVars(d.id);
+  const vars = await deps.db.deploys.listVars(d.id);
   const env: Record<string, string> = {};
   const secrets: string[] = [];
   for (const v of vars) {
@@ -261,7 +262,7 @@ export async function patchSettings(deps: DomainDeps, caller: Caller, deployId: 
     }
   }
   if (changes.length) {
-    const existing = await deps.store.deploys.listVars(d.id);
+    const existing = await deps.db.deploys.listVars(d.id);
     for (const kind of ['env', 'secret'] as const) {
       const names = new Set(existing.filter((v) => v.kind === kind).map((v) => v.name));
       for (const c of changes.filter((c) => c.kind === kind)) {
@@ -271,8 +272,8 @@ export async function patchSettings(deps: DomainDeps, caller: Caller, deployId: 
       if (names.size > MAX_VARS_PER_KIND) throw Errors.invalidInput(`A deploy can have at most ${MAX_VARS_PER_KIND} ${kind === 'env' ? 'env vars' : 'secrets'}.`);
     }
   }
-  await deps.store.deploys.update(caller.accountId, d.id, patch);
-  if (changes.length) await deps.store.deploys.writeVars(d.id, changes);
+  await deps.db.deploys.update(caller.accountId, d.id, patch);
+  if (changes.length) await deps.db.deploys.writeVars(d.id, changes);
   return settingsView(deps, await loadDeploy(deps, caller, deployId), revealed);
 }
 
@@ -280,7 +281,7 @@ export async function patchSettings(deps: DomainDeps, caller: Caller, deployId: 
 export async function renderEnvironment(deps: DomainDeps, deployId: string) {
   const env: Record<string, string> = {};
   const secrets: Record<string, string> = {};
-  for (const v of await deps.store.deploys.listVars(deployId)) {
+  for (const v of await deps.db.deploys.listVars(deployId)) {
     if (v.kind === 'env') env[v.name] = v.value;
     else secrets[v.name] = deps.secretBox.decrypt(v.value);
   }

@@ -77,11 +77,3 @@ export const Errors = {
   signedUrlInvalid: e(403, 'signed_url_invalid'),
   signedUrlExpired: e(410, 'signed_url_expired'),
 } as const;
-
-/** Thrown by adapters when a uniqueness constraint fails, so the domain never sees driver error codes. */
-export class ConflictError extends Error {
-  constructor(readonly constraint: string, cause?: unknown) {
-    super(`unique constraint failed: ${constraint}`, { cause });
-    this.name = 'ConflictError';
-  }
-}

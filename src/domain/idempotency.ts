@@ -1,4 +1,4 @@
-import type { IdempotencyScope } from '../ports/metadata-store.js';
+import type { IdempotencyScope } from '../model/records.js';
 import type { DomainDeps } from './context.js';
 import { Errors } from './errors.js';
 
@@ -17,12 +17,12 @@ export type IdempotencyOutcome = { kind: 'proceed' } | { kind: 'replay'; statusC
 export async function beginIdempotent(deps: DomainDeps, scope: IdempotencyScope, requestHash: string): Promise<IdempotencyOutcome> {
   for (let i = 0; i < 2; i++) {
     const now = deps.clock.now();
-    const existing = await deps.store.idempotency.reserve(scope, requestHash, now);
+    const existing = await deps.db.idempotency.reserve(scope, requestHash, now);
     if (!existing) return { kind: 'proceed' };
     const expired = existing.createdAt <= now - IDEMPOTENCY_TTL_MS;
     const abandoned = existing.completedAt === null && existing.createdAt <= now - ABANDONED_MS;
     if (expired || abandoned) {
-      await deps.store.idempotency.release(scope, existing.createdAt);
+      await deps.db.idempotency.release(scope, existing.createdAt);
       continue;
     }
     if (existing.requestHash !== requestHash) {
@@ -48,8 +48,8 @@ const NOT_STORED = new Set([400, 401, 403, 429]);
  * The body is stored encrypted: creates answer with secrets shown once (API keys, upload tokens).
  */
 export async function finishIdempotent(deps: DomainDeps, scope: IdempotencyScope, statusCode: number, body: string) {
-  if (statusCode >= 500 || NOT_STORED.has(statusCode)) await deps.store.idempotency.release(scope);
-  else await deps.store.idempotency.complete(scope, statusCode, deps.secretBox.encrypt(body), deps.clock.now());
+  if (statusCode >= 500 || NOT_STORED.has(statusCode)) await deps.db.idempotency.release(scope);
+  else await deps.db.idempotency.complete(scope, statusCode, deps.secretBox.encrypt(body), deps.clock.now());
 }
 
 /** Stored bodies are sealed by finishIdempotent; a plain JSON body (stored before sealing) is returned as is. */

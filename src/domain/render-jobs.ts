@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { JobFilter, PdfRecord, RenderJobRecord, RenderJobStatus } from '../ports/job-queue.js';
-import { TERMINAL_STATUSES } from '../ports/job-queue.js';
+import type { JobFilter, PdfRecord, RenderJobRecord, RenderJobStatus } from '../model/records.js';
+import { TERMINAL_STATUSES } from '../model/records.js';
 import { canonicalJson } from './canonical-json.js';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
@@ -130,12 +130,12 @@ export async function createRenderJob(deps: DomainDeps, caller: Caller, input: C
     leaseOwner: null, leaseExpiresAt: null, errorCode: null, errorMessage: null, outputKey: null, outputBytes: null,
     outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false,
   };
-  await deps.queue.enqueue(job, payload);
+  await deps.db.renderJobs.enqueue(job, payload);
   return job;
 }
 
 export async function loadJob(deps: DomainDeps, caller: Caller, jobId: string): Promise<RenderJobRecord> {
-  const j = await deps.queue.get(caller.accountId, jobId);
+  const j = await deps.db.renderJobs.get(caller.accountId, jobId);
   if (!j) throw Errors.renderJobNotFound(`Render job ${jobId} does not exist.`);
   return j;
 }
@@ -150,7 +150,7 @@ export async function waitForJob(deps: DomainDeps, caller: Caller, jobId: string
   // Listen before the first read, so a job that ends between the read and the wait still wakes it at once.
   let ended = false;
   let wake: (() => void) | null = null;
-  const off = deps.queue.onTerminal((id) => {
+  const off = deps.db.renderJobs.onTerminal((id) => {
     if (id !== jobId) return;
     ended = true;
     wake?.();
@@ -186,7 +186,7 @@ export const JOB_STATUSES: RenderJobStatus[] = ['queued', 'rendering', 'retry_sc
 
 export async function listRenderJobs(deps: DomainDeps, caller: Caller, query: JobFilter & { cursor?: string; limit?: number }) {
   const page = pageRequest(query);
-  const rows = await deps.queue.list(caller.accountId, { deployId: query.deployId, status: query.status, businessKey: query.businessKey }, page);
+  const rows = await deps.db.renderJobs.list(caller.accountId, { deployId: query.deployId, status: query.status, businessKey: query.businessKey }, page);
   const now = deps.clock.now();
   return toPage(rows.map((r) => ({ ...r, createdAt: r.requestedAt })), page.limit, (r) => jobView(r, now));
 }
@@ -194,7 +194,7 @@ export async function listRenderJobs(deps: DomainDeps, caller: Caller, query: Jo
 export async function cancelRenderJob(deps: DomainDeps, caller: Caller, jobId: string) {
   requireRole(caller, 'editor', 'Canceling render jobs');
   await loadJob(deps, caller, jobId);
-  const { canceled, job } = await deps.queue.cancel(caller.accountId, jobId, deps.clock.now());
+  const { canceled, job } = await deps.db.renderJobs.cancel(caller.accountId, jobId, deps.clock.now());
   if (!canceled) throw Errors.renderJobAlreadyTerminal(`Render job ${jobId} already ended (${job?.status}).`);
   return job!;
 }
@@ -206,7 +206,7 @@ export async function deleteRenderJob(deps: DomainDeps, caller: Caller, jobId: s
     throw Errors.renderJobNotTerminal(`Render job ${jobId} is ${job.status}; cancel it first or wait until it ends.`);
   }
   if (job.outputKey && job.outputDeletedAt === null) await deps.blobs.delete(job.outputKey);
-  await deps.queue.delete(caller.accountId, jobId);
+  await deps.db.renderJobs.delete(caller.accountId, jobId);
 }
 
 /** The job's PDF: the transient output or, for managed jobs, the managed PDF. */
@@ -220,7 +220,7 @@ async function jobOutput(deps: DomainDeps, job: RenderJobRecord): Promise<{ key:
   }
   if (job.outputDeletedAt !== null) throw missing();
   if (job.pdfId) {
-    const pdf = await deps.queue.pdfs.get(job.accountId, job.pdfId);
+    const pdf = await deps.db.pdfs.get(job.accountId, job.pdfId);
     if (!pdf) throw missing();
     return { key: pdf.blobKey, fileName: pdf.fileName, bytes: pdf.bytes };
   }
@@ -251,12 +251,12 @@ export async function deleteJobOutput(deps: DomainDeps, caller: Caller, jobId: s
   if (job.status !== 'succeeded' || job.outputDeletedAt !== null) throw Errors.renderJobOutputNotFound(`Render job ${jobId} has no output to delete.`);
   const now = deps.clock.now();
   if (job.pdfId) {
-    const pdf = await deps.queue.pdfs.get(job.accountId, job.pdfId);
-    if (pdf && (await deps.queue.pdfs.markDeleted(job.accountId, pdf.id, now))) await deps.blobs.delete(pdf.blobKey);
+    const pdf = await deps.db.pdfs.get(job.accountId, job.pdfId);
+    if (pdf && (await deps.db.pdfs.markDeleted(job.accountId, pdf.id, now))) await deps.blobs.delete(pdf.blobKey);
   } else if (job.outputKey) {
     await deps.blobs.delete(job.outputKey);
   }
-  await deps.queue.markOutputDeleted(jobId, now);
+  await deps.db.renderJobs.markOutputDeleted(jobId, now);
 }
 
 function linkTtl(expiresInSeconds: number | undefined) {
@@ -291,11 +291,11 @@ export async function jobOutputLink(deps: DomainDeps, caller: Caller, jobId: str
 export async function openSignedLink(deps: DomainDeps, target: LinkTarget, q: { disposition: Disposition; expires: number; signature: string }): Promise<PdfStream> {
   verifyLink({ key: deps.linkSigningKey, target, disposition: q.disposition, expires: q.expires, signature: q.signature, now: deps.clock.now() });
   if (target.kind === 'pdf') {
-    const pdf = await deps.queue.pdfs.get(target.accountId, target.id);
+    const pdf = await deps.db.pdfs.get(target.accountId, target.id);
     if (!pdf) throw Errors.pdfNotFound(`PDF ${target.id} does not exist or was deleted.`);
     return open(deps, { key: pdf.blobKey, fileName: pdf.fileName, bytes: pdf.bytes }, () => Errors.pdfNotFound(`PDF ${target.id} has no content.`));
   }
-  const job = await deps.queue.get(target.accountId, target.id);
+  const job = await deps.db.renderJobs.get(target.accountId, target.id);
   if (!job) throw Errors.renderJobNotFound(`Render job ${target.id} does not exist.`);
   return open(deps, await jobOutput(deps, job), () => Errors.renderJobOutputNotFound(`Render job ${target.id} has no output.`));
 }
@@ -303,23 +303,23 @@ export async function openSignedLink(deps: DomainDeps, target: LinkTarget, q: { 
 // ---- managed PDFs ----
 
 export async function loadPdf(deps: DomainDeps, caller: Caller, pdfId: string): Promise<PdfRecord> {
-  const p = await deps.queue.pdfs.get(caller.accountId, pdfId);
+  const p = await deps.db.pdfs.get(caller.accountId, pdfId);
   if (!p) throw Errors.pdfNotFound(`PDF ${pdfId} does not exist or was deleted.`);
   return p;
 }
 
 export async function listPdfs(deps: DomainDeps, caller: Caller, query: { deployId?: string; cursor?: string; limit?: number }) {
   const page = pageRequest(query);
-  return toPage(await deps.queue.pdfs.list(caller.accountId, { deployId: query.deployId }, page), page.limit, pdfView);
+  return toPage(await deps.db.pdfs.list(caller.accountId, { deployId: query.deployId }, page), page.limit, pdfView);
 }
 
 export async function deletePdf(deps: DomainDeps, caller: Caller, pdfId: string) {
   requireRole(caller, 'editor', 'Deleting managed PDFs');
   const p = await loadPdf(deps, caller, pdfId);
   const now = deps.clock.now();
-  if (await deps.queue.pdfs.markDeleted(caller.accountId, pdfId, now)) {
+  if (await deps.db.pdfs.markDeleted(caller.accountId, pdfId, now)) {
     // the job (if it still exists) no longer has an output: its view and GET output must agree (404, not a ghost)
-    await deps.queue.markOutputDeleted(p.renderJobId, now);
+    await deps.db.renderJobs.markOutputDeleted(p.renderJobId, now);
     await deps.blobs.delete(p.blobKey);
   }
 }
@@ -347,7 +347,7 @@ export async function sweepUnrecordedOutputs(deps: DomainDeps, opts: { graceMs?:
   let deleted = 0;
   for (const prefix of ['outputs/', 'pdfs/']) {
     for await (const { key, modifiedAt } of deps.blobs.list(prefix)) {
-      if (modifiedAt > cutoff || (await deps.queue.isOutputRecorded(key))) continue;
+      if (modifiedAt > cutoff || (await deps.db.renderJobs.isOutputRecorded(key))) continue;
       await deps.blobs.delete(key);
       deleted++;
     }
@@ -360,11 +360,11 @@ export async function sweepExpiredOutputs(deps: DomainDeps): Promise<number> {
   const now = deps.clock.now();
   let n = 0;
   for (;;) {
-    const batch = await deps.queue.expiredOutputs(now, 100);
+    const batch = await deps.db.renderJobs.expiredOutputs(now, 100);
     if (batch.length === 0) return n;
     for (const job of batch) {
       await deps.blobs.delete(job.outputKey!);
-      await deps.queue.markOutputDeleted(job.id, now);
+      await deps.db.renderJobs.markOutputDeleted(job.id, now);
       n++;
     }
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { RenderJobRecord } from '../ports/job-queue.js';
+import type { RenderJobRecord } from '../model/records.js';
 import { RenderError, type Renderer, type RenderFile } from '../ports/renderer.js';
 import type { DomainDeps } from './context.js';
 import { renderEnvironment } from './deploys.js';
@@ -68,9 +68,9 @@ export class RenderWorker {
   start() {
     if (!this.stopped) return;
     this.stopped = false;
-    this.offWork = this.deps.queue.onWork(() => void this.pump());
+    this.offWork = this.deps.db.renderJobs.onWork(() => void this.pump());
     // A job canceled through this process is aborted at once; other nodes' cancels are seen at the next heartbeat.
-    this.offTerminal = this.deps.queue.onTerminal((id) => this.active.get(id)?.abort());
+    this.offTerminal = this.deps.db.renderJobs.onTerminal((id) => this.active.get(id)?.abort());
     const tick = async () => {
       try {
         await this.maintain();
@@ -98,8 +98,8 @@ export class RenderWorker {
   /** Promotes due retries and reclaims jobs of lost workers; then looks for work. */
   async maintain() {
     const now = this.deps.clock.now();
-    await this.deps.queue.reclaimExpired(now, (job) => now + retryDelayMs(job.attempt));
-    await this.deps.queue.promoteDue(now);
+    await this.deps.db.renderJobs.reclaimExpired(now, (job) => now + retryDelayMs(job.attempt));
+    await this.deps.db.renderJobs.promoteDue(now);
     await this.pump();
   }
 
@@ -114,7 +114,7 @@ export class RenderWorker {
       do {
         this.pumpAgain = false;
         while (!this.stopped && this.active.size < this.renderer.capacity) {
-          const job = await this.deps.queue.claim({
+          const job = await this.deps.db.renderJobs.claim({
             workerId: this.workerId,
             now: this.deps.clock.now(),
             leaseMs: this.leaseMs,
@@ -145,7 +145,7 @@ export class RenderWorker {
     const { deps } = this;
     const started = Date.now();
     const heartbeat = setInterval(() => {
-      deps.queue.heartbeat(job.id, this.workerId, deps.clock.now() + this.leaseMs).then(
+      deps.db.renderJobs.heartbeat(job.id, this.workerId, deps.clock.now() + this.leaseMs).then(
         (mine) => mine || controller.abort(),
         (err) => this.log.warn({ err, jobId: job.id }, 'heartbeat failed'),
       );
@@ -155,13 +155,13 @@ export class RenderWorker {
     let writtenKey: string | null = null;
     try {
       const [payload, environment, { policy }] = await Promise.all([
-        deps.queue.payload(job.id),
+        deps.db.renderJobs.payload(job.id),
         renderEnvironment(deps, job.deployId),
         accountPolicy(deps, job.accountId),
       ]);
       if (!payload) throw new RenderError('render_internal_error', 'The job payload is missing.', false);
       const files = {
-        get: (path: string) => deps.store.versions.getFile(job.deployVersionId, path),
+        get: (path: string) => deps.db.versions.getFile(job.deployVersionId, path),
         open: async (file: RenderFile) => {
           const stream = await deps.blobs.get(blobKey(file.sha256));
           if (!stream) throw new Error(`blob ${file.sha256} missing from storage`);
@@ -182,7 +182,7 @@ export class RenderWorker {
       writtenKey = pdfId ? `pdfs/${pdfId.slice(4, 6)}/${pdfId}.pdf` : transientOutputKey(job.id, job.attempt);
       await deps.blobs.put(writtenKey, Readable.from(result.pdf));
       const renderTimeMs = Math.max(1, Math.round(result.timings.totalMs));
-      const ok = await deps.queue.succeed(job.id, this.workerId, deps.clock.now(), {
+      const ok = await deps.db.renderJobs.succeed(job.id, this.workerId, deps.clock.now(), {
         outputKey: writtenKey, bytes: result.bytes, pageCount: result.pageCount, renderTimeMs,
         outputExpiresAt: pdfId ? null : now + deps.settings.transientOutputTtlMs,
         pdf: pdfId
@@ -209,7 +209,7 @@ export class RenderWorker {
         // released, not failed: another worker (or this one after a restart) takes it again at once
         const now = deps.clock.now();
         const retry = job.attempt < job.maxAttempts;
-        await deps.queue.fail(job.id, this.workerId, now, { code: 'render_internal_error', message: 'The worker shut down during the render.', renderTimeMs: 0 }, retry ? now : null);
+        await deps.db.renderJobs.fail(job.id, this.workerId, now, { code: 'render_internal_error', message: 'The worker shut down during the render.', renderTimeMs: 0 }, retry ? now : null);
         report(retry ? 'retry_scheduled' : 'failed', 'render_internal_error');
         return;
       }
@@ -220,7 +220,7 @@ export class RenderWorker {
       const re = err instanceof RenderError ? err : new RenderError('render_internal_error', 'Storing or preparing the render failed.', true, { cause: err });
       const retry = re.retryable && job.attempt < job.maxAttempts;
       const now = deps.clock.now();
-      const moved = await deps.queue.fail(job.id, this.workerId, now, { code: re.code, message: re.message, renderTimeMs: Math.max(0, Date.now() - started) }, retry ? now + retryDelayMs(job.attempt) : null);
+      const moved = await deps.db.renderJobs.fail(job.id, this.workerId, now, { code: re.code, message: re.message, renderTimeMs: Math.max(0, Date.now() - started) }, retry ? now + retryDelayMs(job.attempt) : null);
       const level = re.code === 'render_internal_error' ? 'error' : 'info';
       this.log[level]({ jobId: job.id, attempt: job.attempt, code: re.code, retry, err: re.cause ?? undefined }, `render job attempt failed: ${re.message}`);
       report(moved ? (retry ? 'retry_scheduled' : 'failed') : 'lost', re.code);

@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
 import { BlobRejectedError } from '../ports/blob-store.js';
-import type { DeployRecord, FileEntry, UploadSessionRecord } from '../ports/metadata-store.js';
+import type { DeployRecord, FileEntry, UploadSessionRecord } from '../model/records.js';
 import { accountPolicy, checkQuota } from './usage.js';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
 import { hashToken, safeEqual } from './crypto.js';
-import { AppError, ConflictError, Errors } from './errors.js';
+import { ConflictError } from '../model/errors.js';
+import { AppError, Errors } from './errors.js';
 import { insertDeploy, loadDeploy, requireAliasRole, checkAliasName, versionView } from './deploys.js';
 import { newId, newSecret } from './ids.js';
 import { UPLOAD_LIMITS } from './policy.js';
@@ -86,9 +87,9 @@ export async function createUploadSession(deps: DomainDeps, caller: Caller, inpu
     );
   }
   if (policy.storageLimitBytes !== null) {
-    const held = await deps.store.blobs.accountBlobBytes(caller.accountId);
+    const held = await deps.db.blobs.accountBlobBytes(caller.accountId);
     let newBytes = 0;
-    for (const [sha, size] of hashSizes) if (!(await deps.store.blobs.hasAccountBlob(caller.accountId, sha))) newBytes += size;
+    for (const [sha, size] of hashSizes) if (!(await deps.db.blobs.hasAccountBlob(caller.accountId, sha))) newBytes += size;
     if (held + newBytes > policy.storageLimitBytes) {
       throw Errors.storageLimitExceeded(`This upload would bring storage to ${held + newBytes} bytes; your plan's limit is ${policy.storageLimitBytes} bytes.`);
     }
@@ -106,12 +107,12 @@ export async function createUploadSession(deps: DomainDeps, caller: Caller, inpu
     requestedFileCount: input.files.length, requestedBytes: bytes, createdAt: now, expiresAt: now + UPLOAD_LIMITS.sessionLifetimeMs,
     committedAt: null, commitLockUntil: null, deployVersionId: null,
   };
-  await deps.store.uploads.create(session, input.files);
+  await deps.db.uploads.create(session, input.files);
   return { uploadSession: sessionView(session), uploadToken: token };
 }
 
 async function loadSession(deps: DomainDeps, caller: Caller, id: string): Promise<UploadSessionRecord> {
-  const s = await deps.store.uploads.get(caller.accountId, id);
+  const s = await deps.db.uploads.get(caller.accountId, id);
   if (!s) throw Errors.uploadSessionNotFound(`Upload session ${id} does not exist.`);
   if (s.status === 'open' && s.expiresAt <= deps.clock.now()) return { ...s, status: 'expired' };
   return s;
@@ -132,8 +133,8 @@ function notOpen(s: UploadSessionRecord) {
 
 async function stats(deps: DomainDeps, s: UploadSessionRecord) {
   const [present, missing] = await Promise.all([
-    deps.store.uploads.presentBlobStats(s.accountId, s.id),
-    deps.store.uploads.missingBlobs(s.accountId, s.id),
+    deps.db.uploads.presentBlobStats(s.accountId, s.id),
+    deps.db.uploads.missingBlobs(s.accountId, s.id),
   ]);
   return { ...present, distinct: present.count + missing.length };
 }
@@ -147,7 +148,7 @@ export async function missingBlobs(deps: DomainDeps, caller: Caller, id: string,
   requireRole(caller, 'editor', 'Uploading');
   const s = await loadSessionWithToken(deps, caller, id, token);
   if (s.status !== 'open') throw notOpen(s);
-  let missing = await deps.store.uploads.missingBlobs(caller.accountId, s.id);
+  let missing = await deps.db.uploads.missingBlobs(caller.accountId, s.id);
   if (subset) {
     const wanted = new Set(subset);
     missing = missing.filter((m) => wanted.has(m.sha256));
@@ -159,10 +160,10 @@ export async function putBlob(deps: DomainDeps, caller: Caller, id: string, toke
   requireRole(caller, 'editor', 'Uploading');
   const s = await loadSessionWithToken(deps, caller, id, token);
   if (s.status !== 'open') throw notOpen(s);
-  const entry = (await deps.store.uploads.files(s.id)).find((f) => f.sha256 === sha256);
+  const entry = (await deps.db.uploads.files(s.id)).find((f) => f.sha256 === sha256);
   if (!entry) throw Errors.uploadBlobNotInSession(`Blob ${sha256} is not listed in upload session ${s.id}.`);
   const blob = { sha256, size: entry.size, mime: entry.mime, r2Key: blobKey(sha256) };
-  if (await deps.store.blobs.hasAccountBlob(caller.accountId, sha256)) {
+  if (await deps.db.blobs.hasAccountBlob(caller.accountId, sha256)) {
     body.resume(); // already held: drain and skip the write
     return { uploadSessionId: s.id, alreadyPresent: true, blob };
   }
@@ -179,7 +180,7 @@ export async function putBlob(deps: DomainDeps, caller: Caller, id: string, toke
     }
     throw err;
   }
-  await deps.store.blobs.recordAccountBlob(caller.accountId, sha256, entry.size, deps.clock.now());
+  await deps.db.blobs.recordAccountBlob(caller.accountId, sha256, entry.size, deps.clock.now());
   return { uploadSessionId: s.id, alreadyPresent: false, blob };
 }
 
@@ -199,14 +200,14 @@ export async function commitUploadSession(deps: DomainDeps, caller: Caller, id: 
   const s = await loadSessionWithToken(deps, caller, id, token);
   if (s.status !== 'open') throw notOpen(s);
   const now = deps.clock.now();
-  if (!(await deps.store.uploads.tryLockCommit(s.id, now, now + UPLOAD_LIMITS.commitLockMs))) {
+  if (!(await deps.db.uploads.tryLockCommit(s.id, now, now + UPLOAD_LIMITS.commitLockMs))) {
     const again = await loadSession(deps, caller, id);
     if (again.status !== 'open') throw notOpen(again);
     throw Errors.uploadSessionCommitInProgress(`Upload session ${id} is being committed by another request; retry in a moment.`);
   }
   try {
     const deploy = await loadDeploy(deps, caller, s.deployId);
-    const missing = await deps.store.uploads.missingBlobs(caller.accountId, s.id);
+    const missing = await deps.db.uploads.missingBlobs(caller.accountId, s.id);
     if (missing.length) {
       throw Errors.uploadSessionIncomplete(
         `${missing.length} blob(s) (${missing.reduce((n, m) => n + m.size, 0)} bytes) are not uploaded yet; ask missing-blobs and upload them before committing.`,
@@ -225,27 +226,27 @@ export async function commitUploadSession(deps: DomainDeps, caller: Caller, id: 
       bytes: s.requestedBytes, uploadSessionId: s.id, createdAt: now,
     };
     try {
-      await deps.store.uploads.commit({ session: s, version, aliases, now });
+      await deps.db.uploads.commit({ session: s, version, aliases, now });
     } catch (err) {
       if (err instanceof ConflictError) {
         // no longer open: committed by a request whose lock had lapsed, or expired (sweep, deploy deleted) meanwhile
-        const current = (await deps.store.uploads.get(caller.accountId, s.id)) ?? { ...s, status: 'expired' as const };
+        const current = (await deps.db.uploads.get(caller.accountId, s.id)) ?? { ...s, status: 'expired' as const };
         if (current.status === 'expired') throw Errors.uploadSessionExpired(`Upload session ${id} expired before the commit finished; create a new session.`);
         throw notOpen(current);
       }
       throw err;
     }
-    const committed = (await deps.store.uploads.get(caller.accountId, s.id))!;
+    const committed = (await deps.db.uploads.get(caller.accountId, s.id))!;
     return { deployVersion: versionView(version), uploadSession: sessionView(committed, await stats(deps, committed)) };
   } catch (err) {
-    await deps.store.uploads.releaseCommitLock(s.id);
+    await deps.db.uploads.releaseCommitLock(s.id);
     throw err;
   }
 }
 
 /** Marks open sessions past their lifetime as expired. */
 export async function expireUploadSessions(deps: DomainDeps): Promise<number> {
-  return deps.store.uploads.expire(deps.clock.now());
+  return deps.db.uploads.expire(deps.clock.now());
 }
 
 /**
@@ -255,13 +256,13 @@ export async function expireUploadSessions(deps: DomainDeps): Promise<number> {
  */
 export async function collectGarbage(deps: DomainDeps, opts: { graceMs?: number } = {}): Promise<{ released: number; deleted: number }> {
   const graceMs = opts.graceMs ?? 60 * 60_000;
-  const released = await deps.store.blobs.dropUnreferencedAccountBlobs();
+  const released = await deps.db.blobs.dropUnreferencedAccountBlobs();
   let deleted = 0;
   const cutoff = deps.clock.now() - graceMs;
   for await (const { key, modifiedAt } of deps.blobs.list('blobs/')) {
     const sha = key.slice(key.lastIndexOf('/') + 1);
     if (modifiedAt > cutoff || !/^[0-9a-f]{64}$/.test(sha)) continue;
-    if (!(await deps.store.blobs.isHeld(sha))) {
+    if (!(await deps.db.blobs.isHeld(sha))) {
       // An upload of the same blob may have replaced the file (fresh mtime) and not yet recorded its holding:
       // look at the file again right before deleting, so a new upload is never collected from under its holder.
       const current = await deps.blobs.stat(key);

@@ -1,11 +1,11 @@
-import type { UsageMeterCode } from '../ports/metadata-store.js';
+import type { UsageMeterCode } from '../model/records.js';
 import type { Caller, DomainDeps } from './context.js';
 import { Errors } from './errors.js';
 import { PLANS, UPLOAD_LIMITS, billPeriod, retryAfterSeconds, type Plan, type PlanKey } from './policy.js';
 
 /** The account's plan; the self-hosted `unlimited` plan takes the operator's overrides (render timeout, network). */
 export async function accountPolicy(deps: DomainDeps, accountId: string): Promise<Plan> {
-  const a = await deps.store.accounts.get(accountId);
+  const a = await deps.db.accounts.get(accountId);
   if (!a) throw Errors.internal(`account ${accountId} missing`);
   return planOf(deps, a.planKey);
 }
@@ -33,7 +33,7 @@ export async function checkQuota(deps: DomainDeps, accountId: string, code: Usag
   if (limit === null) return;
   const now = deps.clock.now();
   const { start, end } = billPeriod(now);
-  const used = await deps.store.usage.total(accountId, code, start, end);
+  const used = await deps.db.usage.total(accountId, code, start, end);
   if (used >= limit) {
     throw Errors[meter.error](`This bill period's ${code} quota (${limit}) is used up; it resets at ${new Date(end).toISOString()}.`, {
       headers: { 'Retry-After': retryAfterSeconds(now) },
@@ -48,7 +48,7 @@ export async function checkQuota(deps: DomainDeps, accountId: string, code: Usag
 export type OutputBytesFn = (accountId: string) => Promise<{ managedPdfStorageBytes: number; renderOutputStorageBytes: number }>;
 
 export async function getUsage(deps: DomainDeps, caller: Caller, outputBytes?: OutputBytesFn) {
-  const account = await deps.store.accounts.get(caller.accountId);
+  const account = await deps.db.accounts.get(caller.accountId);
   if (!account) throw Errors.internal('account missing');
   const plan = planOf(deps, account.planKey);
   const now = deps.clock.now();
@@ -57,13 +57,13 @@ export async function getUsage(deps: DomainDeps, caller: Caller, outputBytes?: O
     METERS.map(async (m) => ({
       code: m.code,
       aggregation: 'sum' as const,
-      totalQuantity: await deps.store.usage.total(caller.accountId, m.code, period.start, period.end),
+      totalQuantity: await deps.db.usage.total(caller.accountId, m.code, period.start, period.end),
       unit: m.unit,
       version: 1,
       limit: plan.policy[m.limit] as number | null,
     })),
   );
-  const deployVersionStorageBytes = await deps.store.blobs.accountBlobBytes(caller.accountId);
+  const deployVersionStorageBytes = await deps.db.blobs.accountBlobBytes(caller.accountId);
   const out = outputBytes ? await outputBytes(caller.accountId) : { managedPdfStorageBytes: 0, renderOutputStorageBytes: 0 };
   const liveStorage = {
     deployVersionStorageBytes,

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { RenderJobRecord } from '../ports/job-queue.js';
-import type { WebhookDeliveryRecord, WebhookEventRecord } from '../ports/metadata-store.js';
+import type { RenderJobRecord } from '../model/records.js';
+import type { WebhookDeliveryRecord, WebhookEventRecord } from '../model/records.js';
 import { accountWebhookSecret } from './accounts.js';
 import type { Caller, DomainDeps } from './context.js';
 import { loadDeploy } from './deploys.js';
@@ -74,11 +74,11 @@ async function outputFor(deps: DomainDeps, event: WebhookEventRecord, job: JobVi
     signLink({ key: deps.linkSigningKey, baseUrl: deps.settings.publicUrl, target, disposition: 'attachment', expiresAt });
   if (job.output?.pdfId) {
     // managed: link the PDF itself, which outlives the job
-    const pdf = await deps.queue.pdfs.get(event.accountId, job.output.pdfId);
+    const pdf = await deps.db.pdfs.get(event.accountId, job.output.pdfId);
     if (!pdf) return null;
     return { fileName: pdf.fileName, bytes: pdf.bytes, pageCount: pdf.pageCount, download: sign({ kind: 'pdf', accountId: event.accountId, id: pdf.id }, ttlEnd) };
   }
-  const current = await deps.queue.getById(event.renderJobId);
+  const current = await deps.db.renderJobs.getById(event.renderJobId);
   if (!current || current.status !== 'succeeded' || !current.outputKey || current.outputDeletedAt !== null) return null;
   if (current.outputExpiresAt !== null && current.outputExpiresAt <= now) return null;
   const expiresAt = current.outputExpiresAt !== null ? Math.min(ttlEnd, current.outputExpiresAt) : ttlEnd;
@@ -120,7 +120,7 @@ export function deliveryView(r: WebhookDeliveryRecord) {
 export async function listWebhookDeliveries(deps: DomainDeps, caller: Caller, deployId: string, query: { cursor?: string; limit?: number }) {
   const deploy = await loadDeploy(deps, caller, deployId);
   const page = pageRequest(query);
-  return toPage(await deps.store.webhooks.list(caller.accountId, deploy.id, page), page.limit, deliveryView);
+  return toPage(await deps.db.webhooks.list(caller.accountId, deploy.id, page), page.limit, deliveryView);
 }
 
 // ---- sender ----
@@ -189,7 +189,7 @@ export class WebhookSender {
     if (this.started) return;
     this.started = true;
     this.closing = false;
-    this.offTerminal = this.deps.queue.onTerminal(() => this.kickSoon());
+    this.offTerminal = this.deps.db.renderJobs.onTerminal(() => this.kickSoon());
     const tick = () => {
       this.timer = setTimeout(() => {
         this.kick();
@@ -252,7 +252,7 @@ export class WebhookSender {
     for (;;) {
       while (!this.closing && inflight.size < this.concurrency) {
         const now = this.deps.clock.now();
-        const delivery = await this.deps.store.webhooks.claimDue(now, this.senderId, now + this.leaseMs);
+        const delivery = await this.deps.db.webhooks.claimDue(now, this.senderId, now + this.leaseMs);
         if (!delivery) break;
         const p: Promise<void> = this.attempt(delivery).finally(() => inflight.delete(p));
         inflight.add(p);
@@ -265,7 +265,7 @@ export class WebhookSender {
   /** Pending jobs → events (+ first delivery) for deploys with webhooks on; the flag is cleared either way. */
   private async materialize() {
     for (;;) {
-      const jobs = await this.deps.queue.pendingWebhooks(100);
+      const jobs = await this.deps.db.renderJobs.pendingWebhooks(100);
       let failures = 0;
       for (const job of jobs) {
         try {
@@ -282,21 +282,21 @@ export class WebhookSender {
 
   private async createEvent(job: RenderJobRecord) {
     const { deps } = this;
-    const deploy = await deps.store.deploys.get(job.accountId, job.deployId);
+    const deploy = await deps.db.deploys.get(job.accountId, job.deployId);
     if (deploy?.webhookEnabled && deploy.webhookUrl) {
       const now = deps.clock.now();
       const event: WebhookEventRecord = {
         id: webhookEventId(job.id), accountId: job.accountId, deployId: job.deployId, renderJobId: job.id, type: WEBHOOK_EVENT_TYPE,
         data: JSON.stringify(jobView(job, now)), createdAt: now,
       };
-      const created = await deps.store.webhooks.createEvent(event, {
+      const created = await deps.db.webhooks.createEvent(event, {
         id: newId('whd', now), eventId: event.id, accountId: job.accountId, deployId: job.deployId, renderJobId: job.id,
         url: deploy.webhookUrl, attempt: 1, status: 'pending', responseStatus: null, error: null, createdAt: now,
         deliveredAt: null, nextAttemptAt: now, durationMs: null, leaseOwner: null, leaseExpiresAt: null,
       });
       if (created) this.log.debug({ eventId: event.id, jobId: job.id }, 'webhook event created');
     }
-    await deps.queue.clearWebhookPending(job.id);
+    await deps.db.renderJobs.clearWebhookPending(job.id);
   }
 
   private async attempt(d: WebhookDeliveryRecord): Promise<void> {
@@ -319,7 +319,7 @@ export class WebhookSender {
             deliveredAt: null, nextAttemptAt, durationMs: null, leaseOwner: null, leaseExpiresAt: null,
           }
         : null;
-      const recorded = await this.deps.store.webhooks.complete(d.id, this.senderId, {
+      const recorded = await this.deps.db.webhooks.complete(d.id, this.senderId, {
         status: outcome.ok ? 'succeeded' : 'failed', url: outcome.url, responseStatus: outcome.responseStatus, error: outcome.error,
         deliveredAt: now, durationMs: Math.round(performance.now() - t0), nextAttemptAt,
       }, next);
@@ -337,9 +337,9 @@ export class WebhookSender {
   private async send(d: WebhookDeliveryRecord): Promise<Outcome> {
     const { deps } = this;
     const fail = (error: string, extra: Partial<Outcome> = {}): Outcome => ({ ok: false, url: d.url, responseStatus: null, error, ...extra });
-    const event = await deps.store.webhooks.getEvent(d.eventId);
+    const event = await deps.db.webhooks.getEvent(d.eventId);
     if (!event) return fail('the webhook event no longer exists', { final: true });
-    const deploy = await deps.store.deploys.get(d.accountId, d.deployId);
+    const deploy = await deps.db.deploys.get(d.accountId, d.deployId);
     if (!deploy) return fail('the deploy was deleted; not retried', { final: true });
     if (!deploy.webhookEnabled || !deploy.webhookUrl) return fail('webhooks were disabled for this deploy; not retried', { final: true });
     const url = deploy.webhookUrl;

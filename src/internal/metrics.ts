@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { JobQueue } from '../ports/job-queue.js';
+import type { RenderJobRepository } from '../ports/database.js';
 import type { Renderer } from '../ports/renderer.js';
 
 /**
@@ -39,7 +39,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(opts: { queue: JobQueue; renderer?: Renderer; role: string }) {
+  constructor(opts: { queue: Pick<RenderJobRepository, 'countByStatus'>; renderer?: Renderer; role: string }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'press_process_' });
     this.registry.setDefaultLabels({ role: opts.role });
     const { queue, renderer } = opts;

@@ -5,10 +5,8 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { FsBlobStore } from '../adapters/fs-blob/fs-blob-store.js';
 import type { BlobStore } from '../ports/blob-store.js';
-import { SqliteStore, openSqlite } from '../adapters/sqlite/sqlite-store.js';
-import { SqliteQueue } from '../adapters/sqlite/sqlite-queue.js';
-import type { JobQueue } from '../ports/job-queue.js';
-import type { MetadataStore } from '../ports/metadata-store.js';
+import { openSqlite } from '../adapters/sqlite/index.js';
+import type { SqlDatabase } from '../adapters/sql/database.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { DomainDeps } from '../domain/context.js';
 import { SecretBox } from '../domain/crypto.js';
@@ -48,32 +46,26 @@ export async function createBlobStore(config: Config): Promise<BlobStore> {
 }
 
 /**
- * Metadata and the job queue: PostgreSQL when DATABASE_URL is set (migrated under an advisory lock, so several nodes
- * may start at once), else SQLite under the data dir. `store.close()` closes either, the pg pool and LISTEN included.
+ * The database: PostgreSQL when DATABASE_URL is set (migrated under an advisory lock, so several nodes may start at
+ * once), else SQLite under the data dir. Its `close()` closes either, the pg pool and LISTEN session included.
  */
-export async function createMetadata(config: Config): Promise<{ store: MetadataStore; queue: JobQueue }> {
+export async function createDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<SqlDatabase> {
   if (config.databaseUrl) {
-    const [{ PgDatabase }, { PgStore }, { PgQueue }] = await Promise.all([
-      import('../adapters/postgres/pg-database.js'),
-      import('../adapters/postgres/pg-store.js'),
-      import('../adapters/postgres/pg-queue.js'),
-    ]);
-    const pg = await PgDatabase.open(config.databaseUrl);
-    return { store: new PgStore(pg), queue: new PgQueue(pg) };
+    // loaded only when configured: pg costs every embedded start time otherwise
+    const { openPostgres } = await import('../adapters/postgres/index.js');
+    return openPostgres(config.databaseUrl);
   }
-  const db = openSqlite(join(config.dataDir, 'press.db'));
-  return { store: new SqliteStore(db), queue: new SqliteQueue(db) };
+  return openSqlite(join(config.dataDir, 'press.db'));
 }
 
 /** Composition root: the domain's ports on the configured backends (embedded by default). */
 export async function createDomainDeps(config: Config, opts: { clock?: Clock } = {}): Promise<DomainDeps> {
-  const { store, queue } = await createMetadata(config);
+  const db = await createDatabase(config);
   const blobs = await createBlobStore(config);
   const secretKey = loadSecretKey(config);
   return {
-    store,
+    db,
     blobs,
-    queue,
     clock: opts.clock ?? systemClock,
     secretBox: new SecretBox(secretKey),
     linkSigningKey: Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'press-cloud signed links v1', 32)),

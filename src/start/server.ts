@@ -67,8 +67,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const ctx: AppContext = {
     deps,
     hooks: {
-      onDeployDeleted: async (deployId) => void (await deps.queue.cancelForDeploy(deployId, deps.clock.now())),
-      outputBytes: (accountId) => deps.queue.outputBytes(accountId),
+      onDeployDeleted: async (deployId) => void (await deps.db.renderJobs.cancelForDeploy(deployId, deps.clock.now())),
+      outputBytes: (accountId) => deps.db.renderJobs.outputBytes(accountId),
     },
     readiness: !renders ? {} : {
       renderer: async () => {
@@ -78,7 +78,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       },
     },
   };
-  const metrics = new Metrics({ queue: deps.queue, renderer: renders ? renderer : undefined, role });
+  const metrics = new Metrics({ queue: deps.db.renderJobs, renderer: renders ? renderer : undefined, role });
   const app = await buildApp(ctx, {
     logger: opts.logger === false ? false : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-upload-token"]'] },
     rateLimitPerMinute: config.rateLimitPerMinute,
@@ -100,7 +100,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await collectGarbage(deps);
     await sweepExpiredOutputs(deps);
     await sweepUnrecordedOutputs(deps);
-    await deps.store.idempotency.purge(deps.clock.now() - IDEMPOTENCY_TTL_MS);
+    await deps.db.idempotency.purge(deps.clock.now() - IDEMPOTENCY_TTL_MS);
     await webhooks.runOnce();
   };
   let sweeping: Promise<void> | null = null;
@@ -128,7 +128,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await sweeping;
       await app.close();
       if (!opts.renderer && renders) await renderer.close();
-      await deps.store.close();
+      await deps.db.close();
     },
   };
 }

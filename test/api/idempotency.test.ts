@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/domain/canonical-json.js';
 import { sha256Hex } from '../../src/domain/crypto.js';
-import type { Role } from '../../src/ports/metadata-store.js';
+import type { Role } from '../../src/model/records.js';
 import type { TestServer } from '../helpers/server.js';
 import { databaseBytes, expectError, startApiServer } from './helpers.js';
 
@@ -70,7 +70,7 @@ describe('Idempotency-Key on POST /v1/deploys', () => {
     const body = { slug: 'in-flight', name: 'x' };
     // what the plugin reserves when the first request starts (its handler has not answered yet)
     const scope = { accountId: acct.accountId, method: 'POST', route: '/v1/deploys', key: 'k-in-flight' };
-    expect(await s.deps.store.idempotency.reserve(scope, sha256Hex(canonicalJson({ params: {}, body })), s.clock.now())).toBeNull();
+    expect(await s.deps.db.idempotency.reserve(scope, sha256Hex(canonicalJson({ params: {}, body })), s.clock.now())).toBeNull();
     const busy = await s.request('POST', '/v1/deploys', { key: acct.keys.editor, json: body, headers: ik('k-in-flight') });
     expectError(busy, 409, 'idempotency_key_in_use');
     expectError(await s.request('POST', '/v1/deploys', { key: acct.keys.editor, json: { ...body, name: 'y' }, headers: ik('k-in-flight') }), 422, 'idempotency_key_mismatch');

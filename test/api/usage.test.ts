@@ -107,7 +107,7 @@ describe('GET /v1/usage', () => {
 describe('quotas', () => {
   it('a free account with 100 deploy commits this period → 429 deploy_commit_quota_exceeded with Retry-After to the period end', async () => {
     const free = await s.newAccount('free-full', 'free');
-    await s.deps.store.usage.record(free.accountId, 'deploy_commits', 100, s.clock.now());
+    await s.deps.db.usage.record(free.accountId, 'deploy_commits', 100, s.clock.now());
     const u = (await s.request('GET', '/v1/usage', { key: free.keys.viewer })).body;
     expect(u.usageMeters.find((m: { code: string }) => m.code === 'deploy_commits').totalQuantity).toBe(100);
 
@@ -125,7 +125,7 @@ describe('quotas', () => {
   it('usage recorded in an earlier period does not count', async () => {
     const free = await s.newAccount('free-last-month', 'free');
     const u = (await s.request('GET', '/v1/usage', { key: free.keys.viewer })).body;
-    await s.deps.store.usage.record(free.accountId, 'deploy_commits', 100, u.period.start - 1);
+    await s.deps.db.usage.record(free.accountId, 'deploy_commits', 100, u.period.start - 1);
     const ok = await deployFiles(s, { createDeploy: { slug: 'fresh', name: 'F' } }, [{ path: 'index.html', content: 'ok' }], { key: free.keys.editor });
     expect(ok.deployVersion.id).toMatch(/^dv_/);
     const after = (await s.request('GET', '/v1/usage', { key: free.keys.viewer })).body;

@@ -1,9 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { PgQueue } from '../../src/adapters/postgres/pg-queue.js';
-import { PgStore } from '../../src/adapters/postgres/pg-store.js';
-import { SqliteQueue } from '../../src/adapters/sqlite/sqlite-queue.js';
-import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
+import { SqlDatabase } from '../../src/adapters/sql/database.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { startApiServer } from '../api/helpers.js';
 import { createTestDatabase, PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';
@@ -23,8 +20,8 @@ describe('composition root: DATABASE_URL picks the metadata backend', () => {
   it('uses SQLite without DATABASE_URL', async () => {
     const s = await startApiServer();
     try {
-      expect(s.deps.store).toBeInstanceOf(SqliteStore);
-      expect(s.deps.queue).toBeInstanceOf(SqliteQueue);
+      expect(s.deps.db).toBeInstanceOf(SqlDatabase);
+      expect((s.deps.db as SqlDatabase).dialect.name).toBe('sqlite');
     } finally {
       await s.stop();
     }
@@ -35,8 +32,8 @@ describe('composition root: DATABASE_URL picks the metadata backend', () => {
     try {
       const s = await startApiServer({ DATABASE_URL: db.url, PRESS_SECRET_KEY: 'ab'.repeat(32) });
       try {
-        expect(s.deps.store).toBeInstanceOf(PgStore);
-        expect(s.deps.queue).toBeInstanceOf(PgQueue);
+        expect(s.deps.db).toBeInstanceOf(SqlDatabase);
+        expect((s.deps.db as SqlDatabase).dialect.name).toBe('postgres');
         const created = await s.request('POST', '/v1/deploys', { json: { slug: 'invoices', name: 'Invoices' } });
         expect(created.status).toBe(201);
         const dup = await s.request('POST', '/v1/deploys', { json: { slug: 'invoices', name: 'Again' } });

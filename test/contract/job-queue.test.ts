@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { JobQueue, PdfRecord, RenderJobRecord, SucceededOutput } from '../../src/ports/job-queue.js';
+import type { PdfRecord, RenderJobRecord, SucceededOutput } from '../../src/model/records.js';
+import type { RenderJobRepository } from '../../src/ports/database.js';
 import { BACKENDS, fid, payload, renderJob, seedJobParents, T0, useBackend } from '../helpers/backends.js';
 
 type Parents = { accountId: string; deployId: string; versionId: string };
@@ -16,20 +17,20 @@ async function until(check: () => boolean, ms = 3000) {
   }
 }
 
-/** The JobQueue port contract: every adapter must pass the same suite. */
-describe.each(BACKENDS)('JobQueue contract · %s', (_name, backend) => {
+/** The RenderJobRepository port contract: every adapter must pass the same suite. */
+describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) => {
   if (!backend.available) {
     it.skip(backend.skipReason!, () => {});
     return;
   }
   const b = useBackend(backend);
 
-  const enqueue = async (p: Parents, over: Partial<RenderJobRecord> = {}, q: JobQueue = b.queue) => {
+  const enqueue = async (p: Parents, over: Partial<RenderJobRecord> = {}, q: RenderJobRepository = b.queue) => {
     const job = renderJob(p, over);
     await q.enqueue(job, payload(`{"job":"${job.id}"}`));
     return job;
   };
-  const claim = (workerId = 'w1', now = T0 + 100, accountLimit: (a: string) => Promise<number | null> = unlimited, q: JobQueue = b.queue) =>
+  const claim = (workerId = 'w1', now = T0 + 100, accountLimit: (a: string) => Promise<number | null> = unlimited, q: RenderJobRepository = b.queue) =>
     q.claim({ workerId, now, leaseMs: LEASE, accountLimit });
   const output = (over: Partial<SucceededOutput> = {}): SucceededOutput => ({
     outputKey: 'outputs/ab/x.pdf', bytes: 1234, pageCount: 2, outputExpiresAt: T0 + 86_400_000, renderTimeMs: 800, pdf: null, ...over,
@@ -280,12 +281,12 @@ describe.each(BACKENDS)('JobQueue contract · %s', (_name, backend) => {
       const record = pdf(job, { bytes: 6_000_000_000 });
       expect(await b.queue.succeed(job.id, 'w1', T0 + 500, output({ outputExpiresAt: null, pdf: record }))).toBe(true);
       expect(await b.queue.getById(job.id)).toMatchObject({ status: 'succeeded', outputKey: null, pdfId: record.id, outputExpiresAt: null });
-      expect(await b.queue.pdfs.get(p.accountId, record.id)).toEqual(record);
-      expect(await b.queue.pdfs.get('acct_other', record.id)).toBeNull();
+      expect(await b.store.pdfs.get(p.accountId, record.id)).toEqual(record);
+      expect(await b.store.pdfs.get('acct_other', record.id)).toBeNull();
       expect(await b.queue.outputBytes(p.accountId)).toEqual({ managedPdfStorageBytes: 6_000_000_000, renderOutputStorageBytes: 0 });
-      expect(await b.queue.pdfs.markDeleted(p.accountId, record.id, T0 + 900)).toBe(true);
-      expect(await b.queue.pdfs.markDeleted(p.accountId, record.id, T0 + 901)).toBe(false);
-      expect(await b.queue.pdfs.get(p.accountId, record.id)).toBeNull();
+      expect(await b.store.pdfs.markDeleted(p.accountId, record.id, T0 + 900)).toBe(true);
+      expect(await b.store.pdfs.markDeleted(p.accountId, record.id, T0 + 901)).toBe(false);
+      expect(await b.store.pdfs.get(p.accountId, record.id)).toBeNull();
       expect(await b.queue.outputBytes(p.accountId)).toEqual({ managedPdfStorageBytes: 0, renderOutputStorageBytes: 0 });
     });
 
@@ -299,11 +300,11 @@ describe.each(BACKENDS)('JobQueue contract · %s', (_name, backend) => {
         await b.queue.succeed(job.id, 'w1', T0 + 300, output({ pdf: rec, outputExpiresAt: null }));
         ids.push(rec.id);
       }
-      expect((await b.queue.pdfs.list(p.accountId, {}, { limit: 1 })).map((x) => x.id)).toEqual(['pdf_2', 'pdf_1']);
-      expect((await b.queue.pdfs.list(p.accountId, { deployId: p.deployId }, { limit: 5, after: { createdAt: T0 + 201, id: 'pdf_1' } })).map((x) => x.id)).toEqual(['pdf_0']);
-      expect(await b.queue.pdfs.list(p.accountId, { deployId: 'dpl_other' }, { limit: 5 })).toEqual([]);
-      await b.queue.pdfs.markDeleted(p.accountId, 'pdf_2', T0 + 400);
-      expect((await b.queue.pdfs.list(p.accountId, {}, { limit: 5 })).map((x) => x.id)).toEqual(['pdf_1', 'pdf_0']);
+      expect((await b.store.pdfs.list(p.accountId, {}, { limit: 1 })).map((x) => x.id)).toEqual(['pdf_2', 'pdf_1']);
+      expect((await b.store.pdfs.list(p.accountId, { deployId: p.deployId }, { limit: 5, after: { createdAt: T0 + 201, id: 'pdf_1' } })).map((x) => x.id)).toEqual(['pdf_0']);
+      expect(await b.store.pdfs.list(p.accountId, { deployId: 'dpl_other' }, { limit: 5 })).toEqual([]);
+      await b.store.pdfs.markDeleted(p.accountId, 'pdf_2', T0 + 400);
+      expect((await b.store.pdfs.list(p.accountId, {}, { limit: 5 })).map((x) => x.id)).toEqual(['pdf_1', 'pdf_0']);
     });
 
     it('fail without a retry: failed, payload deleted, render time metered, webhook pending', async () => {
@@ -483,7 +484,7 @@ describe.each(BACKENDS)('JobQueue contract · %s', (_name, backend) => {
         );
         expect(killed.rowCount).toBeGreaterThanOrEqual(2); // both nodes' listeners
         await until(() => woke > 0, 5000); // the reconnect itself wakes the worker (notifications may have been missed)
-        await until(() => (other.queue as unknown as { db: { notifier: { listening: boolean } } }).db.notifier.listening, 5000);
+        await until(() => (other.store as unknown as { dialect: { wakeups: { listening: boolean } } }).dialect.wakeups.listening, 5000);
         const before = woke;
         await enqueue(p);
         await until(() => woke > before, 2000);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError } from '../../src/domain/errors.js';
-import type { ApiKeyRecord, IdempotencyScope, WebhookDeliveryRecord, WebhookEventRecord } from '../../src/ports/metadata-store.js';
+import { ConflictError } from '../../src/model/errors.js';
+import type { ApiKeyRecord, IdempotencyScope, WebhookDeliveryRecord, WebhookEventRecord } from '../../src/model/records.js';
 import {
   account, BACKENDS, deploy, fid, file, seedDeploy, seedVersion, session, T0, useBackend,
 } from '../helpers/backends.js';

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migratePostgres } from '../../src/adapters/postgres/migrate.js';
-import { PgDatabase, pgTypes } from '../../src/adapters/postgres/pg-database.js';
+import { pgTypes } from '../../src/adapters/postgres/executor.js';
+import { openPostgres } from '../../src/adapters/postgres/index.js';
 import { migrate as migrateSqlite } from '../../src/adapters/sqlite/migrate.js';
 import { createTestDatabase, PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';
 
@@ -38,21 +39,21 @@ describe('PostgreSQL migrations', () => {
     expect(await migratePostgres(pools[1])).toEqual([]);
   });
 
-  it('let several PgDatabase.open calls race (the composition root path) and leave a usable store', async () => {
+  it('let several openPostgres calls race (the composition root path) and leave a usable store', async () => {
     const db = await createTestDatabase();
     cleanup.push(db.drop);
-    const opened = await Promise.all([1, 2, 3].map(() => PgDatabase.open(db.url, { max: 2 })));
+    const opened = await Promise.all([1, 2, 3].map(() => openPostgres(db.url, { max: 2 })));
     cleanup.push(async () => void (await Promise.all(opened.map((o) => o.close()))));
-    const { rows } = await opened[2].query<{ n: number }>('SELECT count(*) AS n FROM schema_migrations');
+    const rows = await opened[2].sql.all('SELECT count(*) AS n FROM schema_migrations');
     expect(rows[0].n).toBe(readdirSync(PG_MIGRATIONS).filter((f) => f.endsWith('.sql')).length);
   });
 
   it('create the same tables and columns as the SQLite schema', async () => {
     const db = await createTestDatabase();
     cleanup.push(db.drop);
-    const pgDb = await PgDatabase.open(db.url, { max: 1 });
+    const pgDb = await openPostgres(db.url, { max: 1 });
     cleanup.push(() => pgDb.close());
-    const { rows } = await pgDb.query<{ t: string; c: string }>(
+    const rows = await pgDb.sql.all(
       `SELECT table_name AS t, column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY 1, 2`,
     );
     const lite = new Database(':memory:');
@@ -67,6 +68,6 @@ describe('PostgreSQL migrations', () => {
   it('refuse to start on a bad DATABASE_URL with a clear error', async () => {
     const bad = new URL(PG_TEST_URL!);
     bad.password = 'wrong-password';
-    await expect(PgDatabase.open(bad.toString())).rejects.toThrow(/password/);
+    await expect(openPostgres(bad.toString())).rejects.toThrow(/password/);
   });
 });

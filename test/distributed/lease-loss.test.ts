@@ -77,17 +77,17 @@ describe.skipIf(noPostgres)('a worker that lost its lease mid-render', () => {
     // its lease lapses (clock), the job is reclaimed and retried on the other worker
     s.clock.advance(31_000);
     await b.maintain();
-    expect((await s.deps.queue.getById(jobId))!.status).toBe('retry_scheduled');
+    expect((await s.deps.db.renderJobs.getById(jobId))!.status).toBe('retry_scheduled');
     s.clock.advance(3_000);
     await b.maintain();
     await until('the second worker to start rendering', () => other.calls.length === 1);
-    expect((await s.deps.queue.getById(jobId))!).toMatchObject({ status: 'rendering', attempt: 2 });
+    expect((await s.deps.db.renderJobs.getById(jobId))!).toMatchObject({ status: 'rendering', attempt: 2 });
 
     // what a worker killed between storing and recording would have left: attempt 1's object
     await s.deps.blobs.put(transientOutputKey(jobId, 1), Readable.from([Buffer.from('%PDF-1.4 stray')]));
     // the new attempt stores its output, succeeds and removes the stray …
     other.calls[0].release();
-    await until('the job to succeed', async () => (await s.deps.queue.getById(jobId))!.status === 'succeeded');
+    await until('the job to succeed', async () => (await s.deps.db.renderJobs.getById(jobId))!.status === 'succeeded');
     await until('the stray output to go', async () => (await s.storedKeys('outputs')).filter((k) => k.includes(jobId)).length === 1);
     expect(await s.storedKeys('outputs')).toContain(transientOutputKey(jobId, 2));
     // … then the stalled one finishes, writes the same key, and is refused

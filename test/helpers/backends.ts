@@ -4,15 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { PgDatabase } from '../../src/adapters/postgres/pg-database.js';
-import { PgQueue } from '../../src/adapters/postgres/pg-queue.js';
-import { PgStore } from '../../src/adapters/postgres/pg-store.js';
-import { openSqlite, SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
-import { SqliteQueue } from '../../src/adapters/sqlite/sqlite-queue.js';
-import type { JobQueue, RenderJobRecord } from '../../src/ports/job-queue.js';
+import { openPostgres } from '../../src/adapters/postgres/index.js';
+import { openSqlite } from '../../src/adapters/sqlite/index.js';
 import type {
-  AccountRecord, DeployRecord, DeployVersionRecord, FileEntry, MetadataStore, UploadSessionRecord,
-} from '../../src/ports/metadata-store.js';
+  AccountRecord, DeployRecord, DeployVersionRecord, FileEntry, RenderJobRecord, UploadSessionRecord,
+} from '../../src/model/records.js';
+import type { Database, RenderJobRepository } from '../../src/ports/database.js';
 
 /**
  * Port backends for contract tests. SQLite always runs (a temp file per test). PostgreSQL runs when
@@ -24,10 +21,10 @@ export const PG_SKIP_REASON = 'PostgreSQL leg skipped: PRESS_TEST_DATABASE_URL i
 
 export type BackendName = 'sqlite' | 'postgres';
 
-/** One process's view of the data: what a node holds. */
+/** One process's view of the data: what a node holds (`queue` is `store.renderJobs`, named for what the tests do). */
 export interface Node {
-  store: MetadataStore;
-  queue: JobQueue;
+  store: Database;
+  queue: RenderJobRepository;
   close(): Promise<void>;
 }
 
@@ -94,15 +91,8 @@ export function useBackend(backend: Backend) {
   let cleaner: pg.Client | null = null;
 
   const openNode = async (): Promise<Node> => {
-    let node: Node;
-    if (backend.name === 'postgres') {
-      const db = await PgDatabase.open(pgDb!.url, { max: 5 });
-      node = { store: new PgStore(db), queue: new PgQueue(db), close: () => db.close() };
-    } else {
-      const db = openSqlite(sqliteFile);
-      const store = new SqliteStore(db);
-      node = { store, queue: new SqliteQueue(db), close: () => store.close() };
-    }
+    const db = backend.name === 'postgres' ? await openPostgres(pgDb!.url, { max: 5 }) : openSqlite(sqliteFile);
+    const node: Node = { store: db, queue: db.renderJobs, close: () => db.close() };
     opened.push(node);
     return node;
   };
@@ -141,10 +131,10 @@ export function useBackend(backend: Backend) {
   });
 
   return {
-    get store(): MetadataStore {
+    get store(): Database {
       return current!.store;
     },
-    get queue(): JobQueue {
+    get queue(): RenderJobRepository {
       return current!.queue;
     },
     /** another node on the same data (closed after the test) */
@@ -193,7 +183,7 @@ export function file(path: string, sha: string, size = 10, mime = 'text/html'): 
 }
 
 /** An account with one deploy (its version optional): the parents every render job needs. */
-export async function seedDeploy(store: MetadataStore, opts: { planKey?: AccountRecord['planKey'] } = {}) {
+export async function seedDeploy(store: Database, opts: { planKey?: AccountRecord['planKey'] } = {}) {
   const a = account({ planKey: opts.planKey ?? 'unlimited' });
   await store.accounts.create(a);
   const d = deploy(a.id);
@@ -203,7 +193,7 @@ export async function seedDeploy(store: MetadataStore, opts: { planKey?: Account
 
 /** Commits an upload session with `files` as a new version of the deploy. */
 export async function seedVersion(
-  store: MetadataStore, accountId: string, deployId: string, files: FileEntry[] = [file('index.html', 'aa')], opts: { at?: number; aliases?: string[] } = {},
+  store: Database, accountId: string, deployId: string, files: FileEntry[] = [file('index.html', 'aa')], opts: { at?: number; aliases?: string[] } = {},
 ): Promise<DeployVersionRecord> {
   const at = opts.at ?? T0;
   const s = session(accountId, deployId, { createdAt: at });
@@ -216,7 +206,7 @@ export async function seedVersion(
 }
 
 /** Everything a render job needs in place: account, deploy, version. */
-export async function seedJobParents(store: MetadataStore, opts: { planKey?: AccountRecord['planKey'] } = {}) {
+export async function seedJobParents(store: Database, opts: { planKey?: AccountRecord['planKey'] } = {}) {
   const { account: a, deploy: d } = await seedDeploy(store, opts);
   const v = await seedVersion(store, a.id, d.id);
   return { accountId: a.id, deployId: d.id, versionId: v.id };

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
+import { SqlDatabase } from '../../src/adapters/sql/database.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createAccount, issueApiKey } from '../../src/domain/accounts.js';
 import { ManualClock } from '../../src/domain/clock.js';
-import type { PlanKey } from '../../src/domain/policy.js';
-import type { Role } from '../../src/ports/metadata-store.js';
+import type { PlanKey } from '../../src/model/records.js';
+import type { Role } from '../../src/model/records.js';
 import type { Renderer } from '../../src/ports/renderer.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
 import type { S3TestServer } from './s3-server.js';
@@ -132,8 +132,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
     },
     sql: <T,>(query: string, params: unknown[] = []) => runSql<T>(server, query, params),
     async databaseDump() {
-      const store = server.deps.store;
-      if (store instanceof SqliteStore) {
+      if (sqlOf(server).dialect.name === 'sqlite') {
         return Buffer.concat(['press.db', 'press.db-wal'].map((f) => join(dataDir, f)).filter(existsSync).map((f) => readFileSync(f)));
       }
       const tables = await runSql<{ t: string }>(server, `SELECT tablename AS t FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`);
@@ -193,13 +192,13 @@ export async function startTestBackend(): Promise<{ env: Record<string, string>;
   };
 }
 
-/** `?` placeholders on either database (numbered `$n` for PostgreSQL) */
+function sqlOf(server: RunningServer): SqlDatabase {
+  const db = server.deps.db;
+  if (!(db instanceof SqlDatabase)) throw new Error('the server runs on no SQL database');
+  return db;
+}
+
+/** `?` placeholders on either database (the executor numbers them for PostgreSQL) */
 async function runSql<T>(server: RunningServer, query: string, params: unknown[] = []): Promise<T[]> {
-  const store = server.deps.store;
-  if (store instanceof SqliteStore) return store.db.prepare(query).all(...params) as T[];
-  // PgStore (not imported: the embedded run need not load pg)
-  const pg = (store as unknown as { db?: { query?(sql: string, params: unknown[]): Promise<{ rows: unknown[] }> } }).db;
-  if (!pg?.query) throw new Error('unknown metadata store');
-  let n = 0;
-  return (await pg.query(query.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+  return (await sqlOf(server).sql.all(query, params)) as T[];
 }

@@ -25,7 +25,7 @@ describe('canceling render jobs', () => {
       const res = await s.request('POST', `/v1/render-jobs/${job.id}/cancel`, { json: {} });
       expect(res.status, res.text).toBe(200);
       expect(res.body.job).toMatchObject({ id: job.id, status: 'canceled', attempt: 0, output: null, error: null, startedAt: null, finishedAt: s.clock.now() });
-      expect(await s.deps.queue.payload(job.id)).toBeNull();
+      expect(await s.deps.db.renderJobs.payload(job.id)).toBeNull();
     } finally {
       s.worker.start();
     }
@@ -57,7 +57,7 @@ describe('canceling render jobs', () => {
     const res = await s.request('POST', `/v1/render-jobs/${slow.id}/cancel`, { json: {} });
     expect(res.status, res.text).toBe(200);
     expect(res.body.job).toMatchObject({ status: 'canceled', attempt: 1, output: null, error: null });
-    expect(await s.deps.queue.payload(slow.id)).toBeNull();
+    expect(await s.deps.db.renderJobs.payload(slow.id)).toBeNull();
 
     // the only slot is free again well before the slow page would have finished
     while (s.worker.activeCount > 0 && Date.now() - t0 < 2500) await sleep(20);

@@ -137,10 +137,10 @@ describe('render jobs: create, payloads, idempotency, list, deploy deletion', ()
       json = await createJob(s, { deployId, entry: 'payload.html', payload: { b: 1, a: 2, nested: { z: [3, { y: 1, x: 2 }], c: 'é' } } });
       const csvText = 'sku,qty\nWIDGET-9,12\nGADGET-3,7\n';
       csv = await createJob(s, { deployId, entry: 'payload.html', payloadBase64: Buffer.from(csvText).toString('base64'), payloadMime: 'text/csv; charset=utf-8' });
-      const stored = await s.deps.queue.payload(json.id);
+      const stored = await s.deps.db.renderJobs.payload(json.id);
       expect(stored?.body.toString()).toBe('{"a":2,"b":1,"nested":{"c":"é","z":[3,{"x":2,"y":1}]}}');
       expect(stored?.mime).toBe('application/json; charset=utf-8');
-      expect((await s.deps.queue.payload(csv.id))?.body.toString()).toBe(csvText);
+      expect((await s.deps.db.renderJobs.payload(csv.id))?.body.toString()).toBe(csvText);
     } finally {
       s.worker.start();
     }
@@ -150,8 +150,8 @@ describe('render jobs: create, payloads, idempotency, list, deploy deletion', ()
     expect(csvPdf).toContain('TYPE[text/csv; charset=utf-8]');
     expect(csvPdf).toMatch(/PAYLOAD\[sku,qty WIDGET-9,12 GADGET-3,7 ?\]/);
     // deleted once the job is terminal
-    expect(await s.deps.queue.payload(json.id)).toBeNull();
-    expect(await s.deps.queue.payload(csv.id)).toBeNull();
+    expect(await s.deps.db.renderJobs.payload(json.id)).toBeNull();
+    expect(await s.deps.db.renderJobs.payload(csv.id)).toBeNull();
   });
 
   it('Idempotency-Key: a repeat returns the same job (replayed), a different body → 422', async () => {
@@ -258,7 +258,7 @@ describe('render jobs: create, payloads, idempotency, list, deploy deletion', ()
       const job = (await s.request('GET', `/v1/render-jobs/${j.id}`)).body.job;
       expect(job.status).toBe('canceled');
       expect(job.output).toBeNull();
-      expect(await s.deps.queue.payload(j.id)).toBeNull();
+      expect(await s.deps.db.renderJobs.payload(j.id)).toBeNull();
     }
     // the aborted renders give their slots back at once, and the jobs stay canceled
     const deadline = Date.now() + 5000;

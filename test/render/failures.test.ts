@@ -41,7 +41,7 @@ describe('render failures, blocked network and a browser crash', () => {
     expect(done.finishedAt).toBeGreaterThanOrEqual(done.startedAt);
     expectError(await s.request('GET', `/v1/render-jobs/${job.id}/output`), 404, 'render_job_output_not_found');
     expectError(await s.request('POST', `/v1/render-jobs/${job.id}/output/download`, { json: {} }), 404, 'render_job_output_not_found');
-    expect(await s.deps.queue.payload(job.id)).toBeNull();
+    expect(await s.deps.db.renderJobs.payload(job.id)).toBeNull();
   });
 
   it('a page that never becomes ready fails with render_timeout within the configured timeout', async () => {
@@ -89,7 +89,7 @@ describe('render failures, blocked network and a browser crash', () => {
     expect(scheduled.nextAttemptAt).toBeLessThanOrEqual(s.clock.now() + 10_000);
     expect(scheduled.finishedAt).toBeNull();
     expect(scheduled.output).toBeNull();
-    expect(await s.deps.queue.payload(job.id)).not.toBeNull(); // kept for the retry
+    expect(await s.deps.db.renderJobs.payload(job.id)).not.toBeNull(); // kept for the retry
 
     // nothing happens until the backoff has passed on the job clock
     await s.worker.maintain();
@@ -134,7 +134,7 @@ describe('render failures, blocked network and a browser crash', () => {
     }
     const done = await waitTerminal(s, job.id);
     expect(done).toMatchObject({ status: 'failed', attempt: 3, maxAttempts: 3, nextAttemptAt: null, output: null, error: { code: 'render_page_crashed' } });
-    expect(await s.deps.queue.payload(job.id)).toBeNull();
+    expect(await s.deps.db.renderJobs.payload(job.id)).toBeNull();
     expect(delays[0]).toBeGreaterThanOrEqual(2000);
     expect(delays[0]).toBeLessThanOrEqual(2500);
     expect(delays[1]).toBeGreaterThanOrEqual(8000);
@@ -150,7 +150,7 @@ describe('render failures, blocked network and a browser crash', () => {
     const res = await s.request('POST', `/v1/render-jobs/${job.id}/cancel`, { json: {} });
     expect(res.status, res.text).toBe(200);
     expect(res.body.job).toMatchObject({ status: 'canceled', attempt: 1, nextAttemptAt: null, output: null });
-    expect(await s.deps.queue.payload(job.id)).toBeNull();
+    expect(await s.deps.db.renderJobs.payload(job.id)).toBeNull();
     s.clock.advance(10_000);
     await s.worker.maintain();
     await sleep(300);

@@ -3,7 +3,7 @@ import { createAccount } from '../../src/domain/accounts.js';
 import { newId } from '../../src/domain/ids.js';
 import { accountPolicy } from '../../src/domain/usage.js';
 import { billPeriod } from '../../src/domain/policy.js';
-import type { RenderJobRecord } from '../../src/ports/job-queue.js';
+import type { RenderJobRecord } from '../../src/model/records.js';
 import { deployDir } from '../helpers/deploy-dir.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { PROBE_DIR, TERMINAL, createJob, expectError, sleep, waitTerminal } from './support.js';
@@ -22,7 +22,7 @@ describe('render quotas and per-account concurrency', () => {
   it('the free plan\'s 500 render jobs per period: the 501st → 429 render_job_quota_exceeded with Retry-After', async () => {
     const f = await s.newAccount('free-quota', 'free');
     const deployId = (await deployDir(s, PROBE_DIR, { slug: 'probe' }, { key: f.keys.editor })).deployId;
-    await s.deps.store.usage.record(f.accountId, 'render_jobs', 499, s.clock.now());
+    await s.deps.db.usage.record(f.accountId, 'render_jobs', 499, s.clock.now());
 
     const last = await createJob(s, { deployId }, { key: f.keys.editor });
     const res = await s.request('POST', '/v1/render-jobs', { key: f.keys.editor, json: { deployId } });
@@ -46,7 +46,7 @@ describe('render quotas and per-account concurrency', () => {
   it('render time quota used up → 429 render_time_quota_exceeded', async () => {
     const f = await s.newAccount('free-time', 'free');
     const deployId = (await deployDir(s, PROBE_DIR, { slug: 'probe' }, { key: f.keys.editor })).deployId;
-    await s.deps.store.usage.record(f.accountId, 'render_time_ms', 10 * 60_000, s.clock.now());
+    await s.deps.db.usage.record(f.accountId, 'render_time_ms', 10 * 60_000, s.clock.now());
     const res = await s.request('POST', '/v1/render-jobs', { key: f.keys.editor, json: { deployId } });
     expectError(res, 429, 'render_time_quota_exceeded');
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -106,13 +106,13 @@ describe('render quotas and per-account concurrency', () => {
             finishedAt: null, nextAttemptAt: null, leaseOwner: null, leaseExpiresAt: null, errorCode: null, errorMessage: null, outputKey: null,
             outputBytes: null, outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false,
           };
-          await s.deps.queue.enqueue(job, { mime: 'application/json', body: Buffer.from('null') });
+          await s.deps.db.renderJobs.enqueue(job, { mime: 'application/json', body: Buffer.from('null') });
           jobs.push(job);
         }
       }
       const claimed: RenderJobRecord[] = [];
       for (;;) {
-        const job = await s.deps.queue.claim({
+        const job = await s.deps.db.renderJobs.claim({
           workerId: 'wrk_test', now: s.clock.now(), leaseMs: 60_000,
           accountLimit: async (id) => (await accountPolicy(s.deps, id)).policy.maxConcurrentRenderJobs,
         });
@@ -125,7 +125,7 @@ describe('render quotas and per-account concurrency', () => {
       expect(Math.max(...perAccount.values())).toBe(1);
       expect(perAccount.size).toBe(55); // and every account got its one slot
     } finally {
-      for (const j of jobs) await s.deps.queue.cancel(j.accountId, j.id, s.clock.now());
+      for (const j of jobs) await s.deps.db.renderJobs.cancel(j.accountId, j.id, s.clock.now());
       s.worker.start();
     }
   });

@@ -88,7 +88,7 @@ describe('a worker killed mid-render', () => {
     const reclaimed = (await api2.request('GET', `/v1/render-jobs/${job.id}`)).body.job;
     expect(reclaimed).toMatchObject({ status: 'retry_scheduled', attempt: 1, error: { code: 'render_internal_error' }, output: null });
     expect(reclaimed.nextAttemptAt).toBeGreaterThan(clock.now());
-    expect(await server.deps.queue.payload(job.id)).not.toBeNull();
+    expect(await server.deps.db.renderJobs.payload(job.id)).not.toBeNull();
 
     clock.advance(10_000);
     await server.worker.maintain();

@@ -20,7 +20,7 @@ async function versionCount(deployId: string, key?: string): Promise<number> {
 }
 
 async function commitsUsed(accountId: string): Promise<number> {
-  return s.deps.store.usage.total(accountId, 'deploy_commits', 0, Number.MAX_SAFE_INTEGER);
+  return s.deps.db.usage.total(accountId, 'deploy_commits', 0, Number.MAX_SAFE_INTEGER);
 }
 
 describe('commit', () => {
@@ -80,7 +80,7 @@ describe('commit', () => {
     const session = await createSession(s, { deployId: await newDeploy(s) }, uniqueFiles(2));
     await uploadAll(s, session);
     const now = s.clock.now();
-    expect(await s.deps.store.uploads.tryLockCommit(session.id, now, now + LOCK)).toBe(true);
+    expect(await s.deps.db.uploads.tryLockCommit(session.id, now, now + LOCK)).toBe(true);
     expectError(await commit(s, session), 409, 'upload_session_commit_in_progress');
     s.clock.advance(LOCK - 1);
     expectError(await commit(s, session), 409, 'upload_session_commit_in_progress');
@@ -117,7 +117,7 @@ describe('expiry (injected clock)', () => {
   it('a session that expires while its commit runs → 410 upload_session_expired (not "committed")', async () => {
     const session = await createSession(s, { deployId: await newDeploy(s) }, uniqueFiles(1));
     await uploadAll(s, session);
-    const uploads = s.deps.store.uploads;
+    const uploads = s.deps.db.uploads;
     const real = uploads.commit;
     uploads.commit = async (args) => {
       await uploads.expire(args.now + 2 * HOUR); // the sweep gets there first
@@ -155,10 +155,10 @@ describe('expiry (injected clock)', () => {
     expect(got.status).toBe(200);
     expect(got.body.uploadSession).toMatchObject({ id: session.id, status: 'expired', committedAt: null, deployVersionId: null });
 
-    const accountId = (await s.deps.store.accounts.getByName('default'))!.id;
-    expect((await s.deps.store.uploads.get(accountId, session.id))?.status).toBe('open');
+    const accountId = (await s.deps.db.accounts.getByName('default'))!.id;
+    expect((await s.deps.db.uploads.get(accountId, session.id))?.status).toBe('open');
     await s.sweep();
-    const row = await s.deps.store.uploads.get(accountId, session.id);
+    const row = await s.deps.db.uploads.get(accountId, session.id);
     expect(row?.status).toBe('expired');
     expectError(await commit(s, session), 410, 'upload_session_expired');
     expect(await versionCount(session.deployId)).toBe(0);
@@ -169,7 +169,7 @@ describe('expiry (injected clock)', () => {
     await uploadAll(s, session);
     s.clock.advance(HOUR - 1000);
     const now = s.clock.now();
-    expect(await s.deps.store.uploads.tryLockCommit(session.id, now, now + LOCK)).toBe(true);
+    expect(await s.deps.db.uploads.tryLockCommit(session.id, now, now + LOCK)).toBe(true);
     s.clock.advance(1000);
     expectError(await commit(s, session), 410, 'upload_session_expired');
     s.clock.advance(LOCK);

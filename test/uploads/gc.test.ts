@@ -14,7 +14,7 @@ let s: TestServer;
 let defaultAccountId: string;
 beforeAll(async () => {
   s = await startUploadServer();
-  defaultAccountId = (await s.deps.store.accounts.getByName('default'))!.id;
+  defaultAccountId = (await s.deps.db.accounts.getByName('default'))!.id;
 });
 afterAll(async () => s.stop());
 
@@ -23,7 +23,7 @@ const HOUR = 60 * MIN;
 const now = () => s.clock.set(Date.now());
 const later = (ms = 2 * HOUR) => s.clock.set(Date.now() + ms);
 
-const holds = (accountId: string, h: string) => s.deps.store.blobs.hasAccountBlob(accountId, h);
+const holds = (accountId: string, h: string) => s.deps.db.blobs.hasAccountBlob(accountId, h);
 
 describe('garbage collection', () => {
   it('a blob uploaded to a session that expired, referenced by nothing else, is deleted from disk', async () => {
@@ -167,7 +167,7 @@ describe('garbage collection', () => {
     const session = await createSession(s, { deployId: await newDeploy(s) }, files);
 
     // the upload lands between the GC's "is it held?" and its delete
-    const blobs = s.deps.store.blobs;
+    const blobs = s.deps.db.blobs;
     const isHeld = blobs.isHeld;
     blobs.isHeld = async (sha256: string) => {
       const answer = await isHeld.call(blobs, sha256);

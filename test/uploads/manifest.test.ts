@@ -142,8 +142,8 @@ describe('plan limits and quotas', () => {
   it('free plan storage (1 GB): new blobs beyond it → 400 storage_limit_exceeded; blobs already held do not count twice', async () => {
     const f = await s.newAccount('manifest-free-storage', 'free');
     const now = s.clock.now();
-    await s.deps.store.blobs.recordAccountBlob(f.accountId, H('c'), 10 * MB, now);
-    await s.deps.store.blobs.recordAccountBlob(f.accountId, H('d'), 989_999_990, now);
+    await s.deps.db.blobs.recordAccountBlob(f.accountId, H('c'), 10 * MB, now);
+    await s.deps.db.blobs.recordAccountBlob(f.accountId, H('d'), 989_999_990, now);
     const dep = await newDeploy(s, f.keys.editor);
     expectError(await create({ deployId: dep, files: [entry({ sha256: H('e'), size: 11 })] }, f.keys.editor), 400, 'storage_limit_exceeded');
     // exactly at the limit is fine, and re-listing held blobs adds nothing
@@ -155,11 +155,11 @@ describe('plan limits and quotas', () => {
     const acct = await s.newAccount('manifest-shrink');
     const session = await createSession(s, { createDeploy: { slug: uniqueSlug(), name: 'x' } }, uniqueFiles(60), acct.keys.editor);
     await uploadAll(s, session, acct.keys.editor);
-    await s.deps.store.accounts.update(acct.accountId, { planKey: 'free' });
+    await s.deps.db.accounts.update(acct.accountId, { planKey: 'free' });
     expectError(await commit(s, session, { key: acct.keys.editor }), 400, 'deploy_commit_policy_limit_exceeded');
     // the session is still open (not committed, lock released) and commits once the plan allows it
     expect((await s.request('GET', `/v1/upload-sessions/${session.id}`, { key: acct.keys.editor })).body.uploadSession.status).toBe('open');
-    await s.deps.store.accounts.update(acct.accountId, { planKey: 'unlimited' });
+    await s.deps.db.accounts.update(acct.accountId, { planKey: 'unlimited' });
     expect((await commit(s, session, { key: acct.keys.editor })).status).toBe(201);
   });
 
@@ -167,7 +167,7 @@ describe('plan limits and quotas', () => {
     const f = await s.newAccount('manifest-quota', 'free');
     const session = await createSession(s, { createDeploy: { slug: uniqueSlug(), name: 'x' } }, uniqueFiles(1), f.keys.editor);
     await uploadAll(s, session, f.keys.editor);
-    await s.deps.store.usage.record(f.accountId, 'deploy_commits', 100, s.clock.now());
+    await s.deps.db.usage.record(f.accountId, 'deploy_commits', 100, s.clock.now());
 
     const created = await create({ deployId: session.deployId, files: manifest(uniqueFiles(1)) }, f.keys.editor);
     expectError(created, 429, 'deploy_commit_quota_exceeded');

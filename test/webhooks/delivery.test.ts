@@ -98,7 +98,7 @@ describe('render.job.terminated', () => {
     await s.webhooks.runOnce();
     await s.sweep();
     expect(receiver.forJob(job.id)).toHaveLength(1);
-    expect((await s.deps.queue.getById(job.id))!.webhookPending).toBe(false);
+    expect((await s.deps.db.renderJobs.getById(job.id))!.webhookPending).toBe(false);
   });
 
   it('a deploy signing secret signs instead of the account secret; managed output links the PDF', async () => {
@@ -171,7 +171,7 @@ describe('render.job.terminated', () => {
     const job = await failedJob(s, deployId);
     await s.webhooks.runOnce();
     expect(receiver.forJob(job.id)).toHaveLength(0);
-    expect((await s.deps.queue.getById(job.id))!.webhookPending).toBe(false);
+    expect((await s.deps.db.renderJobs.getById(job.id))!.webhookPending).toBe(false);
     expect(await deliveries(s, deployId)).toEqual([]);
 
     // enabling the webhook later does not resurrect events of jobs that already ended

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { DomainDeps } from '../../src/domain/context.js';
 import { WEBHOOK_RETRY_DELAYS_MS, WebhookSender } from '../../src/domain/webhooks.js';
-import type { MetadataStore } from '../../src/ports/metadata-store.js';
+import type { Database } from '../../src/ports/database.js';
 import { createDomainDeps } from '../../src/start/compose.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Receiver, deliveries, expectedSignature, failedJob, hookedDeploy } from './support.js';
@@ -28,7 +28,7 @@ beforeAll(async () => {
   other.settings.publicUrl = s.url;
 });
 afterAll(async () => {
-  await other?.store.close();
+  await other?.db.close();
   await s?.stop();
   await receiver.stop();
 });
@@ -168,11 +168,11 @@ describe('durability and concurrency', () => {
     const { deployId } = await hookedDeploy(s, receiver, '/durable');
     await withServerSenderStopped(async () => {
       const job = await failedJob(s, deployId);
-      expect((await s.deps.queue.getById(job.id))!.webhookPending).toBe(true);
+      expect((await s.deps.db.renderJobs.getById(job.id))!.webhookPending).toBe(true);
 
       // this sender creates the event, claims the attempt, then "crashes" before sending
-      const webhooks = s.deps.store.webhooks;
-      const crashingStore = Object.create(s.deps.store) as MetadataStore;
+      const webhooks = s.deps.db.webhooks;
+      const crashingStore = Object.create(s.deps.db) as Database;
       crashingStore.webhooks = {
         ...webhooks,
         claimDue: async (...args) => {
@@ -180,8 +180,8 @@ describe('durability and concurrency', () => {
           throw new Error('process killed');
         },
       };
-      await expect(new WebhookSender({ ...s.deps, store: crashingStore }).runOnce()).rejects.toThrow('process killed');
-      expect((await s.deps.queue.getById(job.id))!.webhookPending).toBe(false);
+      await expect(new WebhookSender({ ...s.deps, db: crashingStore }).runOnce()).rejects.toThrow('process killed');
+      expect((await s.deps.db.renderJobs.getById(job.id))!.webhookPending).toBe(false);
       expect(await deliveries(s, deployId)).toMatchObject([{ attempt: 1, status: 'pending' }]);
 
       // a restarted process (its own database connection, a new sender) leaves the leased attempt alone…

@@ -4,7 +4,7 @@ import { beginIdempotent, finishIdempotent } from '../../domain/idempotency.js';
 import type { DomainDeps } from '../../domain/context.js';
 import { sha256Hex } from '../../domain/crypto.js';
 import { canonicalJson } from '../../domain/canonical-json.js';
-import type { IdempotencyScope } from '../../ports/metadata-store.js';
+import type { IdempotencyScope } from '../../model/records.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

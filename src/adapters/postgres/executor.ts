@@ -1,25 +1,7 @@
 import pg from 'pg';
-import { ConflictError } from '../../domain/errors.js';
-import { migratePostgres } from './migrate.js';
-import { PgNotifier } from './pg-notify.js';
-
-/** a pooled client inside a transaction, or the database itself (autocommit) */
-export interface Queryable {
-  query(sql: string, params?: unknown[]): Promise<pg.QueryResult>;
-}
-
-export interface PgLogger {
-  warn(obj: object, msg?: string): void;
-}
-
-export interface PgOptions {
-  /** pool size per process (node-postgres default 10) */
-  max?: number;
-  /** idle pool clients failing (server restart, network) and listener reconnects are reported here */
-  logger?: PgLogger;
-  /** skip migrations (tests that run them by hand) */
-  migrate?: boolean;
-}
+import { ConflictError } from '../../model/errors.js';
+import type { Logger } from '../../model/logger.js';
+import type { Row, SqlConnection, SqlExecutor } from '../sql/executor.js';
 
 /** application_name of pooled sessions (visible in pg_stat_activity) */
 export const POOL_APP_NAME = 'press-cloud';
@@ -54,60 +36,87 @@ export function translatePgError(err: unknown): unknown {
 /** Deadlocks and serialization failures are safe to retry: the transaction was rolled back whole. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
-/**
- * One PostgreSQL database shared by PgStore and PgQueue of a process: the pool, transactions, and the LISTEN client.
- * PgStore.close() closes it (the JobQueue port has no close of its own).
- */
-export class PgDatabase {
+const numbered = new Map<string, string>();
+/** `?` placeholders → `$1…$n` (cached per SQL text; the shared SQL has no `?` inside string literals) */
+export function numberPlaceholders(sql: string): string {
+  let out = numbered.get(sql);
+  if (out === undefined) {
+    let n = 0;
+    out = sql.replace(/\?/g, () => `$${++n}`);
+    if (numbered.size < 10_000) numbered.set(sql, out);
+  }
+  return out;
+}
+
+interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<pg.QueryResult>;
+}
+
+/** the shared executor shape on a pooled client (inside a transaction) or the pool (autocommit) */
+function over(q: Queryable, tx: SqlExecutor['tx']): SqlExecutor {
+  const query = async (sql: string, params: readonly unknown[] = []) => {
+    try {
+      return await q.query(numberPlaceholders(sql), params as unknown[]);
+    } catch (err) {
+      throw translatePgError(err);
+    }
+  };
+  return {
+    one: async (sql, params) => (await query(sql, params)).rows[0] as Row | undefined,
+    all: async (sql, params) => (await query(sql, params)).rows as Row[],
+    run: async (sql, params) => (await query(sql, params)).rowCount ?? 0,
+    tx,
+  };
+}
+
+export interface PgExecutorOptions {
+  /** pool size per process (node-postgres default 10) */
+  max?: number;
+  /** idle pool clients failing (server restart, network) are reported here */
+  logger?: Logger;
+}
+
+/** The executor on a node-postgres pool: autocommit statements on the pool, transactions on one pooled client. */
+export class PgExecutor implements SqlConnection {
   readonly pool: pg.Pool;
-  readonly notifier: PgNotifier;
+  private readonly autocommit: SqlExecutor;
   private closed = false;
 
-  private constructor(readonly url: string, opts: PgOptions) {
+  constructor(readonly url: string, opts: PgExecutorOptions = {}) {
     this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, types: pgTypes, application_name: POOL_APP_NAME });
     // Without a listener an idle client's error (e.g. the server restarting) would crash the process; the pool
     // drops that client and opens a new one on the next checkout.
     this.pool.on('error', (err) => opts.logger?.warn({ err }, 'idle PostgreSQL client failed'));
-    this.notifier = new PgNotifier(url, opts.logger);
+    this.autocommit = over(this.pool, (fn) => this.tx(fn));
   }
 
-  /** Connects, applies pending migrations (under an advisory lock) and starts listening for queue notifications. */
-  static async open(url: string, opts: PgOptions = {}): Promise<PgDatabase> {
-    const db = new PgDatabase(url, opts);
-    try {
-      if (opts.migrate !== false) await migratePostgres(db.pool);
-      await db.notifier.start();
-    } catch (err) {
-      await db.close();
-      throw err;
-    }
-    return db;
+  one(sql: string, params?: readonly unknown[]) {
+    return this.autocommit.one(sql, params);
   }
-
-  async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.pool.query<R>(sql, params);
-    } catch (err) {
-      throw translatePgError(err);
-    }
+  all(sql: string, params?: readonly unknown[]) {
+    return this.autocommit.all(sql, params);
+  }
+  run(sql: string, params?: readonly unknown[]) {
+    return this.autocommit.run(sql, params);
   }
 
   /**
    * Runs `fn` in one READ COMMITTED transaction on one pooled client. Retried (whole) on deadlock or serialization
    * failure, so `fn` must have no effects outside the database; unique violations surface as ConflictError.
    */
-  async tx<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (x: SqlExecutor) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
-        const result = await fn(client);
+        const inTx: SqlExecutor = over(client, (inner) => inner(inTx));
+        const result = await fn(inTx);
         await client.query('COMMIT');
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-        const code = (err as { code?: string }).code;
+        const code = (err as { code?: string }).code ?? ((err as { cause?: { code?: string } }).cause?.code);
         if (code && RETRYABLE.has(code) && attempt < 3) continue;
         throw translatePgError(err);
       } finally {
@@ -119,7 +128,6 @@ export class PgDatabase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.notifier.stop();
     await this.pool.end();
   }
 }

@@ -1,7 +1,10 @@
 import pg from 'pg';
-import type { PgLogger } from './pg-database.js';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../model/logger.js';
+import type { Wakeups, WakeKind } from '../sql/dialect.js';
+import type { SqlExecutor } from '../sql/executor.js';
 
-/** The channel the queue NOTIFYs on; payloads are `<kind>:<jobId>:<origin>` (see PgQueue). */
+/** The channel the queue NOTIFYs on; payloads are `<kind>:<jobId>:<origin>`. */
 export const JOBS_CHANNEL = 'press_jobs';
 /** application_name of the listening session (visible in pg_stat_activity) */
 export const LISTENER_APP_NAME = 'press-cloud-listener';
@@ -21,7 +24,7 @@ export class PgNotifier {
   private timer: NodeJS.Timeout | null = null;
   private readonly subscribers = new Set<(payload: string | null) => void>();
 
-  constructor(private readonly url: string, private readonly logger?: PgLogger) {}
+  constructor(private readonly url: string, private readonly logger?: Logger) {}
 
   /** true while the LISTEN session is up */
   get listening(): boolean {
@@ -106,5 +109,38 @@ export class PgNotifier {
         this.logger?.warn({ err }, 'queue notification listener threw');
       }
     }
+  }
+}
+
+/**
+ * Wake-ups across nodes through LISTEN/NOTIFY on `press_jobs`: a change NOTIFYs `<kind>:<jobId>:<origin>` inside its
+ * transaction (so it is sent only on commit), and every process turns those into queue events. This process's own
+ * events are emitted by the queue at once, so their echo (same origin) is ignored.
+ */
+export class PgWakeups implements Wakeups {
+  /** tags this process's notifications so it can skip its own echo */
+  private readonly origin = randomBytes(6).toString('hex');
+
+  constructor(private readonly notifier: PgNotifier) {}
+
+  /** true while the LISTEN session is up */
+  get listening(): boolean {
+    return this.notifier.listening;
+  }
+
+  async publish(x: SqlExecutor, kind: WakeKind, ids: string[]) {
+    await x.run(`SELECT pg_notify(?, ?::text || ':' || id || ':' || ?::text) FROM unnest(?::text[]) AS id`, [JOBS_CHANNEL, kind, this.origin, ids]);
+  }
+
+  subscribe(fn: (kind: WakeKind, id: string | null) => void) {
+    return this.notifier.subscribe((payload) => {
+      // null: the LISTEN connection came back, anything may have happened meanwhile
+      if (payload === null) return fn('work', null);
+      const first = payload.indexOf(':');
+      const last = payload.lastIndexOf(':');
+      if (first < 0 || last <= first || payload.slice(last + 1) === this.origin) return;
+      const kind = payload.slice(0, first);
+      if (kind === 'terminal' || kind === 'work') fn(kind, payload.slice(first + 1, last));
+    });
   }
 }

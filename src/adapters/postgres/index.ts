@@ -1,0 +1,35 @@
+import type { Logger } from '../../model/logger.js';
+import { SqlDatabase } from '../sql/database.js';
+import type { Dialect } from '../sql/dialect.js';
+import { claim } from './claim.js';
+import { PgExecutor } from './executor.js';
+import { migratePostgres } from './migrate.js';
+import { PgNotifier, PgWakeups } from './wakeups.js';
+
+export interface PgOptions {
+  /** pool size per process (node-postgres default 10) */
+  max?: number;
+  /** idle pool clients failing (server restart, network) and listener reconnects are reported here */
+  logger?: Logger;
+  /** skip migrations (tests that run them by hand) */
+  migrate?: boolean;
+}
+
+/**
+ * Connects, applies pending migrations (under an advisory lock, so several nodes may start at once) and starts
+ * listening for queue notifications. `close()` ends the pool and the LISTEN session.
+ */
+export async function openPostgres(url: string, opts: PgOptions = {}): Promise<SqlDatabase> {
+  const executor = new PgExecutor(url, opts);
+  const notifier = new PgNotifier(url, opts.logger);
+  const dialect: Dialect = { name: 'postgres', forUpdate: ' FOR UPDATE', skipLocked: ' FOR UPDATE SKIP LOCKED', claim, wakeups: new PgWakeups(notifier) };
+  const db = new SqlDatabase(executor, dialect, () => notifier.stop());
+  try {
+    if (opts.migrate !== false) await migratePostgres(executor.pool);
+    await notifier.start();
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
+}

@@ -1,0 +1,37 @@
+import type { SqlExecutor, Row } from './executor.js';
+
+/** What a render-job claim needs to know (see RenderJobRepository.claim). */
+export interface ClaimRequest {
+  workerId: string;
+  now: number;
+  leaseMs: number;
+  accountLimit: (accountId: string) => Promise<number | null>;
+}
+
+export type WakeKind = 'work' | 'terminal';
+
+/**
+ * Wake-ups between processes. The shared queue emits its own process's events itself, after commit; a dialect whose
+ * processes share no memory passes them on (PostgreSQL: NOTIFY inside the transaction, LISTEN elsewhere).
+ */
+export interface Wakeups {
+  /** inside the transaction that made the change: tell the other processes, if (and when) it commits */
+  publish(x: SqlExecutor, kind: WakeKind, ids: string[]): Promise<void>;
+  /** another process's event (`id` null: events may have been missed, look again); returns an unsubscribe function */
+  subscribe(fn: (kind: WakeKind, id: string | null) => void): () => void;
+}
+
+/** Only what truly differs between SQLite and PostgreSQL; everything else is the shared SQL of this folder. */
+export interface Dialect {
+  name: 'sqlite' | 'postgres';
+  /**
+   * Appended to a SELECT inside a transaction to lock the rows it returns. PostgreSQL locks rows (`FOR UPDATE`, and
+   * `SKIP LOCKED` where another worker's rows may be passed over); SQLite's write transaction already holds the whole
+   * file, so both are empty there.
+   */
+  forUpdate: string;
+  skipLocked: string;
+  /** the claim statement(s): the oldest queued job whose account is under its limit → rendering; the new row */
+  claim(x: SqlExecutor, req: ClaimRequest): Promise<Row | undefined>;
+  wakeups: Wakeups;
+}

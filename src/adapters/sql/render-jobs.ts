@@ -1,0 +1,313 @@
+import { EventEmitter } from 'node:events';
+import {
+  RENDER_JOB_STATUSES, TERMINAL_STATUSES, UNFINISHED_STATUSES, type JobFilter, type JobPayload, type RenderJobRecord, type RenderJobStatus,
+  type SucceededOutput,
+} from '../../model/records.js';
+import type { PageRequest } from '../../model/pagination.js';
+import type { PdfRepository, RenderJobRepository } from '../../ports/database.js';
+import { decode, inList, pdfs, renderJobs } from './catalogue.js';
+import type { ClaimRequest, Dialect, WakeKind } from './dialect.js';
+import type { SqlExecutor } from './executor.js';
+import { every, first, insertRecord, pageOf } from './query.js';
+
+const quoted = (list: readonly string[]) => `(${list.map((s) => `'${s}'`).join(', ')})`;
+/** SQL lists of the status groups, from the one status list of model/records */
+export const UNFINISHED = quoted(UNFINISHED_STATUSES);
+export const TERMINAL = quoted(TERMINAL_STATUSES);
+
+/** queued → rendering, for a claim; parameters: now, workerId, leaseExpiresAt */
+export const CLAIM_SET = `status = 'rendering', attempt = attempt + 1, started_at = coalesce(started_at, ?), next_attempt_at = NULL,
+  lease_owner = ?, lease_expires_at = ?`;
+export const claimParams = (req: { now: number; workerId: string; leaseMs: number }) => [req.now, req.workerId, req.now + req.leaseMs];
+
+const CANCEL_SET = `status = 'canceled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL, webhook_pending = true`;
+
+/**
+ * The render queue, written once: the render_jobs table is the queue and every state change is a conditional update
+ * (expected status and, for a worker, its lease) inside one transaction. The dialect supplies the claim, the row-lock
+ * clauses and cross-process wake-ups; events of this process are emitted here after commit.
+ */
+export class SqlRenderJobs implements RenderJobRepository {
+  private readonly events = new EventEmitter();
+
+  constructor(private readonly x: SqlExecutor, private readonly dialect: Dialect) {
+    this.events.setMaxListeners(0);
+    dialect.wakeups.subscribe((kind, id) => {
+      if (kind === 'terminal' && id !== null) this.emitTerminal(id);
+      else this.events.emit('work');
+    });
+  }
+
+  private emitTerminal(id: string) {
+    this.events.emit('terminal', id);
+    this.events.emit('work'); // a slot (and maybe an account's concurrency) freed up
+  }
+
+  private publish(t: SqlExecutor, kind: WakeKind, ids: string[]) {
+    return ids.length === 0 ? Promise.resolve() : this.dialect.wakeups.publish(t, kind, ids);
+  }
+
+  /** terminal bookkeeping shared by succeed/fail/cancel/reclaim: payload gone, render time metered */
+  private async terminal(t: SqlExecutor, job: { id: string; accountId: string }, now: number, renderTimeMs: number) {
+    await t.run('DELETE FROM render_job_payloads WHERE render_job_id = ?', [job.id]);
+    await this.meterRenderTime(t, job, now, renderTimeMs);
+  }
+
+  /** an attempt's render time on the account's `render_time_ms` meter (terminal or retried) */
+  private async meterRenderTime(t: SqlExecutor, job: { accountId: string }, now: number, renderTimeMs: number) {
+    if (renderTimeMs <= 0) return;
+    await t.run(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_time_ms', ?, ?)`, [job.accountId, renderTimeMs, now]);
+  }
+
+  async enqueue(job: RenderJobRecord, payload: JobPayload) {
+    await this.x.tx(async (t) => {
+      await insertRecord(t, renderJobs, job);
+      await t.run('INSERT INTO render_job_payloads (render_job_id, mime, body) VALUES (?, ?, ?)', [job.id, payload.mime, payload.body]);
+      await t.run(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_jobs', 1, ?)`, [job.accountId, job.requestedAt]);
+      await this.publish(t, 'work', [job.id]);
+    });
+    this.events.emit('work');
+  }
+
+  get(accountId: string, id: string) {
+    return first(this.x, renderJobs, 'SELECT * FROM render_jobs WHERE account_id = ? AND id = ?', [accountId, id]);
+  }
+
+  getById(id: string) {
+    return first(this.x, renderJobs, 'SELECT * FROM render_jobs WHERE id = ?', [id]);
+  }
+
+  list(accountId: string, filter: JobFilter, page: PageRequest) {
+    let where = 'account_id = ?';
+    const params: unknown[] = [accountId];
+    if (filter.deployId) (where += ' AND deploy_id = ?'), params.push(filter.deployId);
+    if (filter.status) (where += ' AND status = ?'), params.push(filter.status);
+    if (filter.businessKey !== undefined) (where += ' AND business_key = ?'), params.push(filter.businessKey);
+    // a job's place in its list is its requestedAt (the cursor's createdAt)
+    return pageOf(this.x, renderJobs, where, params, page, 'requested_at');
+  }
+
+  async payload(id: string): Promise<JobPayload | null> {
+    const row = await this.x.one('SELECT mime, body FROM render_job_payloads WHERE render_job_id = ?', [id]);
+    return row ? { mime: row.mime as string, body: row.body as Buffer } : null;
+  }
+
+  async claim(req: ClaimRequest) {
+    return decode(renderJobs, await this.dialect.claim(this.x, req));
+  }
+
+  async heartbeat(id: string, workerId: string, leaseExpiresAt: number) {
+    return (await this.x.run(`UPDATE render_jobs SET lease_expires_at = ? WHERE id = ? AND status = 'rendering' AND lease_owner = ?`, [leaseExpiresAt, id, workerId])) === 1;
+  }
+
+  /** the job, row-locked, if it is still rendering under this worker's lease */
+  private async leased(t: SqlExecutor, id: string, workerId: string) {
+    const row = await t.one(`SELECT id, account_id FROM render_jobs WHERE id = ? AND status = 'rendering' AND lease_owner = ?${this.dialect.forUpdate}`, [id, workerId]);
+    return row ? { id: row.id as string, accountId: row.account_id as string } : null;
+  }
+
+  async succeed(id: string, workerId: string, now: number, out: SucceededOutput) {
+    const ok = await this.x.tx(async (t) => {
+      const job = await this.leased(t, id, workerId);
+      if (!job) return false;
+      if (out.pdf) await insertRecord(t, pdfs, out.pdf);
+      await t.run(
+        `UPDATE render_jobs SET status = 'succeeded', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, error_code = NULL, error_message = NULL,
+           output_key = ?, output_bytes = ?, output_page_count = ?, output_expires_at = ?, pdf_id = ?, render_time_ms = coalesce(render_time_ms, 0) + ?,
+           webhook_pending = true WHERE id = ?`,
+        [now, out.pdf ? null : out.outputKey, out.bytes, out.pageCount, out.outputExpiresAt, out.pdf?.id ?? null, out.renderTimeMs, id],
+      );
+      await this.terminal(t, job, now, out.renderTimeMs);
+      await this.publish(t, 'terminal', [id]);
+      return true;
+    });
+    if (ok) this.emitTerminal(id);
+    return ok;
+  }
+
+  async fail(id: string, workerId: string, now: number, error: { code: string; message: string; renderTimeMs: number }, retryAt: number | null) {
+    const ok = await this.x.tx(async (t) => {
+      const job = await this.leased(t, id, workerId);
+      if (!job) return false;
+      if (retryAt !== null) {
+        await t.run(
+          `UPDATE render_jobs SET status = 'retry_scheduled', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+             error_code = ?, error_message = ?, render_time_ms = coalesce(render_time_ms, 0) + ? WHERE id = ?`,
+          [retryAt, error.code, error.message, error.renderTimeMs, id],
+        );
+        await this.meterRenderTime(t, job, now, error.renderTimeMs);
+        await this.publish(t, 'work', [id]); // the account's slot is free again
+      } else {
+        await t.run(
+          `UPDATE render_jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
+             error_code = ?, error_message = ?, render_time_ms = coalesce(render_time_ms, 0) + ?, webhook_pending = true WHERE id = ?`,
+          [now, error.code, error.message, error.renderTimeMs, id],
+        );
+        await this.terminal(t, job, now, error.renderTimeMs);
+        await this.publish(t, 'terminal', [id]);
+      }
+      return true;
+    });
+    if (ok) retryAt === null ? this.emitTerminal(id) : this.events.emit('work');
+    return ok;
+  }
+
+  async cancel(accountId: string, id: string, now: number) {
+    const { canceled, job } = await this.x.tx(async (t) => {
+      const canceled = (await t.run(`UPDATE render_jobs SET ${CANCEL_SET} WHERE account_id = ? AND id = ? AND status IN ${UNFINISHED}`, [now, accountId, id])) === 1;
+      if (canceled) {
+        await this.terminal(t, { id, accountId }, now, 0);
+        await this.publish(t, 'terminal', [id]);
+      }
+      return { canceled, job: await first(t, renderJobs, 'SELECT * FROM render_jobs WHERE account_id = ? AND id = ?', [accountId, id]) };
+    });
+    if (canceled) this.emitTerminal(id);
+    return { canceled, job };
+  }
+
+  async cancelForDeploy(deployId: string, now: number) {
+    const ids = await this.x.tx(async (t) => {
+      const rows = await t.all(`UPDATE render_jobs SET ${CANCEL_SET} WHERE deploy_id = ? AND status IN ${UNFINISHED} RETURNING id`, [now, deployId]);
+      const ids = rows.map((r) => r.id as string);
+      if (ids.length > 0) await t.run(`DELETE FROM render_job_payloads WHERE render_job_id IN ${inList(ids.length)}`, ids);
+      await this.publish(t, 'terminal', ids);
+      return ids;
+    });
+    for (const id of ids) this.emitTerminal(id);
+    return ids.length;
+  }
+
+  delete(accountId: string, id: string) {
+    return this.x.tx(async (t) => {
+      // only a terminal job's row and payload go (an unfinished job must keep its payload)
+      if (!(await t.one(`SELECT 1 AS n FROM render_jobs WHERE account_id = ? AND id = ? AND status IN ${TERMINAL}${this.dialect.forUpdate}`, [accountId, id]))) return false;
+      await t.run('DELETE FROM render_job_payloads WHERE render_job_id = ?', [id]);
+      return (await t.run('DELETE FROM render_jobs WHERE id = ?', [id])) === 1;
+    });
+  }
+
+  async promoteDue(now: number) {
+    // one autocommit statement (it runs on every node's safety-net poll); the wake-up goes out only if rows moved
+    const rows = await this.x.all(`UPDATE render_jobs SET status = 'queued' WHERE status = 'retry_scheduled' AND next_attempt_at <= ? RETURNING id`, [now]);
+    if (rows.length > 0) {
+      await this.publish(this.x, 'work', [rows[0].id as string]);
+      this.events.emit('work');
+    }
+    return rows.length;
+  }
+
+  async reclaimExpired(now: number, retryAt: (job: RenderJobRecord) => number) {
+    // cheap check first: this runs on every node's poll and almost always finds nothing
+    if (!(await this.x.one(`SELECT 1 AS n FROM render_jobs WHERE status = 'rendering' AND lease_expires_at < ? LIMIT 1`, [now]))) return 0;
+    const { n, terminalIds } = await this.x.tx(async (t) => {
+      // SKIP LOCKED: another node reclaiming (or a worker heartbeating) at the same moment is left alone
+      const lapsed = await every(t, renderJobs, `SELECT * FROM render_jobs WHERE status = 'rendering' AND lease_expires_at < ? ORDER BY id${this.dialect.skipLocked}`, [now]);
+      const terminalIds: string[] = [];
+      let n = 0;
+      for (const job of lapsed) {
+        const message = `The worker rendering this job stopped responding (attempt ${job.attempt} of ${job.maxAttempts}).`;
+        const still = `id = ? AND status = 'rendering' AND lease_expires_at < ?`;
+        if (job.attempt < job.maxAttempts) {
+          n += await t.run(
+            `UPDATE render_jobs SET status = 'retry_scheduled', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+               error_code = 'render_internal_error', error_message = ? WHERE ${still}`,
+            [retryAt(job), message, job.id, now],
+          );
+        } else {
+          const changed = await t.run(
+            `UPDATE render_jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+               error_code = 'render_internal_error', error_message = ?, webhook_pending = true WHERE ${still}`,
+            [now, message, job.id, now],
+          );
+          if (changed) {
+            await this.terminal(t, job, now, 0);
+            terminalIds.push(job.id);
+          }
+          n += changed;
+        }
+      }
+      await this.publish(t, 'terminal', terminalIds);
+      return { n, terminalIds };
+    });
+    for (const id of terminalIds) this.emitTerminal(id);
+    if (n > 0) this.events.emit('work');
+    return n;
+  }
+
+  async nextWakeAt() {
+    const row = await this.x.one(
+      `SELECT min(t) AS t FROM (
+         SELECT min(next_attempt_at) AS t FROM render_jobs WHERE status = 'retry_scheduled'
+         UNION ALL SELECT min(lease_expires_at) AS t FROM render_jobs WHERE status = 'rendering') AS wake`,
+    );
+    return row?.t === null || row?.t === undefined ? null : Number(row.t);
+  }
+
+  async markOutputDeleted(id: string, now: number) {
+    await this.x.run('UPDATE render_jobs SET output_deleted_at = coalesce(output_deleted_at, ?) WHERE id = ?', [now, id]);
+  }
+
+  expiredOutputs(now: number, limit: number) {
+    return every(
+      this.x, renderJobs,
+      `SELECT * FROM render_jobs WHERE output_key IS NOT NULL AND output_deleted_at IS NULL AND output_expires_at IS NOT NULL AND output_expires_at <= ?
+       ORDER BY output_expires_at, id LIMIT ?`,
+      [now, limit],
+    );
+  }
+
+  async isOutputRecorded(key: string) {
+    const row = await this.x.one(
+      `SELECT 1 AS n FROM render_jobs WHERE output_key = ? AND output_deleted_at IS NULL
+       UNION ALL SELECT 1 AS n FROM pdfs WHERE blob_key = ? AND deleted_at IS NULL LIMIT 1`,
+      [key, key],
+    );
+    return row !== undefined;
+  }
+
+  pendingWebhooks(limit: number) {
+    return every(this.x, renderJobs, 'SELECT * FROM render_jobs WHERE webhook_pending = true ORDER BY finished_at, id LIMIT ?', [limit]);
+  }
+
+  async clearWebhookPending(id: string) {
+    await this.x.run('UPDATE render_jobs SET webhook_pending = false WHERE id = ?', [id]);
+  }
+
+  async countByStatus() {
+    const counts = Object.fromEntries(RENDER_JOB_STATUSES.map((s) => [s, 0])) as Record<RenderJobStatus, number>;
+    for (const r of await this.x.all('SELECT status, count(*) AS n FROM render_jobs GROUP BY status')) counts[r.status as RenderJobStatus] = Number(r.n);
+    return counts;
+  }
+
+  async outputBytes(accountId: string) {
+    const row = await this.x.one(
+      `SELECT
+         (SELECT coalesce(sum(output_bytes), 0) FROM render_jobs WHERE account_id = ? AND output_key IS NOT NULL AND output_deleted_at IS NULL) AS transient,
+         (SELECT coalesce(sum(bytes), 0) FROM pdfs WHERE account_id = ? AND deleted_at IS NULL) AS managed`,
+      [accountId, accountId],
+    );
+    return { managedPdfStorageBytes: Number(row!.managed), renderOutputStorageBytes: Number(row!.transient) };
+  }
+
+  onWork(listener: () => void) {
+    this.events.on('work', listener);
+    return () => void this.events.off('work', listener);
+  }
+
+  onTerminal(listener: (jobId: string) => void) {
+    this.events.on('terminal', listener);
+    return () => void this.events.off('terminal', listener);
+  }
+}
+
+export function pdfRepository(x: SqlExecutor): PdfRepository {
+  return {
+    get: (accountId, id) => first(x, pdfs, 'SELECT * FROM pdfs WHERE account_id = ? AND id = ? AND deleted_at IS NULL', [accountId, id]),
+    list: (accountId, filter, page) =>
+      filter.deployId
+        ? pageOf(x, pdfs, 'account_id = ? AND deleted_at IS NULL AND deploy_id = ?', [accountId, filter.deployId], page)
+        : pageOf(x, pdfs, 'account_id = ? AND deleted_at IS NULL', [accountId], page),
+    markDeleted: async (accountId, id, now) =>
+      (await x.run('UPDATE pdfs SET deleted_at = ? WHERE account_id = ? AND id = ? AND deleted_at IS NULL', [now, accountId, id])) === 1,
+  };
+}

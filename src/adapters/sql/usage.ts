@@ -1,0 +1,47 @@
+import type { IdempotencyRecord } from '../../model/records.js';
+import type { IdempotencyRepository, UsageRepository } from '../../ports/database.js';
+import { idempotencyKeys } from './catalogue.js';
+import type { SqlExecutor } from './executor.js';
+import { first, scalar } from './query.js';
+
+export function usageRepository(x: SqlExecutor): UsageRepository {
+  return {
+    record: async (accountId, meter, quantity, at) =>
+      void (await x.run('INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, ?, ?, ?)', [accountId, meter, quantity, at])),
+    total: (accountId, meter, from, to) =>
+      scalar(x, 'SELECT coalesce(sum(quantity), 0) AS n FROM usage_records WHERE account_id = ? AND meter = ? AND occurred_at >= ? AND occurred_at < ?', [
+        accountId, meter, from, to,
+      ]),
+  };
+}
+
+const KEY = 'account_id = ? AND method = ? AND route = ? AND key = ?';
+
+export function idempotencyRepository(x: SqlExecutor): IdempotencyRepository {
+  return {
+    reserve: async (s, requestHash, now) => {
+      const scope = [s.accountId, s.method, s.route, s.key];
+      // The existing row may be released between our INSERT and SELECT (its request failed): then try again, so a
+      // null answer always means this call holds the key.
+      for (;;) {
+        const inserted = await x.run(
+          'INSERT INTO idempotency_keys (account_id, method, route, key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+          [...scope, requestHash, now],
+        );
+        if (inserted === 1) return null;
+        const existing = await first(x, idempotencyKeys, `SELECT request_hash, status_code, response_body, created_at, completed_at FROM idempotency_keys WHERE ${KEY}`, scope);
+        if (existing) return existing as IdempotencyRecord;
+      }
+    },
+    complete: async (s, statusCode, responseBody, now) =>
+      void (await x.run(`UPDATE idempotency_keys SET status_code = ?, response_body = ?, completed_at = ? WHERE ${KEY}`, [
+        statusCode, responseBody, now, s.accountId, s.method, s.route, s.key,
+      ])),
+    release: async (s, createdAt) => {
+      const scope = [s.accountId, s.method, s.route, s.key];
+      if (createdAt === undefined) await x.run(`DELETE FROM idempotency_keys WHERE ${KEY}`, scope);
+      else await x.run(`DELETE FROM idempotency_keys WHERE ${KEY} AND created_at = ?`, [...scope, createdAt]);
+    },
+    purge: (before) => x.run('DELETE FROM idempotency_keys WHERE created_at < ?', [before]),
+  };
+}
