@@ -1,15 +1,5 @@
+import type { CursorPosition, PageRequest } from '../model/pagination.js';
 import { Errors } from './errors.js';
-
-/** Position in a (createdAt desc, id desc) list. Cursors are opaque base64url of this. */
-export interface CursorPosition {
-  createdAt: number;
-  id: string;
-}
-
-export interface PageRequest {
-  limit: number;
-  after?: CursorPosition;
-}
 
 export interface Page<T> {
   items: T[];

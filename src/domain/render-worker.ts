@@ -2,25 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { RenderJobRecord } from '../model/records.js';
 import { RenderError, type Renderer, type RenderFile } from '../ports/renderer.js';
+import { silentLogger, type Logger } from '../model/logger.js';
 import type { DomainDeps } from './context.js';
 import { renderEnvironment } from './deploys.js';
 import { newId } from './ids.js';
 import { blobKey } from './uploads.js';
 import { accountPolicy } from './usage.js';
 
-export interface WorkerLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 export interface WorkerOptions {
   /** lease length; a worker that stops heartbeating loses its job after this long */
   leaseMs?: number;
   /** safety-net poll for retries due and lapsed leases (the hot path is event-driven) */
   pollMs?: number;
-  logger?: WorkerLogger;
+  logger?: Logger;
   /** called after every job attempt (metrics) */
   onAttempt?: (e: { job: RenderJobRecord; outcome: 'succeeded' | 'failed' | 'retry_scheduled' | 'canceled' | 'lost'; code?: string; renderMs: number }) => void;
 }
@@ -36,7 +31,6 @@ const SHUTDOWN = 'worker shutdown';
 /** where attempt `attempt` of a job stores a transient output */
 export const transientOutputKey = (jobId: string, attempt: number) => `outputs/${jobId.slice(3, 5)}/${jobId}-${attempt}.pdf`;
 
-const silent: WorkerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * Takes render jobs from the queue and runs them on the renderer, at most `renderer.capacity` at a time.
@@ -53,12 +47,12 @@ export class RenderWorker {
   private offTerminal: (() => void) | null = null;
   private readonly leaseMs: number;
   private readonly pollMs: number;
-  private readonly log: WorkerLogger;
+  private readonly log: Logger;
 
   constructor(private readonly deps: DomainDeps, private readonly renderer: Renderer, private readonly opts: WorkerOptions = {}) {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.pollMs = opts.pollMs ?? 1000;
-    this.log = opts.logger ?? silent;
+    this.log = opts.logger ?? silentLogger;
   }
 
   get activeCount() {

@@ -10,7 +10,7 @@ import { DEFAULT_LINK_TTL_SECONDS, signLink } from './links.js';
 import { isPublicHost } from './net-policy.js';
 import { pageRequest, toPage } from './pagination.js';
 import { jobView } from './render-jobs.js';
-import type { WorkerLogger } from './render-worker.js';
+import { silentLogger, type Logger } from '../model/logger.js';
 
 /*
  * Webhooks (spec §7): `render.job.terminated` once per job that ends (succeeded, failed, canceled).
@@ -133,7 +133,7 @@ export interface WebhookSenderOptions {
   timeoutMs?: number;
   /** attempts in flight at once */
   concurrency?: number;
-  logger?: WorkerLogger;
+  logger?: Logger;
   /** called after every attempt (metrics) */
   onAttempt?: (outcome: 'succeeded' | 'retry_scheduled' | 'failed') => void;
 }
@@ -147,7 +147,6 @@ interface Outcome {
   final?: boolean;
 }
 
-const silent: WorkerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 function describeFetchError(err: unknown, timeoutMs: number): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
@@ -168,7 +167,7 @@ export class WebhookSender {
   private readonly leaseMs: number;
   private readonly timeoutMs: number;
   private readonly concurrency: number;
-  private readonly log: WorkerLogger;
+  private readonly log: Logger;
   private started = false;
   private closing = false;
   private timer: NodeJS.Timeout | null = null;
@@ -182,7 +181,7 @@ export class WebhookSender {
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.timeoutMs = opts.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
     this.concurrency = opts.concurrency ?? 4;
-    this.log = opts.logger ?? silent;
+    this.log = opts.logger ?? silentLogger;
   }
 
   start() {

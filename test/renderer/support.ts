@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RenderFile, RenderFiles, RenderRequest } from '../../src/ports/renderer.js';
-import type { RenderLogger } from '../../src/adapters/chromium/logger.js';
+import type { Logger } from '../../src/model/logger.js';
 
 const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
 
@@ -84,7 +84,7 @@ export function renderRequest(app: string, overrides: Partial<RenderRequest> = {
 export { pdfPagesText, pdfText } from '../helpers/pdf.js';
 
 /** A logger that keeps every entry, to assert on what was (not) logged. */
-export function memoryLogger(): RenderLogger & { entries: Array<{ level: string; obj: object; msg?: string }> } {
+export function memoryLogger(): Logger & { entries: Array<{ level: string; obj: object; msg?: string }> } {
   const entries: Array<{ level: string; obj: object; msg?: string }> = [];
   const at = (level: string) => (obj: object, msg?: string) => void entries.push({ level, obj, msg });
   return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };

@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, CDPSession, Page, Route } from 'playwrigh
 import type { ResolvedChromium } from './find-chromium.js';
 import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from './launch-features.js';
 import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
-import type { RenderLogger } from './logger.js';
+import type { Logger } from '../../model/logger.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
 export interface PageJob {
@@ -29,7 +29,7 @@ export interface PoolOptions {
   /** keep one fresh, never-used page ready for the next account new to the browser */
   sparePage: boolean;
   launchTimeoutMs: number;
-  logger: RenderLogger;
+  logger: Logger;
 }
 
 const RESET_TIMEOUT_MS = 5_000;

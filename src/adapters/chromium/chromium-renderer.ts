@@ -6,8 +6,8 @@ import { BrowserPool } from './browser-pool.js';
 import type { PageLease } from './browser-pool.js';
 import { findChromium } from './find-chromium.js';
 import type { ResolvedChromium } from './find-chromium.js';
-import { silentLogger } from './logger.js';
-import type { RenderLogger } from './logger.js';
+import { silentLogger } from '../../model/logger.js';
+import type { Logger } from '../../model/logger.js';
 import { systemLookup } from './network-guard.js';
 import type { HostLookup } from './network-guard.js';
 import { APP_ORIGIN, INTERNAL_KEY } from './page-runtime.js';
@@ -37,7 +37,7 @@ export interface ChromiumRendererOptions {
   /** DNS for external requests (plans with external network); default the system resolver */
   lookup?: HostLookup;
   /** pino-like logger; page console output is logged at debug with secrets masked */
-  logger?: RenderLogger;
+  logger?: Logger;
 }
 
 /** Grace for Playwright's "target closed" rejection to be explained by a crash/disconnect event. */
@@ -55,7 +55,7 @@ const ms = (from: number, to: number) => Math.round((to - from) * 10) / 10;
 export class ChromiumRenderer implements Renderer {
   readonly capacity: number;
   private readonly pool: BrowserPool;
-  private readonly logger: RenderLogger;
+  private readonly logger: Logger;
   private readonly lookup: HostLookup;
   private readonly maxExternalResponseBytes: number;
   private active = 0;

@@ -1,14 +1,3 @@
-/** The pino-compatible subset the renderer logs through (`logger.debug({ ...fields }, 'message')`). */
-export interface RenderLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-const noop = () => undefined;
-export const silentLogger: RenderLogger = { debug: noop, info: noop, warn: noop, error: noop };
-
 const MAX_LOGGED_TEXT = 500;
 
 /**

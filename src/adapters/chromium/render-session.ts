@@ -6,12 +6,12 @@ import { checkExternalUrl, fetchPinned } from './network-guard.js';
 import type { HostLookup } from './network-guard.js';
 import { APP_ORIGIN, DATA_ORIGIN } from './page-runtime.js';
 import { redactPageText } from './logger.js';
-import type { RenderLogger } from './logger.js';
+import type { Logger } from '../../model/logger.js';
 
 export interface SessionOptions {
   lookup: HostLookup;
   maxExternalResponseBytes: number;
-  logger: RenderLogger;
+  logger: Logger;
 }
 
 const NO_STORE = 'no-store';
