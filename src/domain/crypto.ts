@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** API keys and upload tokens carry 256 bits of randomness, so a plain SHA-256 is a sufficient at-rest hash. */
 export function hashToken(token: string): string {
@@ -7,10 +7,6 @@ export function hashToken(token: string): string {
 
 export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-export function hmacHex(secret: string, data: string): string {
-  return createHmac('sha256', secret).update(data).digest('hex');
 }
 
 export function safeEqual(a: string, b: string): boolean {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { JobFilter, PdfRecord, RenderJobRecord, RenderJobStatus } from '../model/records.js';
+import type { JobFilter, PdfRecord, RenderJobRecord } from '../model/records.js';
 import { TERMINAL_STATUSES } from '../model/records.js';
 import { canonicalJson } from './canonical-json.js';
 import type { Caller, DomainDeps } from './context.js';
@@ -182,7 +182,6 @@ export async function waitForJob(deps: DomainDeps, caller: Caller, jobId: string
   }
 }
 
-export const JOB_STATUSES: RenderJobStatus[] = ['queued', 'rendering', 'retry_scheduled', 'succeeded', 'failed', 'canceled'];
 
 export async function listRenderJobs(deps: DomainDeps, caller: Caller, query: JobFilter & { cursor?: string; limit?: number }) {
   const page = pageRequest(query);

@@ -4,11 +4,9 @@ import type { Config } from '../config.js';
 import { bootstrap } from '../domain/accounts.js';
 import type { Clock } from '../domain/clock.js';
 import type { DomainDeps } from '../domain/context.js';
-import { IDEMPOTENCY_TTL_MS } from '../domain/idempotency.js';
-import { sweepExpiredOutputs, sweepUnrecordedOutputs } from '../domain/render-jobs.js';
-import { RenderWorker } from '../domain/render-worker.js';
-import { WebhookSender } from '../domain/webhooks.js';
-import { collectGarbage, expireUploadSessions } from '../domain/uploads.js';
+import { RenderWorker } from '../workers/render-worker.js';
+import { Sweeper } from '../workers/sweeper.js';
+import { WebhookSender } from '../workers/webhook-sender.js';
 import type { AppContext } from '../http/context.js';
 import type { Renderer } from '../ports/renderer.js';
 import { ChromiumRenderer } from '../adapters/chromium/chromium-renderer.js';
@@ -95,19 +93,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   });
   const webhooks = new WebhookSender(deps, { logger: app.log, onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }) });
 
-  const sweep = async () => {
-    await expireUploadSessions(deps);
-    await collectGarbage(deps);
-    await sweepExpiredOutputs(deps);
-    await sweepUnrecordedOutputs(deps);
-    await deps.db.idempotency.purge(deps.clock.now() - IDEMPOTENCY_TTL_MS);
-    await webhooks.runOnce();
-  };
-  let sweeping: Promise<void> | null = null;
-  const timer = setInterval(() => {
-    sweeping ??= sweep().catch((err) => app.log.error({ err }, 'sweep failed')).finally(() => (sweeping = null));
-  }, config.sweepIntervalSeconds * 1000);
-  timer.unref();
+  const sweeper = new Sweeper(deps, { intervalMs: config.sweepIntervalSeconds * 1000, webhooks, logger: app.log });
+  sweeper.start();
 
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('[::1]', 'localhost');
@@ -120,9 +107,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   webhooks.start(); // after listen: signed links in webhook bodies need the public URL
 
   return {
-    app, deps, renderer, worker, webhooks, metrics, url, bootstrapKey: boot?.key ?? null, sweep,
+    app, deps, renderer, worker, webhooks, metrics, url, bootstrapKey: boot?.key ?? null, sweep: () => sweeper.sweep(),
     async close(closeOpts = {}) {
-      clearInterval(timer);
+      const sweeping = sweeper.stop();
       await worker.stop({ abort: closeOpts.abort });
       await webhooks.stop();
       await sweeping;

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
-import { RenderWorker, transientOutputKey } from '../../src/domain/render-worker.js';
+import { RenderWorker, transientOutputKey } from '../../src/workers/render-worker.js';
 import type { Renderer, RenderRequest, RenderResult } from '../../src/ports/renderer.js';
 import { deployFiles } from '../helpers/uploads.js';
 import { PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';

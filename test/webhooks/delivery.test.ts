@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey } from '../../src/domain/accounts.js';
-import { WebhookSender } from '../../src/domain/webhooks.js';
+import { WebhookSender } from '../../src/workers/webhook-sender.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Receiver, deliveries, expectedSignature, failedJob, hookedDeploy, renderJob } from './support.js';
 

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import * as jobs from '../../domain/render-jobs.js';
+import { RENDER_JOB_STATUSES } from '../../model/records.js';
 import type { AppContext } from '../context.js';
 import { Id, IdempotencyHeaders, NoContent, Page, PageQuery, errors } from '../schemas/common.js';
 import { Access, LinkBody, Pdf, RenderJob } from '../schemas/render-jobs.js';
@@ -81,7 +82,7 @@ export const renderJobRoutes = (ctx: AppContext, closing: AbortSignal): FastifyP
       querystring: Type.Object({
         ...PageQuery.properties,
         deployId: Type.Optional(Id('dpl')),
-        status: Type.Optional(Type.String({ enum: jobs.JOB_STATUSES })),
+        status: Type.Optional(Type.String({ enum: [...RENDER_JOB_STATUSES] })),
         businessKey: Type.Optional(Type.String({ maxLength: 255 })),
       }, { additionalProperties: false }),
       response: { 200: Page(RenderJob, 'RenderJobList'), ...errors() },

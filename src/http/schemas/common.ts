@@ -1,5 +1,6 @@
 import { Type, type TSchema } from 'typebox';
 import { ID_PATTERN, type IdPrefix } from '../../domain/ids.js';
+import { MAX_KEY_LENGTH } from '../../domain/idempotency.js';
 import { MAX_LIMIT } from '../../domain/pagination.js';
 
 /** Registered once with app.addSchema; every route's 4xx/5xx responses point at it. */
@@ -64,7 +65,7 @@ export const Millis = (description = 'Unix epoch milliseconds') => Type.Integer(
 export const NullableMillis = (description = 'Unix epoch milliseconds, or null') => Type.Union([Type.Integer(), Type.Null()], { description });
 
 export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Retry-safe key: the same key within 24 h returns the first response.' })),
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'Retry-safe key: the same key within 24 h returns the first response.' })),
 });
 
 /** 204 responses: no body. */

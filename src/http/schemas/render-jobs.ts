@@ -1,4 +1,6 @@
 import { Type } from 'typebox';
+import { DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS } from '../../domain/links.js';
+import { RENDER_JOB_STATUSES } from '../../model/records.js';
 import { Id, Millis, NullableMillis } from './common.js';
 
 
@@ -7,7 +9,7 @@ export const RenderJob = Type.Object(
     id: Id('rj'), deployId: Id('dpl'), deployVersionId: Id('dv'),
     businessKey: Type.Union([Type.String(), Type.Null()]),
     entry: Type.String(),
-    status: Type.String({ enum: ['queued', 'rendering', 'retry_scheduled', 'succeeded', 'failed', 'canceled'] }),
+    status: Type.String({ enum: [...RENDER_JOB_STATUSES] }),
     attempt: Type.Integer({ description: 'attempts started so far' }),
     maxAttempts: Type.Integer(),
     outputMode: Type.String({ enum: ['transient', 'managed'] }),
@@ -40,6 +42,6 @@ export const Access = Type.Object({
 });
 
 export const LinkBody = Type.Object(
-  { expiresInSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600, description: 'default 600' })) },
+  { expiresInSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LINK_TTL_SECONDS, description: `default ${DEFAULT_LINK_TTL_SECONDS}` })) },
   { additionalProperties: false },
 );

@@ -3,11 +3,11 @@ import { Readable } from 'node:stream';
 import type { RenderJobRecord } from '../model/records.js';
 import { RenderError, type Renderer, type RenderFile } from '../ports/renderer.js';
 import { silentLogger, type Logger } from '../model/logger.js';
-import type { DomainDeps } from './context.js';
-import { renderEnvironment } from './deploys.js';
-import { newId } from './ids.js';
-import { blobKey } from './uploads.js';
-import { accountPolicy } from './usage.js';
+import type { DomainDeps } from '../domain/context.js';
+import { renderEnvironment } from '../domain/deploys.js';
+import { newId } from '../domain/ids.js';
+import { blobKey } from '../domain/uploads.js';
+import { accountPolicy } from '../domain/usage.js';
 
 
 export interface WorkerOptions {
