@@ -79,7 +79,7 @@ export interface RenderTimings {
   acquirePageMs: number;
   /** navigating to the entry until the document commits */
   navigateMs: number;
-  /** from commit until the page is ready to print (§6 readiness) */
+  /** from commit until the page is ready to print (§9.1 readiness) */
   readyMs: number;
   /** printing */
   pdfMs: number;
@@ -87,6 +87,59 @@ export interface RenderTimings {
   inspectMs: number;
   /** the whole `render()` call */
   totalMs: number;
+}
+
+/** An uncaught exception (or unhandled rejection) of the page. */
+export interface PageErrorDiagnostic {
+  message: string;
+  /** script URL (without query) and 1-based line where it was thrown, when the error carries them */
+  source: string | null;
+  line: number | null;
+}
+
+export interface ConsoleDiagnostic {
+  level: 'error' | 'warning';
+  text: string;
+  source: string | null;
+  line: number | null;
+}
+
+export interface BlockedRequestDiagnostic {
+  /** URL without query and fragment (they can carry tokens) */
+  url: string;
+  /**
+   * `external_network_not_allowed` (the plan has no external network), `address_not_allowed` (loopback, private,
+   * link-local, metadata…), `scheme_not_allowed`, `navigation_not_allowed` (the main document leaving the version)
+   */
+  reason: string;
+}
+
+export interface FailedRequestDiagnostic {
+  /** URL without query and fragment */
+  url: string;
+  /** the HTTP status (4xx/5xx), or null when no response came (`error` says why) */
+  status: number | null;
+  error: string | null;
+}
+
+/**
+ * What went wrong inside the page during one render (spec §9.1), kept with the job. Each list keeps its first
+ * `DIAGNOSTICS_MAX_ITEMS` items, all together at most `DIAGNOSTICS_MAX_BYTES` of JSON; `omitted` counts the
+ * rest. Texts are truncated and the job's secrets masked.
+ */
+export interface RenderDiagnostics {
+  pageErrors: PageErrorDiagnostic[];
+  console: ConsoleDiagnostic[];
+  blockedRequests: BlockedRequestDiagnostic[];
+  failedRequests: FailedRequestDiagnostic[];
+  omitted: number;
+}
+
+export const DIAGNOSTICS_MAX_ITEMS = 20;
+export const DIAGNOSTICS_MAX_BYTES = 8 * 1024;
+
+export function emptyDiagnostics(): RenderDiagnostics {
+  return { pageErrors: [], console: [], blockedRequests: [], failedRequests: [], omitted: 0 };
 }
 
 export interface RenderResult {
@@ -97,6 +150,7 @@ export interface RenderResult {
   /** page count, parsed from the PDF */
   pageCount: number;
   timings: RenderTimings;
+  diagnostics: RenderDiagnostics;
 }
 
 export type RenderErrorCode =
@@ -114,6 +168,9 @@ export type RenderErrorCode =
  * error, engine not available), false for problems of the document itself.
  */
 export class RenderError extends Error {
+  /** what the page did wrong before the render failed; set by the renderer once the page is known */
+  diagnostics: RenderDiagnostics | null = null;
+
   constructor(
     readonly code: RenderErrorCode,
     message: string,

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { RenderWorker, transientOutputKey } from '../../src/workers/render-worker.js';
+import { emptyDiagnostics } from '../../src/ports/renderer.js';
 import type { Renderer, RenderRequest, RenderResult } from '../../src/ports/renderer.js';
 import { deployFiles } from '../helpers/uploads.js';
 import { PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';
@@ -23,7 +24,7 @@ class GatedRenderer implements Renderer {
   async render(req: RenderRequest): Promise<RenderResult> {
     await new Promise<void>((resolve) => this.calls.push({ jobId: req.jobId, release: resolve }));
     const pdf = Buffer.from(`%PDF-1.4\n% rendered by ${this.label}\n%%EOF\n`);
-    return { pdf, bytes: pdf.length, pageCount: 1, timings: { queueMs: 0, acquirePageMs: 0, navigateMs: 0, readyMs: 0, pdfMs: 0, inspectMs: 0, totalMs: 1 } };
+    return { pdf, bytes: pdf.length, pageCount: 1, timings: { queueMs: 0, acquirePageMs: 0, navigateMs: 0, readyMs: 0, pdfMs: 0, inspectMs: 0, totalMs: 1 }, diagnostics: emptyDiagnostics() };
   }
   status() {
     return { engine: 'gated', executablePath: null, version: null, ready: true, restarts: 0, active: this.calls.length, queued: 0, contexts: 0, error: null };

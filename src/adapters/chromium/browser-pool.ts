@@ -12,8 +12,8 @@ export interface PageJob {
   pageCrashed(): void;
   /** the whole browser went away, or the page closed under the render */
   browserGone(): void;
-  console(type: string, text: string): void;
-  pageError(message: string): void;
+  console(type: string, text: string, location?: { url: string; lineNumber: number }): void;
+  pageError(error: Error): void;
 }
 
 export interface PoolOptions {
@@ -409,9 +409,9 @@ export class BrowserPool {
       });
       page.on('console', (msg) => {
         const type = msg.type();
-        if (type === 'error' || type === 'warning') slot.job?.console(type, msg.text());
+        if (type === 'error' || type === 'warning') slot.job?.console(type, msg.text(), msg.location());
       });
-      page.on('pageerror', (err) => slot.job?.pageError(err.message));
+      page.on('pageerror', (err) => slot.job?.pageError(err));
       // Only a crash or shutdown closes a leased page (the pool closes pages after release).
       page.on('close', () => slot.job?.browserGone());
       context.on('page', (popup) => {

@@ -10,8 +10,10 @@ import { silentLogger } from '../../model/logger.js';
 import type { Logger } from '../../model/logger.js';
 import { systemLookup } from './network-guard.js';
 import type { HostLookup } from './network-guard.js';
+import { NetworkActivity } from './network-activity.js';
 import { APP_ORIGIN, INTERNAL_KEY } from './page-runtime.js';
-import type { ReadyMode } from './page-runtime.js';
+import type { PageWaitState } from './page-runtime.js';
+import { diagnosticUrl } from './diagnostics.js';
 import { countPdfPages } from './pdf-info.js';
 import { appUrl, RenderSession } from './render-session.js';
 
@@ -44,6 +46,8 @@ export interface ChromiumRendererOptions {
 const CRASH_EVENT_GRACE_MS = 100;
 /** How often `waitReady` goes round when the page keeps navigating itself (client-side redirects). */
 const MAX_DOCUMENTS = 5;
+/** How long a timed-out page gets to say what it was waiting for (a spinning script never answers). */
+const DESCRIBE_TIMEOUT_MS = 250;
 
 const now = () => performance.now();
 const ms = (from: number, to: number) => Math.round((to - from) * 10) / 10;
@@ -166,14 +170,24 @@ export class ChromiumRenderer implements Renderer {
       maxExternalResponseBytes: this.maxExternalResponseBytes,
       logger: this.logger,
     });
-    const timer = setTimeout(
-      () => session.fail(new RenderError('render_timeout', `render did not finish within ${req.timeoutMs} ms`)),
-      req.timeoutMs,
-    );
+    let lease: PageLease | null = null;
+    let network: NetworkActivity | null = null;
+    let stage: 'page' | 'open' | 'ready' | 'print' = 'page';
+    const timer = setTimeout(() => {
+      const limit = `render did not finish within ${req.timeoutMs} ms`;
+      const why =
+        stage === 'ready' && lease && network
+          ? describeWait(lease.cdp, network)
+          : Promise.resolve(stage === 'open' ? 'while opening the entry' : stage === 'print' ? 'while printing' : '');
+      void why.then((waiting) => {
+        const last = session.diagnostics.lastPageError();
+        const error = last ? `; last page error: ${last.message}${last.source ? ` (${last.source}:${last.line})` : ''}` : '';
+        session.fail(new RenderError('render_timeout', `${limit}${waiting ? ` ${waiting}` : ''}${error}`));
+      });
+    }, req.timeoutMs);
     const onCancel = () => session.fail(canceled());
     req.signal?.addEventListener('abort', onCancel, { once: true });
 
-    let lease: PageLease | null = null;
     let reusable = false;
     const timings: RenderTimings = {
       queueMs: ms(t0, tSlot),
@@ -194,6 +208,8 @@ export class ChromiumRenderer implements Renderer {
       const tAcquire = now();
       lease = await this.acquire(session, req.accountId);
       const page = lease.page;
+      network = await guard(session, NetworkActivity.watch(lease.cdp));
+      stage = 'open';
       const tNav = now();
       timings.acquirePageMs = ms(tAcquire, tNav);
 
@@ -211,7 +227,9 @@ export class ChromiumRenderer implements Renderer {
       const tReady = now();
       timings.navigateMs = ms(tNav, tReady);
 
-      await this.waitReady(lease, session);
+      stage = 'ready';
+      await this.waitReady(lease, session, network);
+      stage = 'print';
       const tPdf = now();
       timings.readyMs = ms(tReady, tPdf);
 
@@ -235,11 +253,14 @@ export class ChromiumRenderer implements Renderer {
       const tEnd = now();
       timings.inspectMs = ms(tInspect, tEnd);
       timings.totalMs = ms(t0, tEnd);
-      return { pdf, bytes: pdf.length, pageCount, timings };
+      return { pdf, bytes: pdf.length, pageCount, timings, diagnostics: session.diagnostics.snapshot() };
     } catch (err) {
-      throw await this.explain(err, session, lease);
+      const error = await this.explain(err, session, lease);
+      error.diagnostics = session.diagnostics.snapshot();
+      throw error;
     } finally {
       clearTimeout(timer);
+      network?.stop();
       req.signal?.removeEventListener('abort', onCancel);
       session.finish();
       // After a timeout, cancel or crash the page's state is unknown (a script may still be spinning): discard.
@@ -273,29 +294,47 @@ export class ChromiumRenderer implements Renderer {
   }
 
   /**
-   * Spec §6 readiness. The in-page runtime resolves once the document is loaded, no pressCloud call is in flight,
-   * images and fonts have settled and that still holds two tasks later — or, with data-press-wait="manual",
-   * once pressCloud.ready() / data-press-ready. In auto mode the renderer also needs its own count of internal
-   * requests being answered (which sees plain fetch() calls too) at zero; if not, it waits and asks again.
+   * Spec §9.1 readiness: print once `load` fired, fonts are ready, no request of any kind is in flight and no
+   * pressCloud call is pending (in manual mode, also pressCloud.ready() / data-press-ready), and all that held
+   * across a task turn and two animation frames. Two halves: the page (page-runtime.ts) knows its own fetch/XHR
+   * calls, response bodies being read and pressCloud calls, and holds the window; Chromium's network events
+   * (NetworkActivity) see every request of the document, whatever started it, and must not move during the
+   * window; requests still being answered here (RenderSession, workers included) must be none.
    */
-  private async waitReady({ page, cdp }: PageLease, session: RenderSession): Promise<void> {
+  private async waitReady({ page, cdp }: PageLease, session: RenderSession, network: NetworkActivity): Promise<void> {
     for (let documents = 0; ; ) {
-      let mode: ReadyMode;
       try {
         // Straight over CDP: page.evaluate() wraps every call in Playwright's ~14 KB utility script.
-        mode = await guard(session, evaluateMainWorld<ReadyMode>(cdp, `window.${INTERNAL_KEY}.waitReady()`));
+        await this.pageCall(page, cdp, session, 'conditions');
+        for (;;) {
+          await guard(session, Promise.all([network.whenIdle(), session.whenIdle()]));
+          const seen = network.changes;
+          await this.pageCall(page, cdp, session, 'settle');
+          if (network.changes === seen && network.idle && session.pending === 0) break;
+        }
       } catch (err) {
         if (err instanceof RenderError) throw err;
         // The document navigated (client-side redirect) while we waited: look at the new one.
-        if (++documents < MAX_DOCUMENTS && onAppOrigin(page) && /context was destroyed|navigat/i.test(errText(err))) {
+        if (++documents < MAX_DOCUMENTS && onAppOrigin(page) && /context was destroyed|navigat|no document/i.test(errText(err))) {
           continue;
         }
         throw new DocumentFailure('the document did not load', err);
       }
-      if (!onAppOrigin(page)) throw new RenderError('render_navigation_failed', 'the document left the app origin');
-      if (mode === 'manual' || session.pending === 0) return;
-      await guard(session, session.whenIdle());
+      if (!onAppOrigin(page)) throw navigatedAway(page);
+      return;
     }
+  }
+
+  /** Calls the page runtime's `fn` in the main document; a document without it (navigated away) fails clearly. */
+  private async pageCall(page: Page, cdp: CDPSession, session: RenderSession, fn: 'conditions' | 'settle'): Promise<void> {
+    const found = await guard(
+      session,
+      evaluateMainWorld<boolean>(cdp, `(k => k ? k.${fn}().then(() => true) : false)(window.${INTERNAL_KEY})`),
+    );
+    if (found) return;
+    if (!onAppOrigin(page)) throw navigatedAway(page);
+    // An app-origin document without the runtime: it is being replaced right now.
+    throw new Error('no document to wait for yet');
   }
 
   /** Turns whatever ended a render into the RenderError it means. */
@@ -373,6 +412,36 @@ async function evaluateMainWorld<T>(cdp: CDPSession, expression: string): Promis
     throw new Error(res.exceptionDetails.exception?.description ?? res.exceptionDetails.text);
   }
   return res.result.value as T;
+}
+
+/** What the page (and Chromium) still waited for when the render timed out, e.g. `waiting for pressCloud.ready()`. */
+async function describeWait(cdp: CDPSession, network: NetworkActivity): Promise<string> {
+  const reasons: string[] = [];
+  const state = await Promise.race([
+    evaluateMainWorld<PageWaitState | null>(cdp, `(k => k ? k.state() : null)(window.${INTERNAL_KEY})`).catch(() => null),
+    new Promise<'busy'>((r) => setTimeout(() => r('busy'), DESCRIBE_TIMEOUT_MS).unref()),
+  ]);
+  if (state === 'busy') reasons.push(`the page's script, which did not yield for ${DESCRIBE_TIMEOUT_MS} ms`);
+  else if (state) {
+    if (state.manual && !state.signalled) reasons.push('pressCloud.ready() (the page has data-press-wait="manual")');
+    if (!state.loaded) reasons.push('the load event');
+    if (state.pressCloudCalls > 0) reasons.push(`${state.pressCloudCalls} pressCloud call(s)`);
+    if (state.fonts !== 'loaded') reasons.push('fonts (document.fonts.ready)');
+    for (const src of state.images) reasons.push(`an image (${diagnosticUrl(src)})`);
+  }
+  const { urls, count } = network.pending(3);
+  for (const url of urls) reasons.push(`a request to ${diagnosticUrl(url)}`);
+  if (count > urls.length) reasons.push(`${count - urls.length} more request(s)`);
+  if (state !== 'busy' && state && state.requests > 0 && count === 0) reasons.push(`${state.requests} fetch/XHR response(s) being read`);
+  if (reasons.length === 0) return 'while waiting for the page to stay idle (it kept starting requests or changing state)';
+  return `while waiting for ${reasons.join(', ')}`;
+}
+
+function navigatedAway(page: Page): RenderError {
+  return new RenderError(
+    'render_navigation_failed',
+    `the page navigated away from the deploy version (to ${diagnosticUrl(page.url())}) before it was ready`,
+  );
 }
 
 function onAppOrigin(page: Page): boolean {

@@ -5,12 +5,12 @@ const MAX_LOGGED_TEXT = 500;
  * is masked — a page printing its own config must not put secrets in our logs — and the text is truncated.
  * Secrets shorter than 4 characters aren't masked (they'd mangle ordinary words and reveal little).
  */
-export function redactPageText(text: string, secrets: Record<string, string>): string {
+export function redactPageText(text: string, secrets: Record<string, string>, max = MAX_LOGGED_TEXT): string {
   // Mask before truncating, so a cut can't leave part of a secret behind.
   let out = text;
   const values = Object.values(secrets)
     .filter((v) => v.length >= 4)
     .sort((a, b) => b.length - a.length);
   for (const v of values) out = out.split(v).join('[redacted]');
-  return out.length > MAX_LOGGED_TEXT ? `${out.slice(0, MAX_LOGGED_TEXT)}…` : out;
+  return out.length > max ? `${out.slice(0, max)}…` : out;
 }

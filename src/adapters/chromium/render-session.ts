@@ -2,6 +2,7 @@ import type { Route } from 'playwright-core';
 import { RenderError } from '../../ports/renderer.js';
 import type { RenderRequest } from '../../ports/renderer.js';
 import type { PageJob } from './browser-pool.js';
+import { DiagnosticsCollector, diagnosticUrl, errorLocation } from './diagnostics.js';
 import { checkExternalUrl, fetchPinned } from './network-guard.js';
 import type { HostLookup } from './network-guard.js';
 import { APP_ORIGIN, DATA_ORIGIN } from './page-runtime.js';
@@ -37,14 +38,15 @@ export function appUrl(path: string): string {
 
 /**
  * Everything one render needs while its page is loading: it answers the page's requests (version files,
- * payload, environment, sandboxed external requests), counts internal requests in flight for readiness, and
- * carries the abort signal that timeouts, cancellation and crashes trip.
+ * payload, environment, sandboxed external requests), counts the requests it is answering (readiness), collects
+ * the page's diagnostics, and carries the abort signal that timeouts, cancellation and crashes trip.
  */
 export class RenderSession implements PageJob {
   /** aborted with the RenderError that ends the render */
   readonly controller = new AbortController();
-  /** internal-origin requests being answered */
+  /** requests being answered (any origin, any context of the page, workers included) */
   pending = 0;
+  readonly diagnostics: DiagnosticsCollector;
   /** external origins whose responses reached the page; their storage is wiped with the page's */
   readonly externalOrigins = new Set<string>();
   private idleWaiters: Array<() => void> = [];
@@ -53,7 +55,9 @@ export class RenderSession implements PageJob {
   constructor(
     private readonly req: RenderRequest,
     private readonly opts: SessionOptions,
-  ) {}
+  ) {
+    this.diagnostics = new DiagnosticsCollector(req.secrets);
+  }
 
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -71,7 +75,7 @@ export class RenderSession implements PageJob {
     this.wakeIdle();
   }
 
-  /** Resolves when no internal request is being answered. */
+  /** Resolves when no request is being answered. */
   whenIdle(): Promise<void> {
     if (this.pending === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -93,21 +97,52 @@ export class RenderSession implements PageJob {
     this.fail(new RenderError('render_internal_error', 'the browser crashed while rendering', true));
   }
 
-  console(type: string, text: string): void {
+  console(type: string, text: string, location?: { url: string; lineNumber: number }): void {
     this.opts.logger.debug(
       { jobId: this.req.jobId, type, text: redactPageText(text, this.req.secrets) },
       'page console',
     );
+    if ((type !== 'error' && type !== 'warning') || !this.diagnostics.has('console')) return;
+    this.diagnostics.add('console', {
+      level: type,
+      text: this.diagnostics.text(text),
+      source: location?.url ? diagnosticUrl(location.url) : null,
+      // Playwright's lineNumber is 0-based
+      line: location?.url ? location.lineNumber + 1 : null,
+    });
   }
 
-  pageError(message: string): void {
-    this.opts.logger.debug(
-      { jobId: this.req.jobId, text: redactPageText(message, this.req.secrets) },
-      'page error',
-    );
+  pageError(error: Error): void {
+    const message = error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+    this.opts.logger.debug({ jobId: this.req.jobId, text: redactPageText(message, this.req.secrets) }, 'page error');
+    if (!this.diagnostics.has('pageErrors')) return;
+    this.diagnostics.add('pageErrors', { message: this.diagnostics.text(message), ...errorLocation(error.stack) });
   }
 
   async route(route: Route): Promise<void> {
+    this.pending++;
+    try {
+      await this.answer(route);
+    } finally {
+      this.pending--;
+      if (this.pending === 0) this.wakeIdle();
+    }
+  }
+
+  /** A request the network policy refused: logged (as far as diagnostics keep them) and kept. */
+  private blocked(url: string, reason: string): void {
+    if (this.diagnostics.has('blockedRequests')) {
+      // By origin only: paths and queries can carry tokens.
+      this.opts.logger.info({ jobId: this.req.jobId, origin: safeOrigin(new URL(url)), reason }, 'external request blocked');
+    }
+    this.diagnostics.add('blockedRequests', { url: diagnosticUrl(url), reason });
+  }
+
+  private failed(url: string, status: number | null, error: string | null): void {
+    this.diagnostics.add('failedRequests', { url: diagnosticUrl(url), status, error });
+  }
+
+  private async answer(route: Route): Promise<void> {
     if (this.finished) return abort(route);
     const request = route.request();
     let url: URL;
@@ -119,7 +154,7 @@ export class RenderSession implements PageJob {
     if (url.origin === APP_ORIGIN || url.origin === DATA_ORIGIN) return this.internal(route, url);
     // The document being printed must stay ours: no main-frame navigation elsewhere, allowed network or not.
     if (request.isNavigationRequest() && isMainFrame(route)) {
-      this.opts.logger.debug({ jobId: this.req.jobId, origin: url.origin }, 'main-frame navigation blocked');
+      this.blocked(url.href, 'navigation_not_allowed');
       return abort(route);
     }
     return this.external(route, url);
@@ -128,7 +163,6 @@ export class RenderSession implements PageJob {
   // ---- internal origins -----------------------------------------------------------------------------------
 
   private async internal(route: Route, url: URL): Promise<void> {
-    this.pending++;
     try {
       if (url.origin === APP_ORIGIN) await this.serveFile(route, url);
       else await this.serveData(route, url);
@@ -138,9 +172,6 @@ export class RenderSession implements PageJob {
       this.opts.logger.warn({ jobId: this.req.jobId, err: String(err.cause) }, 'storage error serving a file');
       this.fail(new RenderError('render_internal_error', 'storage error while serving the deploy version', true));
       await abort(route, 'failed');
-    } finally {
-      this.pending--;
-      if (this.pending === 0) this.wakeIdle();
     }
   }
 
@@ -153,7 +184,10 @@ export class RenderSession implements PageJob {
     let mime: string;
     try {
       const file = await this.req.files.get(path);
-      if (!file) return fulfill(route, 404, 'text/plain', 'not found');
+      if (!file) {
+        this.failed(url.href, 404, null);
+        return fulfill(route, 404, 'text/plain', 'not found');
+      }
       mime = file.mime;
       body = await this.req.files.open(file);
     } catch (err) {
@@ -197,6 +231,7 @@ export class RenderSession implements PageJob {
         .catch(() => undefined);
       return;
     }
+    this.failed(url.href, 404, null);
     return fulfill(route, 404, 'text/plain', 'not found', cors);
   }
 
@@ -206,12 +241,13 @@ export class RenderSession implements PageJob {
     // Logged by origin only: paths and queries can carry tokens.
     const origin = safeOrigin(url);
     if (!this.req.allowExternalNetwork) {
-      this.opts.logger.debug({ jobId: this.req.jobId, origin }, 'external request blocked (plan)');
+      this.blocked(url.href, 'external_network_not_allowed');
       return abort(route);
     }
     const decision = await checkExternalUrl(url, this.opts.lookup);
     if (!decision.allowed) {
-      this.opts.logger.debug({ jobId: this.req.jobId, origin, reason: decision.reason }, 'external request blocked');
+      if (decision.reason === 'name not resolved') this.failed(url.href, null, decision.reason);
+      else this.blocked(url.href, decision.reason.startsWith('scheme') ? 'scheme_not_allowed' : 'address_not_allowed');
       return abort(route);
     }
     if (this.finished) return abort(route);
@@ -228,9 +264,11 @@ export class RenderSession implements PageJob {
       });
       if (this.finished) return abort(route);
       this.externalOrigins.add(url.origin);
+      if (response.status >= 400) this.failed(url.href, response.status, null);
       await route.fulfill(response).catch(() => undefined);
     } catch (err) {
       this.opts.logger.debug({ jobId: this.req.jobId, origin, err: String(err) }, 'external request failed');
+      if (!this.finished) this.failed(url.href, null, errText(err));
       await abort(route, 'failed');
     }
   }
@@ -240,6 +278,10 @@ class StorageError extends Error {
   constructor(readonly cause: unknown) {
     super('storage error');
   }
+}
+
+function errText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 200);
 }
 
 function safeOrigin(url: URL): string {
