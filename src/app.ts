@@ -19,6 +19,7 @@ import { renderJobRoutes } from './http/routes/render-jobs.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
 import { sha256Hex } from './domain/crypto.js';
 import type { Metrics } from './internal/metrics.js';
+import { PACKAGE_VERSION } from './version.js';
 
 export interface BuildAppOptions {
   /** `api` serves the whole /v1 API; `ops` only /healthz, /readyz and /metrics (render-worker nodes) */
@@ -29,8 +30,6 @@ export interface BuildAppOptions {
   /** per-key requests per minute; null/undefined = off */
   rateLimitPerMinute?: number | null;
 }
-
-export const API_VERSION = '1.0.0';
 
 /** Builds the HTTP app around the domain. Never listens: the server entry point and tests do that. */
 export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -88,7 +87,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
       openapi: '3.1.0',
       info: {
         title: 'Press Cloud API',
-        version: API_VERSION,
+        version: PACKAGE_VERSION,
         description:
           'Self-hostable, API-compatible implementation of the Press.js Cloud REST API. Every error is `{error, message}`; ' +
           'decisions where the Press.js docs are silent are listed in docs/api.md.',

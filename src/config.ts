@@ -7,6 +7,8 @@ export interface Config {
   host: string;
   dataDir: string;
   logLevel: string;
+  /** pretty: pino-pretty's colored lines; json: one JSON object per line */
+  logFormat: 'pretty' | 'json';
   /** 32-byte key for secrets at rest; null = generated once into `<dataDir>/secret.key` */
   secretKey: Buffer | null;
   defaultPlan: PlanKey;
@@ -104,6 +106,14 @@ function databaseUrl(env: Env): string | null {
   return url;
 }
 
+/** LOG_FORMAT=pretty|json; by default human-readable on a terminal, JSON lines otherwise (files, journald, CI). */
+function logFormat(env: Env): 'pretty' | 'json' {
+  const v = env.LOG_FORMAT;
+  if (v === undefined || v === '') return process.stdout.isTTY ? 'pretty' : 'json';
+  if (v !== 'pretty' && v !== 'json') throw new ConfigError(`LOG_FORMAT=${v} must be pretty or json.`);
+  return v;
+}
+
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const plan = env.PRESS_DEFAULT_PLAN ?? 'unlimited';
   if (!isPlanKey(plan)) throw new ConfigError(`PRESS_DEFAULT_PLAN=${plan} must be one of unlimited, free, starter, pro.`);
@@ -129,6 +139,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     host: env.HOST || '127.0.0.1',
     dataDir: resolve(env.PRESS_DATA_DIR || './.press-data'),
     logLevel: env.LOG_LEVEL || 'info',
+    logFormat: logFormat(env),
     secretKey,
     defaultPlan: plan,
     webhookAllowPrivate: bool(env, 'PRESS_WEBHOOK_ALLOW_PRIVATE'),

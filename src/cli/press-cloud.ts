@@ -1,40 +1,101 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { createAccount, findAccount, issueApiKey } from '../domain/accounts.js';
+import { createAccount, disableApiKey, findAccount, issueApiKey, listApiKeys } from '../domain/accounts.js';
+import type { Caller, DomainDeps } from '../domain/context.js';
 import { AppError } from '../domain/errors.js';
 import { isPlanKey } from '../domain/policy.js';
 import { createDomainDeps } from '../start/compose.js';
 import { startServer } from '../start/server.js';
+import { PACKAGE_VERSION } from '../version.js';
 
-const HELP = `press-cloud — the Press Cloud server and its operator commands
+const ENV_HELP = `Environment:
+  PORT (8787)  HOST (127.0.0.1)  PRESS_DATA_DIR (./.press-data)  LOG_LEVEL (info)  LOG_FORMAT (pretty on a terminal, else json)
+  PRESS_SECRET_KEY  PRESS_DEFAULT_PLAN (unlimited)  PRESS_PUBLIC_URL  PRESS_WEBHOOK_ALLOW_PRIVATE (false)
+  PRESS_RATE_LIMIT_PER_MINUTE (off)  PRESS_SWEEP_INTERVAL_SECONDS (60)  DATABASE_URL, S3_* (see docs/deploy.md)`;
+
+/** Help of each command, shown by `press-cloud <command> --help` (and the overview by `press-cloud --help`). */
+const HELP: Record<string, string> = {
+  '': `press-cloud ${PACKAGE_VERSION} — the Press Cloud server and its operator commands
 
 Usage:
-  press-cloud serve [--role all|api|worker]  start the server: all = API + render worker (default),
-                                             api = the /v1 API only, worker = renders only (ops endpoints)
-  press-cloud accounts create <name> [--plan unlimited|free|starter|pro]
-                                             create an account; prints its id
-  press-cloud keys create --account <id|name> [--role admin|editor|viewer] [--name <label>]
-                                             create an API key; prints only the key
+  press-cloud serve [--role all|api|worker]       start the server
+  press-cloud accounts create <name> [--plan <plan>]
+  press-cloud accounts set-plan <account> <plan>
+  press-cloud keys create --account <account> [--role admin|editor|viewer] [--name <label>]
+  press-cloud keys list --account <account>
+  press-cloud keys disable <key-id> --account <account>
   press-cloud migrate-store [--from-data-dir <dir>] [--force] [--dry-run]
-                                             copy the embedded store (SQLite + disk) to DATABASE_URL + S3_*
+  press-cloud --version | --help | <command> --help
 
-Environment:
-  PORT (8787)  HOST (127.0.0.1)  PRESS_DATA_DIR (./.press-data)  LOG_LEVEL (info)
-  PRESS_SECRET_KEY  PRESS_DEFAULT_PLAN (unlimited)  PRESS_PUBLIC_URL  PRESS_WEBHOOK_ALLOW_PRIVATE (false)
-  PRESS_RATE_LIMIT_PER_MINUTE (off)  PRESS_SWEEP_INTERVAL_SECONDS (60)
-See README.md for details.`;
+<account> is an account id (acct_…) or name; <plan> is unlimited, free, starter or pro.
+
+${ENV_HELP}
+See README.md and docs/deploy.md for details.`,
+  serve: `Usage: press-cloud serve [--role all|api|worker]
+
+Starts the server on HOST:PORT. --role (or PRESS_ROLE): all = the /v1 API and the render worker (default),
+api = the /v1 API only, worker = renders only (with /healthz, /readyz and /metrics). The first start on an
+empty store creates the account "default" and prints its admin API key once.
+
+${ENV_HELP}`,
+  accounts: `Usage:
+  press-cloud accounts create <name> [--plan unlimited|free|starter|pro]   create an account; prints its id
+  press-cloud accounts set-plan <account> <plan>                          change an account's plan`,
+  'accounts create': `Usage: press-cloud accounts create <name> [--plan unlimited|free|starter|pro]
+
+Creates an account (default plan: PRESS_DEFAULT_PLAN, else unlimited) and prints its id.`,
+  'accounts set-plan': `Usage: press-cloud accounts set-plan <account> <plan>
+
+Moves the account (id or name) to the plan (unlimited, free, starter, pro); limits apply from the next request.`,
+  keys: `Usage:
+  press-cloud keys create --account <account> [--role admin|editor|viewer] [--name <label>]   prints only the key
+  press-cloud keys list --account <account>                                                  the account's keys
+  press-cloud keys disable <key-id> --account <account>                                      the key stops working`,
+  'keys create': `Usage: press-cloud keys create --account <account> [--role admin|editor|viewer] [--name <label>]
+
+Creates an API key for the account (id or name) and prints only the key (pcak_…): it is stored hashed and cannot
+be shown again.`,
+  'keys list': `Usage: press-cloud keys list --account <account>
+
+Lists the account's API keys: id, prefix, role, name, created, last used, disabled.`,
+  'keys disable': `Usage: press-cloud keys disable <key-id> --account <account>
+
+Disables the API key (key_…): requests with it fail with 401 api_key_disabled.`,
+  'migrate-store': `Usage: press-cloud migrate-store [--from-data-dir <dir>] [--force] [--dry-run]
+
+Copies the embedded store (SQLite + disk under the data dir) to DATABASE_URL + S3_* (see docs/deploy.md).`,
+};
+
+class UsageError extends Error {}
+
+function commandKey(argv: string[]): string {
+  const [cmd, sub] = argv;
+  if (cmd && sub && HELP[`${cmd} ${sub}`]) return `${cmd} ${sub}`;
+  return cmd && HELP[cmd] ? cmd : '';
+}
 
 async function serve(args: string[]) {
   const { values } = parseArgs({ args, options: { role: { type: 'string', default: process.env.PRESS_ROLE || 'all' } } });
   const role = values.role!;
   if (role !== 'all' && role !== 'api' && role !== 'worker') throw new UsageError('--role must be all, api or worker.');
   const config = loadConfig();
-  const server = await startServer(config, { role });
+  let server;
+  try {
+    server = await startServer(config, { role });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+      const why = e.code === 'EADDRINUSE' ? 'is already in use (another press-cloud?)' : 'may not be used by this user';
+      process.stderr.write(`press-cloud: port ${config.port} on ${config.host} ${why}; set PORT to another port.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
   const base = config.publicUrl ?? server.url;
   if (server.bootstrapKey) {
     // Printed once, on the first start of an empty data directory: the key is stored hashed and cannot be shown again.
     process.stderr.write(
-      `\nPress Cloud is ready at ${base} (data in ${config.dataDir}).\n` +
+      `\nPress Cloud ${PACKAGE_VERSION} is ready at ${base} (data in ${config.dataDir}).\n` +
       `Created account "default" and its admin API key (shown only this once):\n\n` +
       `  export PRESS_CLOUD_API=${base}\n  export PRESS_CLOUD_TOKEN=${server.bootstrapKey}\n\n` +
       `First request:\n  curl -s $PRESS_CLOUD_API/v1/account -H "Authorization: Bearer $PRESS_CLOUD_TOKEN"\n\n` +
@@ -42,9 +103,9 @@ async function serve(args: string[]) {
       `API docs: ${base}/docs   OpenAPI: ${base}/v1/openapi.json\n\n`,
     );
   } else if (role === 'worker') {
-    process.stderr.write(`\nPress Cloud render worker is running; /healthz, /readyz and /metrics at ${server.url}\n\n`);
+    process.stderr.write(`\nPress Cloud ${PACKAGE_VERSION} render worker is running; /healthz, /readyz and /metrics at ${server.url}\n\n`);
   } else {
-    process.stderr.write(`\nPress Cloud (${role}) is ready at ${base} (data in ${config.dataDir}). API docs: ${base}/docs\n` +
+    process.stderr.write(`\nPress Cloud ${PACKAGE_VERSION} (${role}) is ready at ${base} (data in ${config.dataDir}). API docs: ${base}/docs\n` +
       `Need a key? press-cloud keys create --account default --role admin\n\n`);
   }
   let stopping = false;
@@ -59,51 +120,118 @@ async function serve(args: string[]) {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
+/** Runs an operator command against the configured store, closing it afterwards. */
+async function withDeps<T>(fn: (deps: DomainDeps) => Promise<T>): Promise<T> {
+  const deps = await createDomainDeps(loadConfig());
+  try {
+    return await fn(deps);
+  } finally {
+    await deps.db.close();
+  }
+}
+
+async function accountOf(deps: DomainDeps, idOrName: string | undefined, usage: string) {
+  if (!idOrName) throw new UsageError(`${usage}`);
+  const account = await findAccount(deps, idOrName);
+  if (!account) throw new UsageError(`No account "${idOrName}".`);
+  return account;
+}
+
+/** The operator acts as an admin of the account it names. */
+const operator = (accountId: string): Caller => ({ accountId, keyId: 'operator', role: 'admin' });
+
 async function accountsCreate(args: string[]) {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { plan: { type: 'string' } } });
   const name = positionals[0];
   if (!name) throw new UsageError('accounts create needs a name: press-cloud accounts create <name> [--plan free]');
   if (values.plan !== undefined && !isPlanKey(values.plan)) throw new UsageError(`--plan must be one of unlimited, free, starter, pro.`);
-  const deps = await createDomainDeps(loadConfig());
-  try {
+  await withDeps(async (deps) => {
     const account = await createAccount(deps, { name, planKey: values.plan as never });
     process.stdout.write(`${account.id}\n`);
-  } finally {
-    await deps.db.close();
-  }
+  });
+}
+
+async function accountsSetPlan(args: string[]) {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const [idOrName, plan] = positionals;
+  if (!plan) throw new UsageError('accounts set-plan needs an account and a plan: press-cloud accounts set-plan <account> <plan>');
+  if (!isPlanKey(plan)) throw new UsageError('the plan must be one of unlimited, free, starter, pro.');
+  await withDeps(async (deps) => {
+    const account = await accountOf(deps, idOrName, 'accounts set-plan needs an account');
+    await deps.db.accounts.update(account.id, { planKey: plan });
+    process.stdout.write(`${account.name} (${account.id}): plan ${account.planKey} → ${plan}\n`);
+  });
 }
 
 async function keysCreate(args: string[]) {
   const { values } = parseArgs({ args, options: { account: { type: 'string' }, role: { type: 'string', default: 'admin' }, name: { type: 'string' } } });
-  if (!values.account) throw new UsageError('keys create needs --account <id|name>');
   const role = values.role!;
   if (role !== 'admin' && role !== 'editor' && role !== 'viewer') throw new UsageError('--role must be admin, editor or viewer.');
-  const deps = await createDomainDeps(loadConfig());
-  try {
-    const account = await findAccount(deps, values.account);
-    if (!account) throw new UsageError(`No account "${values.account}".`);
+  await withDeps(async (deps) => {
+    const account = await accountOf(deps, values.account, 'keys create needs --account <id|name>');
     const { key } = await issueApiKey(deps, account.id, { name: values.name ?? `${role} key`, role });
     process.stdout.write(`${key}\n`);
-  } finally {
-    await deps.db.close();
-  }
+  });
 }
 
-class UsageError extends Error {}
+const when = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z') : '-');
+
+async function keysList(args: string[]) {
+  const { values } = parseArgs({ args, options: { account: { type: 'string' } } });
+  await withDeps(async (deps) => {
+    const account = await accountOf(deps, values.account, 'keys list needs --account <id|name>');
+    const rows = [['ID', 'PREFIX', 'ROLE', 'NAME', 'CREATED', 'LAST USED', 'DISABLED']];
+    let cursor: string | undefined;
+    do {
+      const page = await listApiKeys(deps, operator(account.id), { cursor, limit: 100 });
+      for (const k of page.items) rows.push([k.id, k.prefix, k.role, k.name, when(k.createdAt), when(k.lastUsedAt), when(k.disabledAt)]);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    process.stdout.write(rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n');
+  });
+}
+
+async function keysDisable(args: string[]) {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { account: { type: 'string' } } });
+  const keyId = positionals[0];
+  if (!keyId) throw new UsageError('keys disable needs a key id: press-cloud keys disable <key-id> --account <account>');
+  await withDeps(async (deps) => {
+    const account = await accountOf(deps, values.account, 'keys disable needs --account <id|name>');
+    await disableApiKey(deps, operator(account.id), keyId);
+    process.stdout.write(`disabled ${keyId}\n`);
+  });
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  serve,
+  'accounts create': accountsCreate,
+  'accounts set-plan': accountsSetPlan,
+  'keys create': keysCreate,
+  'keys list': keysList,
+  'keys disable': keysDisable,
+  // loaded on demand: it pulls in the PostgreSQL and S3 adapters, which `serve` loads only when configured
+  'migrate-store': async (args) => (await import('./migrate-store.js')).migrateStoreCommand(args, () => loadConfig()),
+};
 
 export async function main(argv: string[]) {
-  const [cmd, sub, ...rest] = argv;
   try {
-    if (cmd === 'serve') return await serve(argv.slice(1));
-    if (cmd === 'accounts' && sub === 'create') return await accountsCreate(rest);
-    if (cmd === 'keys' && sub === 'create') return await keysCreate(rest);
-    // loaded on demand: it pulls in the PostgreSQL and S3 adapters, which `serve` loads only when configured
-    if (cmd === 'migrate-store') return await (await import('./migrate-store.js')).migrateStoreCommand(argv.slice(1), () => loadConfig());
-    if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-      process.stdout.write(`${HELP}\n`);
+    if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0] === '-V')) {
+      process.stdout.write(`${PACKAGE_VERSION}\n`);
       return;
     }
-    throw new UsageError(`Unknown command "${argv.join(' ')}".`);
+    if (argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h')) {
+      const key = commandKey(argv[0] === 'help' ? argv.slice(1) : argv);
+      process.stdout.write(`${HELP[key]}\n`);
+      return;
+    }
+    const [cmd, sub] = argv;
+    const run = COMMANDS[`${cmd} ${sub}`] ?? COMMANDS[cmd];
+    if (!run) {
+      const key = commandKey(argv);
+      throw new UsageError(key ? `Unknown command "${argv.join(' ')}".\n${HELP[key]}` : `Unknown command "${argv.join(' ')}".`);
+    }
+    return await run(argv.slice(COMMANDS[`${cmd} ${sub}`] ? 2 : 1));
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || (err as Error)?.name === 'MigrateStoreError') {
       process.stderr.write(`press-cloud: ${(err as Error).message}\n`);

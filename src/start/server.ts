@@ -78,7 +78,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   const metrics = new Metrics({ queue: deps.db.renderJobs, renderer: renders ? renderer : undefined, role });
   const app = await buildApp(ctx, {
-    logger: opts.logger === false ? false : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-upload-token"]'] },
+    logger:
+      opts.logger === false
+        ? false
+        : {
+            level: config.logLevel,
+            redact: ['req.headers.authorization', 'req.headers["x-upload-token"]'],
+            ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+          },
     rateLimitPerMinute: config.rateLimitPerMinute,
     surface: role === 'worker' ? 'ops' : 'api',
     metrics,

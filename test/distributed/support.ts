@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, descendants, ROOT } from '../helpers/processes.js';
+import { alive, descendants, PRESS_CLOUD_FROM_SOURCE, ROOT } from '../helpers/processes.js';
 
 /** A port that was free a moment ago (the node needs it up front: PRESS_PUBLIC_URL names it). */
 export async function freePort(): Promise<number> {
@@ -35,7 +35,7 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 export type NodeRole = 'api' | 'worker' | 'all';
 
 /**
- * One `node bin/press-cloud.js serve --role <role>` process on a fixed port, with its own (empty) data directory:
+ * One `press-cloud serve --role <role>` (from the sources) process on a fixed port, with its own (empty) data directory:
  * everything shared lives in PostgreSQL and S3, the secret key comes from PRESS_SECRET_KEY.
  */
 export class ServeNode {
@@ -60,7 +60,7 @@ export class ServeNode {
   /** Spawns the process and waits until /healthz answers (the API listens before the browser is up). */
   async start(timeoutMs = 30_000): Promise<void> {
     this.stderr = '';
-    const child = spawn(process.execPath, ['bin/press-cloud.js', 'serve', '--role', this.role], {
+    const child = spawn(process.execPath, [...PRESS_CLOUD_FROM_SOURCE, 'serve', '--role', this.role], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1', PRESS_DATA_DIR: this.dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -131,7 +131,7 @@ export class ServeNode {
 /** Runs `press-cloud <args>` to completion (operator commands); rejects on a non-zero exit. */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/press-cloud.js', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...PRESS_CLOUD_FROM_SOURCE, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -32,3 +32,10 @@ export function ensurePackagesBuilt(): void {
   if (Math.min(built('sdk'), built('engine'), built('cli')) > sources) return;
   execFileSync('flock', [join(ROOT, 'packages', '.build.lock'), 'npm', 'run', 'build:packages', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
+
+/** Builds the server (`npm run build:server`) when a file under src/ is newer than dist/: its tests run the built bin. */
+export function ensureServerBuilt(): void {
+  const dist = join(ROOT, 'dist/cli/press-cloud.js');
+  if (existsSync(dist) && statSync(dist).mtimeMs > Math.max(newest(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)) return;
+  execFileSync('flock', [join(ROOT, 'packages', '.build.lock'), 'npm', 'run', 'build:server', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}

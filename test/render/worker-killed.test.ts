@@ -8,13 +8,13 @@ import { ManualClock } from '../../src/domain/clock.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
 import { deployDir } from '../helpers/deploy-dir.js';
 import { pdfText } from '../helpers/pdf.js';
-import { alive, descendants, ROOT } from '../helpers/processes.js';
+import { alive, descendants, PRESS_CLOUD_FROM_SOURCE, ROOT } from '../helpers/processes.js';
 import { startTestBackend, type TestServer } from '../helpers/server.js';
 import { PROBE_DIR, createJob, fetchBytes, httpClient, sleep, waitStatus, waitTerminal } from './support.js';
 
 /** Starts `press-cloud serve` as a real child process; resolves with its URL and the bootstrap admin key. */
 async function spawnServe(dataDir: string, backendEnv: Record<string, string>): Promise<{ child: ChildProcess; url: string; key: string; stderr: () => string }> {
-  const child = spawn(process.execPath, ['bin/press-cloud.js', 'serve'], {
+  const child = spawn(process.execPath, [...PRESS_CLOUD_FROM_SOURCE, 'serve'], {
     cwd: ROOT,
     env: { ...process.env, ...backendEnv, PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_JOB_LEASE_SECONDS: '2', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureServerBuilt } from '../helpers/build.js';
+import { ROOT } from '../helpers/processes.js';
+
+const BIN = join(ROOT, 'bin/press-cloud.js');
+const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The built `press-cloud` (bin/press-cloud.js → dist/) as a child process, on its own data directory. */
+function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `serve` in the background until its banner names the URL (and the bootstrap key, on an empty data dir). */
+function serve(env: Record<string, string>, command: string[] = [process.execPath, BIN, 'serve']): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(command[0], command.slice(1), { cwd: ROOT, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 60_000);
+    const onData = (d: Buffer) => {
+      output += d;
+      const m = /ready at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1], output: () => output });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('close', (code) => reject(new Error(`serve exited ${code}:\n${output}`)));
+  });
+}
+
+const stop = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('close', () => resolve()), child.kill('SIGTERM'))));
+
+describe('press-cloud, the operator CLI (built, child process)', () => {
+  const children: ChildProcess[] = [];
+  beforeAll(() => ensureServerBuilt(), 300_000);
+  afterAll(async () => {
+    await Promise.all(children.map(stop));
+  });
+
+  it('--version and --help on every command', async () => {
+    for (const flag of ['--version', '-v']) expect(await run([flag])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+    const top = await run(['--help']);
+    expect(top.code).toBe(0);
+    for (const cmd of ['serve', 'accounts create', 'accounts set-plan', 'keys create', 'keys list', 'keys disable', 'migrate-store']) {
+      expect(top.stdout).toContain(`press-cloud ${cmd}`);
+      const help = await run([...cmd.split(' '), '--help']);
+      expect(help.code, cmd).toBe(0);
+      expect(help.stdout, cmd).toMatch(/^Usage/);
+      expect(help.stdout, cmd).toContain(`press-cloud ${cmd}`);
+    }
+    const unknown = await run(['accounts', 'rename']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown command "accounts rename"');
+  }, 120_000);
+
+  it('accounts create|set-plan, keys create|list|disable', async () => {
+    const env = { PRESS_DATA_DIR: mkdtempSync(join(tmpdir(), 'press-operator-')) };
+    const created = await run(['accounts', 'create', 'acme', '--plan', 'free'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const accountId = created.stdout.trim();
+    expect(accountId).toMatch(/^acct_/);
+    const plan = await run(['accounts', 'set-plan', 'acme', 'pro'], env);
+    expect(plan).toMatchObject({ code: 0, stdout: `acme (${accountId}): plan free → pro\n` });
+    expect((await run(['accounts', 'set-plan', 'acme', 'gold'], env)).code).toBe(2);
+    expect((await run(['accounts', 'set-plan', 'nobody', 'pro'], env)).stderr).toContain('No account "nobody"');
+
+    const key = (await run(['keys', 'create', '--account', accountId, '--role', 'viewer', '--name', 'ci'], env)).stdout.trim();
+    expect(key).toMatch(/^pcak_/);
+    const list = await run(['keys', 'list', '--account', 'acme'], env);
+    expect(list.code, list.stderr).toBe(0);
+    const [header, row] = list.stdout.trim().split('\n');
+    expect(header).toMatch(/^ID\s+PREFIX\s+ROLE\s+NAME\s+CREATED\s+LAST USED\s+DISABLED$/);
+    const keyId = row.split(/\s+/)[0];
+    expect(row).toMatch(/^key_\S+\s+pcak_\S+\s+viewer\s+ci\s+\d{4}-\S+\s+-\s+-$/);
+    expect(await run(['keys', 'disable', keyId, '--account', 'acme'], env)).toMatchObject({ code: 0, stdout: `disabled ${keyId}\n` });
+    expect((await run(['keys', 'list', '--account', 'acme'], env)).stdout.trim().split('\n')[1]).toMatch(/\d{4}-\d\d-\d\dT\S+Z$/);
+  }, 120_000);
+
+  it('a second serve on a busy port says so in one line; logs are JSON off a terminal and pretty on one', async () => {
+    const first = await serve({ PRESS_DATA_DIR: mkdtempSync(join(tmpdir(), 'press-serve-')), LOG_LEVEL: 'info' });
+    children.push(first.child);
+    const port = new URL(first.url).port;
+    const second = await run(['serve'], { PORT: port, HOST: '127.0.0.1', PRESS_DATA_DIR: mkdtempSync(join(tmpdir(), 'press-serve-')) });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(`press-cloud: port ${port} on 127.0.0.1 is already in use (another press-cloud?); set PORT to another port.\n`);
+    // stdout is a pipe here: one JSON object per line
+    const listening = first.output().split('\n').find((l) => l.includes('Server listening'));
+    expect(JSON.parse(listening!)).toMatchObject({ level: 30, msg: expect.stringContaining('Server listening') });
+
+    // on a terminal (script(1) gives it one): pino-pretty's human-readable lines
+    const data = mkdtempSync(join(tmpdir(), 'press-serve-'));
+    const tty = await serve({}, ['script', '-qfec', `PORT=0 HOST=127.0.0.1 LOG_LEVEL=info PRESS_DATA_DIR=${data} ${process.execPath} ${BIN} serve`, '/dev/null']);
+    children.push(tty.child);
+    const t0 = Date.now();
+    while (!/INFO.*Server listening/.test(tty.output()) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
+    expect(tty.output()).toMatch(/\[\d\d:\d\d:\d\d\.\d{3}\] \S*INFO\S*: \S*Server listening at http/);
+    expect(tty.output()).not.toContain('"level":30');
+  }, 180_000);
+});
