@@ -239,8 +239,10 @@ export function failedJobError(job: RenderJob): CliError {
  */
 async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: number, flags: RenderFlags, out: Output) {
   const client = await clientFrom(flags);
-  if (Object.keys(entry.print).length) {
-    out.warn(`the print options of press.toml (${Object.keys(entry.print).join(', ')}) apply to local renders; the server prints with the document's CSS page size`);
+  // the server prints with preferCSSPageSize and printBackground on: other print options cannot reach it
+  const localOnly = Object.entries(entry.print).filter(([k, v]) => !((k === 'preferCSSPageSize' || k === 'printBackground') && v === true)).map(([k]) => k);
+  if (localOnly.length) {
+    out.warn(`the print options of press.toml (${localOnly.join(', ')}) apply to local renders; the server prints with the document's CSS page size`);
   }
   let tempDeployId: string | null = null;
   let jobId: string | null = null;
