@@ -200,29 +200,29 @@ describe('ChromiumRenderer', () => {
     for (const err of await Promise.all(busy)) expect(err.code).toBe('render_canceled');
   });
 
-  it('never shares storage or cookies across accounts, and wipes them between renders', async () => {
-    const run = async (accountId: string, writer: string) => {
-      const result = await renderer.render(
-        renderRequest('storage', { accountId, payload: jsonPayload({ writer }) }),
-      );
-      return pdfText(result.pdf);
-    };
-    expect(await run('acct_a', 'A1')).toContain('seen=none cookie=none writer=A1');
-    expect(await run('acct_b', 'B1')).toContain('seen=none cookie=none writer=B1');
-    // A's next render doesn't see what its previous one left either (storage is wiped between renders).
-    expect(await run('acct_a', 'A2')).toContain('seen=none cookie=none writer=A2');
+  // Every kind of storage a page can write: localStorage, sessionStorage, window.name, cookies, IndexedDB, the
+  // Cache API, OPFS and service worker registrations.
+  const storageRender = async (accountId: string, writer: string, files = fixtureFiles('storage')) => {
+    const result = await renderer.render(renderRequest('storage', { accountId, files, payload: jsonPayload({ writer }) }));
+    return pdfText(result.pdf);
+  };
+
+  it('never shares any kind of storage across accounts, and wipes all of it between renders', async () => {
+    expect(await storageRender('acct_a', 'A1')).toContain('seen=none writer=A1');
+    expect(await storageRender('acct_b', 'B1')).toContain('seen=none writer=B1');
+    // A's next render doesn't see what its previous one left either (storage is wiped between renders), not even
+    // when it renders another deploy's version (same origin, same account): window.name and sessionStorage included.
+    expect(await storageRender('acct_a', 'A2')).toContain('seen=none writer=A2');
+    expect(await storageRender('acct_a', 'A3', fixtureFiles('storage'))).toContain('seen=none writer=A3');
     expect(renderer.status().contexts).toBeGreaterThanOrEqual(2);
+    // Wiped, not replaced: a page whose reset fails is discarded, which would hide a leak.
+    expect(logger.entries.filter((e) => e.msg?.includes('reset failed'))).toEqual([]);
   });
 
   it('runs renders concurrently, up to capacity, none seeing the storage of another', async () => {
-    const results = await Promise.all(
-      ['acct_c1', 'acct_c2', 'acct_c1', 'acct_c2', 'acct_c1', 'acct_c1'].map((accountId, i) =>
-        renderer.render(renderRequest('storage', { accountId, payload: jsonPayload({ writer: `W${i}` }) })),
-      ),
-    );
-    for (const [i, r] of results.entries()) {
-      expect(await pdfText(r.pdf)).toContain(`seen=none cookie=none writer=W${i}`);
-    }
+    const accounts = ['acct_c1', 'acct_c2', 'acct_c1', 'acct_c2', 'acct_c1', 'acct_c1'];
+    const texts = await Promise.all(accounts.map((accountId, i) => storageRender(accountId, `W${i}`)));
+    for (const [i, text] of texts.entries()) expect(text).toContain(`seen=none writer=W${i}`);
     expect(renderer.status().active).toBe(0);
   });
 

@@ -33,6 +33,9 @@ export interface PoolOptions {
 }
 
 const RESET_TIMEOUT_MS = 5_000;
+/** The document a page rests on between renders (see reset()); no script of its own. */
+const RESET_URL = `${APP_ORIGIN}/__press_reset__`;
+const RESET_DOCUMENT = '<!doctype html><meta http-equiv="Content-Security-Policy" content="default-src \'none\'">';
 const CLOSE_TIMEOUT_MS = 5_000;
 
 /**
@@ -401,6 +404,10 @@ export class BrowserPool {
       page.setDefaultNavigationTimeout(0);
       await page.route('**/*', async (route) => {
         if (slot.job) return slot.job.route(route);
+        if (route.request().url() === RESET_URL) {
+          await route.fulfill({ status: 200, contentType: 'text/html', body: RESET_DOCUMENT }).catch(() => undefined);
+          return;
+        }
         await route.abort('blockedbyclient').catch(() => undefined);
       });
       page.on('crash', () => {
@@ -546,13 +553,20 @@ export class BrowserPool {
   }
 
   /**
-   * Make a used page fit for the account's next render: leave the document (stopping its scripts, so nothing
-   * writes storage after the wipe), then wipe the storage of the internal origins (and of any external origin the
-   * render loaded) and all cookies, close popups.
+   * Make a used page fit for the account's next render: leave the document (stopping its scripts and running its
+   * unload handlers, so nothing writes storage after the wipe), then wipe the storage of the internal origins
+   * (and of any external origin the render loaded), sessionStorage, window.name and all cookies, close popups.
    */
   private async reset(slot: Slot, origins: string[]): Promise<void> {
-    await slot.page.goto('about:blank');
+    // An empty document of the app origin: sessionStorage (the tab's, per origin) and window.name (the browsing
+    // context's) survive navigations and no origin-wide wipe reaches them; they are cleared from inside.
+    await slot.page.goto(RESET_URL);
     await Promise.all([
+      slot.cdp
+        .send('Runtime.evaluate', { expression: 'sessionStorage.clear(); window.name = ""; true', returnByValue: true })
+        .then((r) => {
+          if (r.exceptionDetails || r.result.value !== true) throw new Error('clearing sessionStorage failed');
+        }),
       ...[APP_ORIGIN, DATA_ORIGIN, ...origins].map((origin) =>
         slot.cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' }),
       ),
