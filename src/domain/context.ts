@@ -1,6 +1,7 @@
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Role } from '../model/records.js';
 import type { Database } from '../ports/database.js';
+import type { Outbound } from '../ports/outbound.js';
 import type { Clock } from './clock.js';
 import type { SecretBox } from './crypto.js';
 import { Errors } from './errors.js';
@@ -12,8 +13,8 @@ export interface DomainDeps {
   blobs: BlobStore;
   clock: Clock;
   secretBox: SecretBox;
-  /** resolves a host name to IP addresses (webhook URL checks) */
-  resolveHost: (host: string) => Promise<string[]>;
+  /** requests to tenant-controlled URLs (webhooks): one address policy, DNS pinned */
+  outbound: Outbound;
   settings: {
     defaultPlan: PlanKey;
     /** PRESS_WEBHOOK_ALLOW_PRIVATE: webhook URLs may point at loopback/private addresses (development, tests) */

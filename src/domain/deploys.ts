@@ -5,7 +5,6 @@ import { maskSecret } from './crypto.js';
 import { ConflictError } from '../model/errors.js';
 import { Errors } from './errors.js';
 import { newId, newSecret } from './ids.js';
-import { isPublicHost } from './net-policy.js';
 import { MAX_LIMIT, pageRequest, toPage } from './pagination.js';
 
 export const SLUG_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$';
@@ -226,9 +225,10 @@ export async function checkWebhookUrl(deps: DomainDeps, url: string) {
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw Errors.invalidInput('webhook.url must be an http(s) URL.');
   if (u.username || u.password) throw Errors.invalidInput('webhook.url must not contain credentials.');
-  if (!deps.settings.webhookAllowPrivate && !(await isPublicHost(u.hostname, deps.resolveHost))) {
+  const decision = await deps.outbound.check(u, { allowPrivate: deps.settings.webhookAllowPrivate });
+  if (!decision.allowed) {
     throw Errors.invalidInput(
-      `webhook.url host "${u.hostname}" does not resolve to a public address; loopback, private and link-local addresses are refused (operators can set PRESS_WEBHOOK_ALLOW_PRIVATE=true for development).`,
+      `webhook.url host "${u.hostname}" does not resolve to a public address (${decision.reason}); loopback, private and link-local addresses are refused (operators can set PRESS_WEBHOOK_ALLOW_PRIVATE=true for development).`,
     );
   }
 }

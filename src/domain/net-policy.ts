@@ -1,49 +1,60 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /*
- * Addresses no tenant-controlled request may reach: rendered pages' fetches and webhook deliveries.
- * Checked on resolved IPs, never on host names.
+ * The one address policy for every tenant-controlled destination: rendered pages' requests and webhook
+ * deliveries. Judged on resolved IP addresses, never on host names. Only globally routable unicast addresses pass:
+ * loopback, private, link-local (incl. the 169.254.169.254 metadata service), CGNAT, "this network", multicast,
+ * broadcast, reserved, documentation, benchmarking, discard-only and unique-local ranges are refused. IPv6 forms
+ * that carry an IPv4 address (mapped, SIIT, NAT64 64:ff9b::/96, 6to4 2002::/16) are judged by that address, so
+ * `2002:a9fe:a9fe::` is the metadata address; IPv4-compatible (::/96), Teredo and the other IETF protocol
+ * assignments (2001::/23) and local-use NAT64 (64:ff9b:1::/48) are refused outright.
  */
-const blocked = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) blocked.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [
-  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['2001:db8::', 32],
-  ['100::', 64], ['fec0::', 10],
-] as const) blocked.addSubnet(net, bits, 'ipv6');
 
-/** IPv4-mapped/compatible IPv6 (::ffff:127.0.0.1, ::ffff:7f00:1) → the IPv4 address inside, else null. */
-function embeddedIpv4(ip: string): string | null {
-  const lower = ip.toLowerCase();
-  const dotted = /^(?:0{0,4}:){0,5}(?:ffff:)?(\d+\.\d+\.\d+\.\d+)$/.exec(lower.replace(/^::/, '0:'));
-  if (dotted && isIP(dotted[1]) === 4) return dotted[1];
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex) {
-    const hi = parseInt(hex[1], 16);
-    const lo = parseInt(hex[2], 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+const REFUSED_V6: ReadonlyArray<[ipaddr.IPv6, number]> = [
+  [ipaddr.IPv6.parse('::'), 96],
+  [ipaddr.IPv6.parse('2001::'), 23],
+  [ipaddr.IPv6.parse('64:ff9b:1::'), 48],
+];
+
+/** The IPv4 address an IPv6 address stands for, if it is one of the forms that embed one. */
+function embeddedIPv4(v6: ipaddr.IPv6): ipaddr.IPv4 | null {
+  const w = v6.parts;
+  const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  switch (v6.range()) {
+    case 'ipv4Mapped': // ::ffff:a.b.c.d
+    case 'rfc6145': // ::ffff:0:a.b.c.d (SIIT)
+      return v4(w[6], w[7]);
+    case 'rfc6052': // 64:ff9b::a.b.c.d (NAT64 well-known prefix)
+      return v4(w[6], w[7]);
+    case '6to4': // 2002:AABB:CCDD::/48
+      return v4(w[1], w[2]);
+    default:
+      return null;
   }
-  return null;
 }
 
-/** true for loopback, private, link-local (incl. cloud metadata 169.254.169.254), CGNAT, multicast, reserved. */
+/** Why a page or webhook must not reach `ip`, or null when it may. Anything that isn't an IP literal is refused. */
+export function refusedAddressReason(ip: string): string | null {
+  const text = ip.replace(/^\[|\]$/g, '').split('%')[0];
+  if (isIP(text) === 0) return 'not an IP address';
+  let addr: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(text);
+  if (addr.kind() === 'ipv6') {
+    const v6 = addr as ipaddr.IPv6;
+    for (const [net, bits] of REFUSED_V6) if (v6.match(net, bits)) return `${text} is in a refused IPv6 range`;
+    addr = embeddedIPv4(v6) ?? v6;
+  }
+  const range = addr.range();
+  return range === 'unicast' ? null : `${text} is a ${range} address`;
+}
+
+/** True when a tenant-controlled request must not reach `ip`. */
 export function isBlockedAddress(ip: string): boolean {
-  const family = isIP(ip);
-  if (family === 4) return blocked.check(ip, 'ipv4');
-  if (family === 6) {
-    const v4 = embeddedIpv4(ip);
-    if (v4) return blocked.check(v4, 'ipv4');
-    return blocked.check(ip, 'ipv6');
-  }
-  return true; // not an IP at all: refuse
+  return refusedAddressReason(ip) !== null;
 }
 
-/** Resolves `host` and reports whether every address is public. Literal IPs are checked as they are. */
-export async function isPublicHost(host: string, resolve: (host: string) => Promise<string[]>): Promise<boolean> {
-  const bare = host.replace(/^\[|\]$/g, '');
-  const addresses = isIP(bare) ? [bare] : await resolve(bare).catch(() => [] as string[]);
-  return addresses.length > 0 && addresses.every((a) => !isBlockedAddress(a));
+/** Host names that never leave the machine, whatever DNS says (ours, and the reserved `localhost`). */
+export function isReservedHostName(host: string): boolean {
+  const lower = host.toLowerCase().replace(/\.$/, '');
+  return lower === 'localhost' || lower.endsWith('.localhost') || lower.endsWith('.internal');
 }

@@ -6,7 +6,6 @@ import type { Caller, DomainDeps } from './context.js';
 import { loadDeploy } from './deploys.js';
 import { newId } from './ids.js';
 import { DEFAULT_LINK_TTL_SECONDS, signLink } from './links.js';
-import { isPublicHost } from './net-policy.js';
 import { pageRequest, toPage } from './pagination.js';
 import { jobView } from './render-jobs.js';
 import { silentLogger, type Logger } from '../model/logger.js';
@@ -27,9 +26,9 @@ import { silentLogger, type Logger } from '../model/logger.js';
  * retries. A deploy deleted or with webhooks disabled meanwhile ends the delivery (failed, not retried); jobs of a
  * deploy that is already deleted (e.g. canceled by the deletion) or whose webhook is off when they end get no event.
  *
- * SSRF: the host is re-checked before every attempt (unless PRESS_WEBHOOK_ALLOW_PRIVATE) and redirects are never
- * followed. fetch resolves the name again when connecting, so a DNS answer that changes between the check and the
- * connect (rebinding) is not caught here.
+ * SSRF: every attempt goes through the Outbound port (the same address policy as rendered pages' requests): the host
+ * is resolved and checked (unless PRESS_WEBHOOK_ALLOW_PRIVATE) and the request connects to the checked address, so a
+ * DNS answer that changes between the check and the connect (rebinding) can't redirect it. Redirects are not followed.
  */
 
 export const WEBHOOK_EVENT_TYPE = 'render.job.terminated' as const;

@@ -1,8 +1,8 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { createOutbound } from '../adapters/outbound/outbound.js';
 import { FsBlobStore } from '../adapters/fs-blob/fs-blob-store.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import { openSqlite } from '../adapters/sqlite/index.js';
@@ -27,10 +27,6 @@ export function loadSecretKey(config: Pick<Config, 'secretKey' | 'dataDir'>): Bu
   const key = randomBytes(32);
   writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
   return key;
-}
-
-export async function resolveHost(host: string): Promise<string[]> {
-  return (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 }
 
 /** Blobs and outputs: the S3-compatible store when S3_BUCKET is set, else the local disk under the data dir. */
@@ -69,7 +65,7 @@ export async function createDomainDeps(config: Config, opts: { clock?: Clock } =
     clock: opts.clock ?? systemClock,
     secretBox: new SecretBox(secretKey),
     linkSigningKey: Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'press-cloud signed links v1', 32)),
-    resolveHost,
+    outbound: createOutbound(),
     settings: {
       defaultPlan: config.defaultPlan,
       webhookAllowPrivate: config.webhookAllowPrivate,

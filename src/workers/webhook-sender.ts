@@ -5,7 +5,8 @@ import { silentLogger, type Logger } from '../model/logger.js';
 import { accountWebhookSecret } from '../domain/accounts.js';
 import type { DomainDeps } from '../domain/context.js';
 import { newId } from '../domain/ids.js';
-import { isPublicHost } from '../domain/net-policy.js';
+import { OutboundRefusedError } from '../ports/outbound.js';
+import type { OutboundResponse } from '../ports/outbound.js';
 import {
   buildWebhookBody, signWebhook, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_TIMEOUT_MS, WEBHOOK_USER_AGENT, webhookEvent,
 } from '../domain/webhooks.js';
@@ -38,11 +39,14 @@ interface Outcome {
 }
 
 
+/** a receiver's answer is read (and dropped) up to this size; beyond it the attempt fails */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
 function describeFetchError(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no response within ${timeoutMs / 1000} s`;
   const cause = e?.cause;
-  const detail = cause?.code ?? cause?.message ?? e?.message ?? String(err);
+  const detail = e?.code ?? cause?.code ?? cause?.message ?? e?.message ?? String(err);
   return `the request failed: ${detail}`.slice(0, 500);
 }
 
@@ -229,27 +233,24 @@ export class WebhookSender {
     if (!deploy) return fail('the deploy was deleted; not retried', { final: true });
     if (!deploy.webhookEnabled || !deploy.webhookUrl) return fail('webhooks were disabled for this deploy; not retried', { final: true });
     const url = deploy.webhookUrl;
-    let host: string;
+    let target: URL;
     try {
-      const u = new URL(url);
-      if (u.protocol !== 'https:' && u.protocol !== 'http:') return fail('the webhook URL is not http(s)', { url });
-      host = u.hostname;
+      target = new URL(url);
     } catch {
       return fail('the webhook URL is not a valid URL', { url });
     }
-    // re-checked at every attempt: DNS may have changed since the URL was saved
-    if (!deps.settings.webhookAllowPrivate && !(await isPublicHost(host, deps.resolveHost))) {
-      return fail(`refused: host "${host}" does not resolve to a public address (loopback, private and link-local addresses are not delivered to)`, { url });
-    }
+    if (target.protocol !== 'https:' && target.protocol !== 'http:') return fail('the webhook URL is not http(s)', { url });
     const secret = deploy.webhookSigningSecret
       ? deps.secretBox.decrypt(deploy.webhookSigningSecret)
       : await accountWebhookSecret(deps, d.accountId);
     const now = deps.clock.now();
     const rawBody = JSON.stringify(await buildWebhookBody(deps, event, now));
     const timestamp = Math.floor(now / 1000);
-    let res: Response;
+    let res: OutboundResponse;
     try {
-      res = await fetch(url, {
+      // Checked at every attempt (DNS may have changed since the URL was saved) and sent to the checked address.
+      res = await deps.outbound.request({
+        url: target,
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -261,14 +262,17 @@ export class WebhookSender {
           'press-webhook-timestamp': String(timestamp),
           'press-webhook-signature': signWebhook(secret, timestamp, rawBody),
         },
-        body: rawBody,
-        redirect: 'manual',
+        body: Buffer.from(rawBody),
+        maxBytes: MAX_RESPONSE_BYTES,
         signal: AbortSignal.timeout(this.timeoutMs),
+        allowPrivate: deps.settings.webhookAllowPrivate,
       });
     } catch (err) {
+      if (err instanceof OutboundRefusedError) {
+        return fail(`refused: host "${target.hostname}" does not resolve to a public address (${err.reason}; loopback, private and link-local addresses are not delivered to)`, { url });
+      }
       return fail(describeFetchError(err, this.timeoutMs), { url });
     }
-    await res.body?.cancel().catch(() => {});
     if (res.status >= 200 && res.status < 300) return { ok: true, url, responseStatus: res.status, error: null };
     if (res.status >= 300 && res.status < 400) {
       return fail(`the endpoint answered ${res.status} (a redirect); redirects are not followed, answer 2xx at this URL`, { url, responseStatus: res.status });

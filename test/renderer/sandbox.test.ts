@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
-import type { HostLookup } from '../../src/adapters/chromium/network-guard.js';
+import type { HostLookup } from '../../src/adapters/outbound/outbound.js';
 import { jsonPayload, memoryLogger, pdfText, renderRequest } from './support.js';
 
 // A local server standing in for everything a page must not reach. Any connection to it is a failure.

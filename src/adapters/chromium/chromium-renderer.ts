@@ -8,9 +8,10 @@ import { findChromium } from './find-chromium.js';
 import type { ResolvedChromium } from './find-chromium.js';
 import { silentLogger } from '../../model/logger.js';
 import type { Logger } from '../../model/logger.js';
-import { systemLookup } from './network-guard.js';
-import type { HostLookup } from './network-guard.js';
 import { NetworkActivity } from './network-activity.js';
+import { createOutbound } from '../outbound/outbound.js';
+import type { HostLookup } from '../outbound/outbound.js';
+import type { Outbound } from '../../ports/outbound.js';
 import { APP_ORIGIN, INTERNAL_KEY } from './page-runtime.js';
 import type { PageWaitState } from './page-runtime.js';
 import { diagnosticUrl } from './diagnostics.js';
@@ -60,7 +61,7 @@ export class ChromiumRenderer implements Renderer {
   readonly capacity: number;
   private readonly pool: BrowserPool;
   private readonly logger: Logger;
-  private readonly lookup: HostLookup;
+  private readonly outbound: Outbound;
   private readonly maxExternalResponseBytes: number;
   private active = 0;
   private readonly queue: Array<{ grant: () => void }> = [];
@@ -70,7 +71,7 @@ export class ChromiumRenderer implements Renderer {
   constructor(opts: ChromiumRendererOptions = {}) {
     this.capacity = Math.max(1, Math.floor(opts.capacity ?? os.availableParallelism()));
     this.logger = opts.logger ?? silentLogger;
-    this.lookup = opts.lookup ?? systemLookup;
+    this.outbound = createOutbound({ lookup: opts.lookup });
     this.maxExternalResponseBytes = opts.maxExternalResponseBytes ?? 32 * 1024 * 1024;
     const resolved = opts.chromium;
     const env = opts.env;
@@ -166,7 +167,7 @@ export class ChromiumRenderer implements Renderer {
 
   private async renderInSlot(req: RenderRequest, t0: number, tSlot: number): Promise<RenderResult> {
     const session = new RenderSession(req, {
-      lookup: this.lookup,
+      outbound: this.outbound,
       maxExternalResponseBytes: this.maxExternalResponseBytes,
       logger: this.logger,
     });

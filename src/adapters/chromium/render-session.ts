@@ -3,14 +3,14 @@ import { RenderError } from '../../ports/renderer.js';
 import type { RenderRequest } from '../../ports/renderer.js';
 import type { PageJob } from './browser-pool.js';
 import { DiagnosticsCollector, diagnosticUrl, errorLocation } from './diagnostics.js';
-import { checkExternalUrl, fetchPinned } from './network-guard.js';
-import type { HostLookup } from './network-guard.js';
+import { OutboundRefusedError } from '../../ports/outbound.js';
+import type { Outbound } from '../../ports/outbound.js';
 import { APP_ORIGIN, DATA_ORIGIN } from './page-runtime.js';
 import { redactPageText } from './logger.js';
 import type { Logger } from '../../model/logger.js';
 
 export interface SessionOptions {
-  lookup: HostLookup;
+  outbound: Outbound;
   maxExternalResponseBytes: number;
   logger: Logger;
 }
@@ -244,21 +244,13 @@ export class RenderSession implements PageJob {
       this.blocked(url.href, 'external_network_not_allowed');
       return abort(route);
     }
-    const decision = await checkExternalUrl(url, this.opts.lookup);
-    if (!decision.allowed) {
-      if (decision.reason === 'name not resolved') this.failed(url.href, null, decision.reason);
-      else this.blocked(url.href, decision.reason.startsWith('scheme') ? 'scheme_not_allowed' : 'address_not_allowed');
-      return abort(route);
-    }
-    if (this.finished) return abort(route);
     const request = route.request();
     try {
-      const response = await fetchPinned({
+      const response = await this.opts.outbound.request({
         url,
         method: request.method(),
         headers: request.headers(),
         body: request.postDataBuffer(),
-        address: decision.address,
         maxBytes: this.opts.maxExternalResponseBytes,
         signal: this.signal,
       });
@@ -267,6 +259,11 @@ export class RenderSession implements PageJob {
       if (response.status >= 400) this.failed(url.href, response.status, null);
       await route.fulfill(response).catch(() => undefined);
     } catch (err) {
+      if (err instanceof OutboundRefusedError) {
+        if (err.kind === 'unresolved') this.failed(url.href, null, err.reason);
+        else this.blocked(url.href, err.kind === 'scheme' ? 'scheme_not_allowed' : 'address_not_allowed');
+        return abort(route);
+      }
       this.opts.logger.debug({ jobId: this.req.jobId, origin, err: String(err) }, 'external request failed');
       if (!this.finished) this.failed(url.href, null, errText(err));
       await abort(route, 'failed');

@@ -2,13 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  checkExternalUrl,
-  fetchPinned,
-  isBlockedAddress,
-  parseIPv6,
-} from '../../src/adapters/chromium/network-guard.js';
-import type { HostLookup } from '../../src/adapters/chromium/network-guard.js';
+import { checkUrl, createOutbound, fetchPinned } from '../../src/adapters/outbound/outbound.js';
+import type { HostLookup } from '../../src/adapters/outbound/outbound.js';
+import type { DomainDeps } from '../../src/domain/context.js';
+import { checkWebhookUrl } from '../../src/domain/deploys.js';
+import { isBlockedAddress } from '../../src/domain/net-policy.js';
+import { OutboundRefusedError } from '../../src/ports/outbound.js';
 
 describe('isBlockedAddress', () => {
   const blocked = [
@@ -103,17 +102,9 @@ describe('isBlockedAddress', () => {
     expect(isBlockedAddress(ip)).toBe(false);
   });
 
-  it('parses IPv6 forms to the same bytes', () => {
-    const a = parseIPv6('::ffff:192.168.1.1');
-    const b = parseIPv6('0:0:0:0:0:ffff:c0a8:101');
-    expect(a).not.toBeNull();
-    expect(Array.from(a!)).toEqual(Array.from(b!));
-    expect(parseIPv6('not-an-ip')).toBeNull();
-    expect(Array.from(parseIPv6('1::')!.slice(0, 2))).toEqual([0, 1]);
-  });
 });
 
-describe('checkExternalUrl', () => {
+describe('checkUrl', () => {
   const calls: string[] = [];
   const lookup: HostLookup = async (host) => {
     calls.push(host);
@@ -129,13 +120,13 @@ describe('checkExternalUrl', () => {
   };
 
   it('resolves names and judges every address', async () => {
-    expect(await checkExternalUrl(new URL('https://public.test/x'), lookup)).toEqual({
+    expect(await checkUrl(new URL('https://public.test/x'), lookup)).toEqual({
       allowed: true,
       address: { address: '93.184.215.14', family: 4 },
     });
-    expect((await checkExternalUrl(new URL('https://private.test/'), lookup)).allowed).toBe(false);
-    expect((await checkExternalUrl(new URL('https://both.test/'), lookup)).allowed).toBe(false);
-    expect((await checkExternalUrl(new URL('https://nowhere.test/'), lookup)).allowed).toBe(false);
+    expect((await checkUrl(new URL('https://private.test/'), lookup)).allowed).toBe(false);
+    expect((await checkUrl(new URL('https://both.test/'), lookup)).allowed).toBe(false);
+    expect((await checkUrl(new URL('https://nowhere.test/'), lookup)).allowed).toBe(false);
   });
 
   it('judges IP literals without DNS, including the forms URL parsing normalises', async () => {
@@ -148,9 +139,9 @@ describe('checkExternalUrl', () => {
       'http://[::1]:8080/',
       'http://169.254.169.254/latest/meta-data',
     ]) {
-      expect((await checkExternalUrl(new URL(url), lookup)).allowed, url).toBe(false);
+      expect((await checkUrl(new URL(url), lookup)).allowed, url).toBe(false);
     }
-    expect(await checkExternalUrl(new URL('http://[2606:4700:4700::1111]/'), lookup)).toEqual({
+    expect(await checkUrl(new URL('http://[2606:4700:4700::1111]/'), lookup)).toEqual({
       allowed: true,
       address: { address: '2606:4700:4700::1111', family: 6 },
     });
@@ -160,9 +151,9 @@ describe('checkExternalUrl', () => {
   it('refuses other schemes and reserved names before resolving', async () => {
     calls.length = 0;
     for (const url of ['ftp://public.test/', 'file:///etc/passwd', 'http://localhost/', 'http://a.localhost/']) {
-      expect((await checkExternalUrl(new URL(url), lookup)).allowed, url).toBe(false);
+      expect((await checkUrl(new URL(url), lookup)).allowed, url).toBe(false);
     }
-    expect((await checkExternalUrl(new URL('https://metadata.google.internal/'), lookup)).allowed).toBe(false);
+    expect((await checkUrl(new URL('https://metadata.google.internal/'), lookup)).allowed).toBe(false);
     expect(calls).toEqual([]);
   });
 });
@@ -201,10 +192,9 @@ describe('fetchPinned', () => {
       method: 'GET',
       headers: { 'user-agent': 'test', host: 'evil.test', connection: 'close', cookie: 'k=v' },
       body: null,
-      address: { address: '127.0.0.1', family: 4 },
       maxBytes,
       signal: new AbortController().signal,
-    });
+    }, { address: '127.0.0.1', family: 4 });
 
   it('connects to the pinned address and keeps the name for Host', async () => {
     const res = await pinnedTo127('/plain');
@@ -234,5 +224,48 @@ describe('fetchPinned', () => {
 
   it('fails a response over the size limit', async () => {
     await expect(pinnedTo127('/big', 1000)).rejects.toThrow(/over 1000 bytes/);
+  });
+});
+
+describe('one policy for webhook URLs and page requests', () => {
+  // Edge addresses on which the two former rules disagreed; each reached through a name, as DNS would answer.
+  const edges = [
+    '2002:a9fe:a9fe::', // 6to4 form of the metadata address
+    '64:ff9b::a9fe:a9fe', // NAT64 form of it
+    '::ffff:0:a9fe:a9fe', // SIIT form of it
+    '::7f00:1', // IPv4-compatible loopback
+    '::ffff:7f00:1',
+    '2001::1', // Teredo
+    'fec0::1', // site-local
+    '100::1', // discard-only
+    '192.0.0.8',
+    '198.18.0.1',
+    '0.0.0.0',
+    '64:ff9b:1::1',
+  ];
+  const lookup: HostLookup = async (host) => {
+    const i = /^edge-(\d+)\.test$/.exec(host);
+    if (i) {
+      const address = edges[Number(i[1])];
+      return [{ address, family: address.includes(':') ? 6 : 4 }];
+    }
+    if (host === 'public.test') return [{ address: '93.184.215.14', family: 4 }];
+    throw new Error('ENOTFOUND');
+  };
+  const outbound = createOutbound({ lookup });
+  const deps = { outbound, settings: { webhookAllowPrivate: false } } as unknown as DomainDeps;
+  const pageRequest = (url: string) =>
+    outbound.request({ url: new URL(url), method: 'GET', headers: {}, body: null, maxBytes: 1024, signal: new AbortController().signal });
+
+  it.each(edges.map((address, i) => ({ address, i })))('refuses $address for both uses', async ({ address, i }) => {
+    for (const url of [`https://edge-${i}.test/hook`, `https://${address.includes(':') ? `[${address}]` : address}/hook`]) {
+      await expect(checkWebhookUrl(deps, url), url).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(pageRequest(url), url).rejects.toBeInstanceOf(OutboundRefusedError);
+    }
+  });
+
+  it('allows a public address for both uses', async () => {
+    await expect(checkWebhookUrl(deps, 'https://public.test/hook')).resolves.toBeUndefined();
+    expect(await outbound.check(new URL('https://public.test/x'))).toMatchObject({ allowed: true });
   });
 });
