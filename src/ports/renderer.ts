@@ -206,6 +206,8 @@ export interface RendererStatus {
   contexts: number;
   /** last launch or crash problem, if the renderer is not ready */
   error: string | null;
+  /** the proxy the browser is pointed at, which refuses every request reaching it (Chromium engines) */
+  networkGuard?: { proxy: string | null; refused: number };
 }
 
 export interface Renderer {

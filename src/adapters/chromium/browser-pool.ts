@@ -4,6 +4,7 @@ import type { ResolvedChromium } from './find-chromium.js';
 import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from './launch-features.js';
 import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
 import type { Logger } from '../../model/logger.js';
+import { GuardProxy } from './guard-proxy.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
 export interface PageJob {
@@ -126,12 +127,16 @@ export class BrowserPool {
   private launches = 0;
   private closed = false;
   private sweeper: NodeJS.Timeout | null = null;
+  /** the browser's only route onto the network; refuses everything (see guard-proxy.ts) */
+  readonly guard: GuardProxy;
   /** last launch failure or crash, for status() */
   lastError: string | null = null;
   version: string | null = null;
   resolved: ResolvedChromium | null = null;
 
-  constructor(private readonly opts: PoolOptions) {}
+  constructor(private readonly opts: PoolOptions) {
+    this.guard = new GuardProxy((target) => opts.logger.debug({ target }, 'network guard refused a browser request'));
+  }
 
   get restarts(): number {
     return Math.max(0, this.launches - 1);
@@ -227,6 +232,7 @@ export class BrowserPool {
     this.next = null;
     await Promise.allSettled(pending);
     await Promise.allSettled([...this.generations].map((g) => this.closeGeneration(g)));
+    await this.guard.close();
   }
 
   // ---- browsers -------------------------------------------------------------------------------------------
@@ -250,11 +256,12 @@ export class BrowserPool {
 
   private async launch(): Promise<Generation> {
     const resolved = (this.resolved ??= await this.opts.chromium());
+    const args = [...resolved.args, `--proxy-server=${await this.guard.start()}`];
     let flags = featureFlagsByBinary.get(resolved.executablePath);
     const launch = () =>
       chromium.launch({
         executablePath: resolved.executablePath,
-        args: flags ? [...resolved.args, flags.with] : resolved.args,
+        args: flags ? [...args, flags.with] : args,
         ignoreDefaultArgs: flags ? [flags.replace] : undefined,
         headless: true,
         timeout: this.opts.launchTimeoutMs,
@@ -381,8 +388,7 @@ export class BrowserPool {
     const context = await gen.browser.newContext({ serviceWorkers: 'block', acceptDownloads: false });
     try {
       await context.addInitScript({ content: PAGE_RUNTIME_SCRIPT });
-      // Interception doesn't see WebSockets; refuse them all (the dead proxy would stop them anyway).
-      await context.routeWebSocket(/.*/, (ws) => ws.close({ code: 1008, reason: 'blocked' }));
+      // No routeWebSocket: it exposes a Playwright binding to page script. WebSockets end at the guard proxy.
       // Pages other than ours (window.open popups) have no job to answer them: refuse all their requests.
       // Page routes take precedence over this one.
       await context.route('**/*', (route) => route.abort('blockedbyclient').catch(() => undefined));

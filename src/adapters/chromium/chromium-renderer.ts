@@ -110,6 +110,7 @@ export class ChromiumRenderer implements Renderer {
       queued: this.queue.length,
       contexts: this.pool.contextCount,
       error: this.pool.ready ? null : this.pool.lastError,
+      networkGuard: { proxy: this.pool.guard.proxyUrl, refused: this.pool.guard.refused },
     };
   }
 

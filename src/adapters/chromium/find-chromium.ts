@@ -12,10 +12,12 @@ export interface ResolvedChromium {
 
 /**
  * Flags every engine gets. This machine kind has no internet: without the first five Chromium keeps dialling
- * update, sync and QUIC endpoints. The dead proxy makes Chromium's own network stack unusable, so the only way
- * out of a page is our request interception (which fulfils requests itself and never continues them): it also
- * catches what interception can't see — `<link rel=preconnect>`, WebSockets, prefetches. `<-loopback>` removes
- * the implicit proxy bypass for localhost. WebRTC may not send UDP around the proxy.
+ * update, sync and QUIC endpoints. The pool adds `--proxy-server=` pointing at its guard proxy (guard-proxy.ts),
+ * which refuses everything: request interception (which fulfils requests itself and never continues them) is the
+ * only way out of a page, and whatever interception can't see — SharedWorkers, worklets, WebSockets, preconnects,
+ * prefetches, WebRTC TURN over TCP — ends at the guard. `<-loopback>` removes the implicit proxy bypass for
+ * localhost; WebRTC may not send UDP around the proxy; Chromium's own resolver answers nothing (the guard's address
+ * is a literal), so not even a DNS query leaves the browser.
  */
 export const BASE_ARGS: readonly string[] = [
   '--disable-background-networking',
@@ -23,9 +25,9 @@ export const BASE_ARGS: readonly string[] = [
   '--disable-sync',
   '--no-first-run',
   '--disable-quic',
-  '--proxy-server=http://127.0.0.1:9',
   '--proxy-bypass-list=<-loopback>',
   '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
+  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
   '--disable-domain-reliability',
   '--no-pings',
 ];
