@@ -159,6 +159,7 @@ export type RenderErrorCode =
   | 'render_navigation_failed'
   | 'render_output_too_large'
   | 'render_page_crashed'
+  | 'render_resource_limit'
   | 'render_internal_error'
   | 'render_canceled';
 

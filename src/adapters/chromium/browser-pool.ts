@@ -15,7 +15,26 @@ export interface PageJob {
   browserGone(): void;
   console(type: string, text: string, location?: { url: string; lineNumber: number }): void;
   pageError(error: Error): void;
+  /** the page broke a per-render bound (PageLimits); its renderer process has been killed */
+  resourceLimit(message: string): void;
 }
+
+/**
+ * Per-render bounds on what a page may make the browser (and this process) hold. Page output reaches Node whether
+ * we keep it or not (Playwright receives every console message and keeps the last 200 per page), so a page that
+ * floods it is killed rather than read for long; workers and frames are counted as they attach, so a page that
+ * spawns hundreds is killed before they all run.
+ */
+export interface PageLimits {
+  /** bytes of console messages (any level) and uncaught-error messages per render */
+  maxOutputBytes: number;
+  /** dedicated workers started per render */
+  maxWorkers: number;
+  /** frames attached per render */
+  maxFrames: number;
+}
+
+export const DEFAULT_PAGE_LIMITS: PageLimits = { maxOutputBytes: 2 * 1024 * 1024, maxWorkers: 16, maxFrames: 100 };
 
 export interface PoolOptions {
   chromium: () => Promise<ResolvedChromium>;
@@ -31,6 +50,7 @@ export interface PoolOptions {
   sparePage: boolean;
   launchTimeoutMs: number;
   logger: Logger;
+  limits: PageLimits;
 }
 
 const RESET_TIMEOUT_MS = 5_000;
@@ -51,6 +71,8 @@ interface Slot {
   /** null while it is the spare nobody has used yet */
   accountId: string | null;
   job: PageJob | null;
+  /** what the current lease's page has used so far (reset per lease) */
+  used: { outputBytes: number; workers: number; frames: number };
   crashed: boolean;
   closed: boolean;
   lastUsed: number;
@@ -199,6 +221,7 @@ export class BrowserPool {
         throw new Error('browser went away while acquiring a page');
       }
       slot.job = job;
+      slot.used = { outputBytes: 0, workers: 0, frames: 0 };
       slot.lastUsed = Date.now();
       gen.leased++;
       gen.renders++;
@@ -401,9 +424,25 @@ export class BrowserPool {
         generation: gen,
         accountId,
         job: null,
+        used: { outputBytes: 0, workers: 0, frames: 0 },
         crashed: false,
         closed: false,
         lastUsed: Date.now(),
+      };
+      const limits = this.opts.limits;
+      // Over a bound: fail the render and kill its renderer process at once (Page.crash), which stops the page
+      // faster than closing it and drops whatever it was still producing.
+      const breach = (message: string) => {
+        const job = slot.job;
+        if (!job) return;
+        slot.job = null;
+        job.resourceLimit(message);
+        void slot.cdp.send('Page.crash').catch(() => undefined);
+      };
+      const output = (bytes: number) => {
+        if ((slot.used.outputBytes += bytes) > limits.maxOutputBytes) {
+          breach(`the page wrote more than ${limits.maxOutputBytes} bytes of console and error output`);
+        }
       };
       // Renders enforce their own deadline; Playwright's 30 s defaults must not cut in first.
       page.setDefaultTimeout(0);
@@ -422,9 +461,20 @@ export class BrowserPool {
       });
       page.on('console', (msg) => {
         const type = msg.type();
-        if (type === 'error' || type === 'warning') slot.job?.console(type, msg.text(), msg.location());
+        const text = msg.text();
+        output(text.length);
+        if (type === 'error' || type === 'warning') slot.job?.console(type, text, msg.location());
       });
-      page.on('pageerror', (err) => slot.job?.pageError(err));
+      page.on('pageerror', (err) => {
+        output(err.message.length + (err.stack?.length ?? 0));
+        slot.job?.pageError(err);
+      });
+      page.on('worker', () => {
+        if (++slot.used.workers > limits.maxWorkers) breach(`the page started more than ${limits.maxWorkers} workers`);
+      });
+      page.on('frameattached', () => {
+        if (++slot.used.frames > limits.maxFrames) breach(`the page attached more than ${limits.maxFrames} frames`);
+      });
       // Only a crash or shutdown closes a leased page (the pool closes pages after release).
       page.on('close', () => slot.job?.browserGone());
       context.on('page', (popup) => {

@@ -3,7 +3,8 @@ import type { CDPSession, Page } from 'playwright-core';
 import { RenderError } from '../../ports/renderer.js';
 import type { Renderer, RendererStatus, RenderRequest, RenderResult, RenderTimings } from '../../ports/renderer.js';
 import { BrowserPool } from './browser-pool.js';
-import type { PageLease } from './browser-pool.js';
+import { DEFAULT_PAGE_LIMITS } from './browser-pool.js';
+import type { PageLease, PageLimits } from './browser-pool.js';
 import { findChromium } from './find-chromium.js';
 import type { ResolvedChromium } from './find-chromium.js';
 import { silentLogger } from '../../model/logger.js';
@@ -39,6 +40,8 @@ export interface ChromiumRendererOptions {
   maxExternalResponseBytes?: number;
   /** DNS for external requests (plans with external network); default the system resolver */
   lookup?: HostLookup;
+  /** per-render bounds (console output, workers, frames); default DEFAULT_PAGE_LIMITS */
+  limits?: Partial<PageLimits>;
   /** pino-like logger; page console output is logged at debug with secrets masked */
   logger?: Logger;
 }
@@ -84,6 +87,7 @@ export class ChromiumRenderer implements Renderer {
       sparePage: opts.sparePage ?? true,
       launchTimeoutMs: opts.launchTimeoutMs ?? 30_000,
       logger: this.logger,
+      limits: { ...DEFAULT_PAGE_LIMITS, ...opts.limits },
     });
   }
 

@@ -30,6 +30,8 @@ export const BASE_ARGS: readonly string[] = [
   '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
   '--disable-domain-reliability',
   '--no-pings',
+  // One page's JavaScript heap (each worker has its own) is bounded; over it the renderer dies → render_page_crashed.
+  '--js-flags=--max-old-space-size=512',
 ];
 
 /**

@@ -97,6 +97,10 @@ export class RenderSession implements PageJob {
     this.fail(new RenderError('render_internal_error', 'the browser crashed while rendering', true));
   }
 
+  resourceLimit(message: string): void {
+    this.fail(new RenderError('render_resource_limit', message, false));
+  }
+
   console(type: string, text: string, location?: { url: string; lineNumber: number }): void {
     this.opts.logger.debug(
       { jobId: this.req.jobId, type, text: redactPageText(text, this.req.secrets) },
