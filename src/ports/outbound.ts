@@ -9,15 +9,16 @@ export interface ResolvedAddress {
   family: 4 | 6;
 }
 
+/** `address: null` when `allowPrivate` skipped the policy: the request then resolves the name as usual. */
 export type OutboundDecision =
-  | { allowed: true; address: ResolvedAddress }
+  | { allowed: true; address: ResolvedAddress | null }
   | { allowed: false; kind: RefusalKind; reason: string };
 
 /** why a URL was refused: its scheme, its name didn't resolve, or an address (or reserved name) the policy refuses */
 export type RefusalKind = 'scheme' | 'unresolved' | 'address';
 
 export interface OutboundCheck {
-  /** loopback/private addresses are allowed too (PRESS_WEBHOOK_ALLOW_PRIVATE, development); schemes still checked */
+  /** no address policy (PRESS_WEBHOOK_ALLOW_PRIVATE, development): only the scheme is checked, nothing resolved */
   allowPrivate?: boolean;
 }
 

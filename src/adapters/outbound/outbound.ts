@@ -32,13 +32,14 @@ export async function checkUrl(url: URL, lookup: HostLookup, opts: OutboundCheck
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return { allowed: false, kind: 'scheme', reason: `scheme ${url.protocol} not allowed` };
   }
+  if (opts.allowPrivate) return { allowed: true, address: null };
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const literal = isIP(host);
   if (literal) {
-    const reason = opts.allowPrivate ? null : refusedAddressReason(host);
+    const reason = refusedAddressReason(host);
     return reason ? { allowed: false, kind: 'address', reason } : { allowed: true, address: { address: host, family: literal === 6 ? 6 : 4 } };
   }
-  if (!opts.allowPrivate && isReservedHostName(host)) return { allowed: false, kind: 'address', reason: `reserved name ${host}` };
+  if (isReservedHostName(host)) return { allowed: false, kind: 'address', reason: `reserved name ${host}` };
   let addresses: ResolvedAddress[];
   try {
     addresses = await lookup(host);
@@ -46,11 +47,9 @@ export async function checkUrl(url: URL, lookup: HostLookup, opts: OutboundCheck
     return { allowed: false, kind: 'unresolved', reason: `${host} did not resolve` };
   }
   if (addresses.length === 0) return { allowed: false, kind: 'unresolved', reason: `${host} did not resolve` };
-  if (!opts.allowPrivate) {
-    for (const a of addresses) {
-      const reason = refusedAddressReason(a.address);
-      if (reason) return { allowed: false, kind: 'address', reason: `${host} resolves to ${a.address}: ${reason}` };
-    }
+  for (const a of addresses) {
+    const reason = refusedAddressReason(a.address);
+    if (reason) return { allowed: false, kind: 'address', reason: `${host} resolves to ${a.address}: ${reason}` };
   }
   return { allowed: true, address: addresses[0] };
 }
@@ -71,15 +70,16 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /**
- * One HTTP(S) request with the connection pinned to an already-checked address. SNI and `Host` use the name, so
+ * One HTTP(S) request with the connection pinned to an already-checked address (null: resolved as usual). SNI and `Host` use the name, so
  * TLS verifies the certificate as usual. Redirects are not followed. The body is decoded (gzip/deflate/br).
  */
-export function fetchPinned(req: OutboundRequest, address: ResolvedAddress): Promise<OutboundResponse> {
+export function fetchPinned(req: OutboundRequest, address: ResolvedAddress | null): Promise<OutboundResponse> {
   const { url } = req;
   const pinned: LookupFunction = (_host, options, callback) => {
     const cb = callback as (err: Error | null, address: unknown, family?: number) => void;
-    if ((options as { all?: boolean }).all) cb(null, [{ address: address.address, family: address.family }]);
-    else cb(null, address.address, address.family);
+    const to = address!;
+    if ((options as { all?: boolean }).all) cb(null, [{ address: to.address, family: to.family }]);
+    else cb(null, to.address, to.family);
   };
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
@@ -99,7 +99,7 @@ export function fetchPinned(req: OutboundRequest, address: ResolvedAddress): Pro
         path: `${url.pathname}${url.search}`,
         method: req.method,
         headers,
-        lookup: pinned,
+        lookup: address ? pinned : undefined,
         servername: isIP(host) ? undefined : host,
         signal: req.signal,
         agent: false,
