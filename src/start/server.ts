@@ -58,6 +58,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const deps = await createDomainDeps(config, { clock: opts.clock });
   const boot = role === 'worker' ? null : await bootstrap(deps);
   const renderer = opts.renderer ?? new ChromiumRenderer({
+    outbound: deps.outbound,
     capacity: config.renderConcurrency ?? undefined,
     recycleAfterRenders: config.browserRecycleAfter,
     env: config.chromiumPath ? { ...process.env, PRESS_CHROMIUM_PATH: config.chromiumPath } : process.env,

@@ -6,7 +6,7 @@ import { checkUrl, createOutbound, fetchPinned } from '../../src/adapters/outbou
 import type { HostLookup } from '../../src/adapters/outbound/outbound.js';
 import type { DomainDeps } from '../../src/domain/context.js';
 import { checkWebhookUrl } from '../../src/domain/deploys.js';
-import { isBlockedAddress } from '../../src/domain/net-policy.js';
+import { isBlockedAddress } from '../../src/adapters/outbound/address-policy.js';
 import { OutboundRefusedError } from '../../src/ports/outbound.js';
 
 describe('isBlockedAddress', () => {

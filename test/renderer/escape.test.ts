@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
+import { createOutbound } from '../../src/adapters/outbound/outbound.js';
 import type { HostLookup } from '../../src/adapters/outbound/outbound.js';
 import { jsonPayload, memoryLogger, pdfText, renderRequest } from './support.js';
 
@@ -36,7 +37,7 @@ let renderer: ChromiumRenderer;
 beforeAll(async () => {
   await new Promise<void>((resolve) => victim.listen(0, '127.0.0.1', resolve));
   victimUrl = `http://127.0.0.1:${(victim.address() as AddressInfo).port}`;
-  renderer = new ChromiumRenderer({ capacity: 1, lookup, logger });
+  renderer = new ChromiumRenderer({ capacity: 1, outbound: createOutbound({ lookup }), logger });
   await renderer.start();
 });
 

@@ -68,8 +68,8 @@ export class LocalRenderer {
     const files = await directoryFiles(input.dir, input.exclude);
     const t1 = performance.now();
     if (!this.renderer) {
-      const { ChromiumRenderer } = await loadEngine();
-      this.renderer = new ChromiumRenderer({ capacity: 1, sparePage: false, maxIdlePages: 1 });
+      const { ChromiumRenderer, createOutbound } = await loadEngine();
+      this.renderer = new ChromiumRenderer({ capacity: 1, sparePage: false, maxIdlePages: 1, outbound: createOutbound() });
       await this.renderer.start();
       this.launchMs = Math.round(performance.now() - t1);
     } else {

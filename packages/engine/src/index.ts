@@ -5,6 +5,7 @@
  */
 export { ChromiumRenderer } from '../../../src/adapters/chromium/chromium-renderer.js';
 export type { ChromiumRendererOptions } from '../../../src/adapters/chromium/chromium-renderer.js';
+export { createOutbound } from '../../../src/adapters/outbound/outbound.js';
 export { RenderError } from '../../../src/ports/renderer.js';
 export type { PdfOptions, Renderer, RenderErrorCode, RenderFile, RenderFiles, RenderRequest, RenderResult, RenderTimings } from '../../../src/ports/renderer.js';
 export { canonicalJson } from '../../../src/domain/canonical-json.js';

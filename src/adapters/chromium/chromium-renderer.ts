@@ -10,8 +10,7 @@ import type { ResolvedChromium } from './find-chromium.js';
 import { silentLogger } from '../../model/logger.js';
 import type { Logger } from '../../model/logger.js';
 import { NetworkActivity } from './network-activity.js';
-import { createOutbound } from '../outbound/outbound.js';
-import type { HostLookup } from '../outbound/outbound.js';
+import { OutboundRefusedError } from '../../ports/outbound.js';
 import type { Outbound } from '../../ports/outbound.js';
 import { APP_ORIGIN, INTERNAL_KEY } from './page-runtime.js';
 import type { PageWaitState } from './page-runtime.js';
@@ -38,13 +37,24 @@ export interface ChromiumRendererOptions {
   launchTimeoutMs?: number;
   /** largest response body an allowed external request may return; default 32 MiB */
   maxExternalResponseBytes?: number;
-  /** DNS for external requests (plans with external network); default the system resolver */
-  lookup?: HostLookup;
+  /**
+   * where pages' external requests go on plans with external network (one address policy, DNS pinned; the server
+   * passes the one its webhooks use); without it they are refused
+   */
+  outbound?: Outbound;
   /** per-render bounds (console output, workers, frames); default DEFAULT_PAGE_LIMITS */
   limits?: Partial<PageLimits>;
   /** pino-like logger; page console output is logged at debug with secrets masked */
   logger?: Logger;
 }
+
+/** Refuses every request: a renderer built without an Outbound keeps pages off the internet whatever the plan. */
+const noOutbound: Outbound = {
+  check: async () => ({ allowed: false, kind: 'address', reason: 'no outbound requests configured' }),
+  request: async () => {
+    throw new OutboundRefusedError('address', 'no outbound requests configured');
+  },
+};
 
 /** Grace for Playwright's "target closed" rejection to be explained by a crash/disconnect event. */
 const CRASH_EVENT_GRACE_MS = 100;
@@ -74,7 +84,7 @@ export class ChromiumRenderer implements Renderer {
   constructor(opts: ChromiumRendererOptions = {}) {
     this.capacity = Math.max(1, Math.floor(opts.capacity ?? os.availableParallelism()));
     this.logger = opts.logger ?? silentLogger;
-    this.outbound = createOutbound({ lookup: opts.lookup });
+    this.outbound = opts.outbound ?? noOutbound;
     this.maxExternalResponseBytes = opts.maxExternalResponseBytes ?? 32 * 1024 * 1024;
     const resolved = opts.chromium;
     const env = opts.env;

@@ -4,7 +4,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import zlib from 'node:zlib';
-import { isReservedHostName, refusedAddressReason } from '../../domain/net-policy.js';
+import { isReservedHostName, refusedAddressReason } from './address-policy.js';
 import { OutboundRefusedError } from '../../ports/outbound.js';
 import type {
   Outbound,
