@@ -3,21 +3,25 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
+import type { FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppContext } from './http/context.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling, routePattern } from './http/error-handler.js';
 import { authPlugin } from './http/plugins/auth.js';
+import { bodiesPlugin, type BodyLimits } from './http/plugins/bodies.js';
 import { idempotencyPlugin } from './http/plugins/idempotency.js';
 import { validatorCompiler } from './http/validation.js';
-import { optionalBodies } from './http/openapi.js';
+import { finishOpenApi } from './http/openapi.js';
 import { ErrorResponse } from './http/schemas/common.js';
 import { accountRoutes } from './http/routes/account.js';
 import { deployRoutes } from './http/routes/deploys.js';
 import { uploadRoutes } from './http/routes/uploads.js';
 import { renderJobRoutes } from './http/routes/render-jobs.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
-import { sha256Hex } from './domain/crypto.js';
+import { jsonDepth } from './domain/canonical-json.js';
+import { Errors } from './domain/errors.js';
+import { MAX_ID_LENGTH } from './domain/ids.js';
 import type { Metrics } from './internal/metrics.js';
 import { PACKAGE_VERSION } from './version.js';
 
@@ -27,21 +31,36 @@ export interface BuildAppOptions {
   /** Prometheus metrics served at /metrics, with HTTP latency recorded per route */
   metrics?: Metrics;
   logger?: FastifyServerOptions['logger'] | false;
-  /** per-key requests per minute; null/undefined = off */
+  /** per-key requests per minute (requests without a valid key: per client address); null/undefined = off */
   rateLimitPerMinute?: number | null;
+  /** time and memory bounds of request bodies (defaults: 60 s, 256 MiB) */
+  bodyLimits?: Partial<BodyLimits>;
+}
+
+/** JSON bodies nested deeper than this are refused before they are parsed. */
+export const MAX_JSON_DEPTH = 100;
+
+/** Query parameters that make a URL a credential (signed links); the request log shows them redacted. */
+const SECRET_QUERY = /([?&](?:signature|x-amz-signature|x-amz-credential)=)[^&#]*/gi;
+export const redactUrl = (url: string) => url.replace(SECRET_QUERY, '$1[redacted]');
+
+/** The request as the log shows it: signed links without their signature. */
+function requestForLog(req: FastifyRequest) {
+  return { method: req.method, url: redactUrl(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
 /** Builds the HTTP app around the domain. Never listens: the server entry point and tests do that. */
 export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const logger = opts.logger ? { ...(opts.logger === true ? {} : opts.logger), serializers: { req: requestForLog } } : false;
   const app = Fastify({
-    logger: opts.logger ?? false,
+    logger: logger as FastifyServerOptions['logger'],
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
     },
     bodyLimit: 1024 * 1024,
     ajv: undefined,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_ID_LENGTH },
     frameworkErrors,
     clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -63,10 +82,15 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   });
 
   // An empty JSON body means "no body" (optional-body POSTs such as commit), not a parse error.
+  // Depth is bounded before parsing: code that walks a value (canonical JSON, validation) then never meets one
+  // nested thousands of levels deep.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = body.toString();
     if (text.trim() === '') return done(null, undefined);
+    if (jsonDepth(text) > MAX_JSON_DEPTH) {
+      return done(Errors.invalidInput(`The JSON body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`), undefined);
+    }
     defaultJson(req, text, done);
   });
 
@@ -97,17 +121,20 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
       security: [{ bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-    transformObject: optionalBodies,
+    transformObject: finishOpenApi,
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
+  await app.register(bodiesPlugin, { timeoutMs: opts.bodyLimits?.timeoutMs ?? 60_000, memoryBytes: opts.bodyLimits?.memoryBytes ?? 256 * 1024 * 1024 });
   await app.register(authPlugin, { deps: ctx.deps });
   await app.register(idempotencyPlugin, { deps: ctx.deps });
   if (opts.rateLimitPerMinute) {
+    // Runs after authentication (onRequest) and before its failure is answered (preParsing, see authPlugin): a key
+    // counts as itself however its header is spelled, and requests without a valid key count per client address.
     await app.register(rateLimit, {
       max: opts.rateLimitPerMinute,
       timeWindow: 60_000,
-      keyGenerator: (req) => (req.headers.authorization ? sha256Hex(req.headers.authorization) : req.ip),
+      keyGenerator: (req) => (req.caller ? `key:${req.caller.keyId}` : `addr:${req.ip}`),
       allowList: (req) => !req.url.startsWith('/v1/'),
       errorResponseBuilder: (_req, c) => ({
         statusCode: 429,

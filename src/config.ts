@@ -15,8 +15,12 @@ export interface Config {
   webhookAllowPrivate: boolean;
   /** base URL written into signed links; default http://HOST:PORT */
   publicUrl: string | null;
-  /** per-key requests per minute; null = off */
+  /** per-key requests per minute (requests without a valid key: per client address); null = off */
   rateLimitPerMinute: number | null;
+  /** a request body must arrive within this many seconds */
+  bodyTimeoutSeconds: number;
+  /** bytes of unfinished JSON request bodies held in memory at once, all requests together */
+  bodyMemoryBytes: number;
   /** seconds between expiry/GC sweeps */
   sweepIntervalSeconds: number;
   /** hours a transient render output is kept (spec default 24) */
@@ -145,6 +149,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webhookAllowPrivate: bool(env, 'PRESS_WEBHOOK_ALLOW_PRIVATE'),
     publicUrl: publicUrl?.replace(/\/$/, '') ?? null,
     rateLimitPerMinute: rate === 0 ? null : rate,
+    bodyTimeoutSeconds: int(env, 'PRESS_BODY_TIMEOUT_SECONDS', 60, 1, 3600),
+    bodyMemoryBytes: int(env, 'PRESS_BODY_MEMORY_MIB', 256, 1, 65_536) * 1024 * 1024,
     sweepIntervalSeconds: int(env, 'PRESS_SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
     transientOutputTtlHours: int(env, 'PRESS_TRANSIENT_OUTPUT_TTL_HOURS', 24, 1, 24 * 365),
     renderConcurrency: env.PRESS_RENDER_CONCURRENCY ? int(env, 'PRESS_RENDER_CONCURRENCY', 1, 1, 256) : null,

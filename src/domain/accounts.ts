@@ -124,6 +124,16 @@ export async function disableApiKey(deps: DomainDeps, caller: Caller, keyId: str
   await deps.db.apiKeys.disable(caller.accountId, keyId, deps.clock.now());
 }
 
+/** `PATCH /v1/api-keys/{keyId}`: disable a key of the account, or enable it again. */
+export async function updateApiKey(deps: DomainDeps, caller: Caller, keyId: string, input: { disabled?: boolean }) {
+  requireRole(caller, 'admin', 'Changing API keys');
+  const k = await deps.db.apiKeys.get(caller.accountId, keyId);
+  if (!k) throw Errors.apiKeyNotFound(`No API key ${keyId} in this account.`);
+  if (input.disabled === true) await deps.db.apiKeys.disable(caller.accountId, keyId, deps.clock.now());
+  if (input.disabled === false) await deps.db.apiKeys.enable(caller.accountId, keyId);
+  return { apiKey: apiKeyView((await deps.db.apiKeys.get(caller.accountId, keyId))!) };
+}
+
 const KEY_SHAPE = /^pcak_[A-Za-z0-9_-]{20,128}$/;
 /** lastUsedAt is written at most once a minute per key, to keep reads off the write path. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -137,7 +147,7 @@ export async function authenticate(deps: DomainDeps, authorization: string | und
   if (!KEY_SHAPE.test(token)) throw Errors.invalidApiKey('The API key is malformed; keys start with "pcak_".');
   const k = await deps.db.apiKeys.getByHash(hashToken(token));
   if (!k) throw Errors.invalidApiKey('The API key is not recognised.');
-  if (k.disabledAt !== null) throw Errors.apiKeyDisabled('This API key has been disabled; create a new one.');
+  if (k.disabledAt !== null) throw Errors.apiKeyDisabled('This API key has been disabled; enable the key in the dashboard (PATCH /v1/api-keys/{keyId} {"disabled": false}) or use another.');
   const now = deps.clock.now();
   if (k.lastUsedAt === null || now - k.lastUsedAt > TOUCH_INTERVAL_MS) await deps.db.apiKeys.touch(k.id, now);
   return { accountId: k.accountId, keyId: k.id, role: k.role };

@@ -209,8 +209,16 @@ async function settingsView(deps: DomainDeps, d: DeployRecord, revealedSecret?: 
   };
 }
 
+/**
+ * The deploy's own webhook secret (spec §9.2): `enable` creates one if the deploy has none, `rotate` replaces it
+ * (either way a new secret is shown once, in that response); `disable` and its synonym `clear` remove it, so the
+ * account's secret signs again.
+ */
+export const SIGNING_SECRET_ACTIONS = ['enable', 'rotate', 'disable', 'clear'] as const;
+export type SigningSecretAction = (typeof SIGNING_SECRET_ACTIONS)[number];
+
 export interface SettingsPatch {
-  webhook?: { enabled?: boolean; url?: string | null; signingSecretAction?: 'rotate' | 'clear' };
+  webhook?: { enabled?: boolean; url?: string | null; signingSecretAction?: SigningSecretAction };
   env?: Record<string, string | null>;
   secrets?: Record<string, string | null>;
 }
@@ -246,10 +254,11 @@ export async function patchSettings(deps: DomainDeps, caller: Caller, deployId: 
     const url = wh.url !== undefined ? wh.url : d.webhookUrl;
     const enabled = wh.enabled !== undefined ? wh.enabled : d.webhookEnabled;
     if (enabled && !url) throw Errors.invalidInput('webhook.enabled needs a webhook.url.');
-    if (wh.signingSecretAction === 'rotate') {
+    const action = wh.signingSecretAction;
+    if (action === 'rotate' || (action === 'enable' && d.webhookSigningSecret === null)) {
       revealed = newSecret('whsec');
       patch.webhookSigningSecret = deps.secretBox.encrypt(revealed);
-    } else if (wh.signingSecretAction === 'clear') {
+    } else if (action === 'disable' || action === 'clear') {
       patch.webhookSigningSecret = null;
     }
   }

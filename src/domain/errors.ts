@@ -32,6 +32,7 @@ export const Errors = {
   idempotencyKeyMismatch: e(422, 'idempotency_key_mismatch'),
   idempotencyKeyInUse: e(409, 'idempotency_key_in_use'),
   rateLimited: e(429, 'rate_limited'),
+  requestTimeout: e(408, 'request_timeout'),
   internal: e(500, 'internal_error'),
   notImplemented: e(501, 'not_implemented'),
   serviceUnavailable: e(503, 'service_unavailable'),
@@ -50,6 +51,8 @@ export const Errors = {
   uploadSessionNotFound: e(404, 'upload_session_not_found'),
   uploadSessionTooLarge: e(400, 'upload_session_too_large'),
   uploadBlobTooLarge: e(400, 'upload_blob_too_large'),
+  /** the uploaded body itself is over the limit (the manifest's declared size is the 400 above) */
+  uploadBlobBodyTooLarge: e(413, 'upload_blob_too_large'),
   uploadTokenMissing: e(403, 'upload_token_missing'),
   uploadTokenInvalid: e(403, 'upload_token_invalid'),
   uploadBlobHashMismatch: e(400, 'upload_blob_hash_mismatch'),

@@ -49,4 +49,11 @@ export function newSecret(prefix: 'pcak' | 'ustk' | 'whsec'): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 
-export const ID_PATTERN = (prefix: IdPrefix) => `^${prefix}_[0-9A-Za-z_-]{10,64}$`;
+/** Longest id accepted anywhere: longer ones cannot be ids (400); shorter well-formed ones may simply not exist (404). */
+export const MAX_ID_LENGTH = 128;
+
+/**
+ * Any well-formed id of the prefix, also shapes we never issue (the docs' examples are short: `rj_abc123`):
+ * those name nothing and answer 404, so only impossible ids (other characters, too long) are 400.
+ */
+export const ID_PATTERN = (prefix: IdPrefix) => `^${prefix}_[0-9A-Za-z_-]{1,${MAX_ID_LENGTH - prefix.length - 1}}$`;

@@ -26,8 +26,9 @@ export interface Plan {
 export const PLAN_KEYS = ['unlimited', 'free', 'starter', 'pro'] as const;
 export type PlanKey = (typeof PLAN_KEYS)[number];
 
-const MB = 1_000_000;
-const GB = 1_000 * MB;
+/** Byte limits are binary (spec §9.2): 10 MB = 10 485 760 bytes, as the Press.js docs count them. */
+const MB = 1024 * 1024;
+const GB = 1024 * MB;
 const MIN = 60_000;
 
 /** Hard limits on every plan (spec §4). */

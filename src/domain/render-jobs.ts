@@ -7,6 +7,7 @@ import { requireRole } from './context.js';
 import { loadDeploy, resolveVersion } from './deploys.js';
 import { Errors } from './errors.js';
 import { newId } from './ids.js';
+import { isMediaType } from './media-type.js';
 import { DEFAULT_LINK_TTL_SECONDS, signLink, verifyLink, type Disposition, type LinkTarget } from './links.js';
 import { pageRequest, toPage } from './pagination.js';
 import { checkPath } from './uploads.js';
@@ -32,7 +33,8 @@ export function jobView(j: RenderJobRecord, now: number) {
     businessKey: j.businessKey,
     entry: j.entry,
     status: j.status,
-    attempt: j.attempt,
+    // retries so far (spec §9.2): 0 while the first attempt runs and after it succeeds; the record counts attempts
+    attempt: Math.max(0, j.attempt - 1),
     maxAttempts: j.maxAttempts,
     outputMode: j.outputMode,
     requestedAt: j.requestedAt,
@@ -80,20 +82,28 @@ const FILE_NAME_RE = /^[^/\\\x00-\x1f\x7f]{1,255}$/;
 function payloadOf(input: CreateJobInput): { mime: string; body: Buffer } {
   const hasJson = input.payload !== undefined;
   const hasBinary = input.payloadBase64 !== undefined;
-  if (hasJson && hasBinary) throw Errors.invalidInput('Send either payload (JSON) or payloadBase64 (binary), not both.');
+  if (hasJson && hasBinary) throw Errors.invalidInput('Send either payload or payloadBase64 (binary), not both.');
+  if (input.payloadMime !== undefined && !isMediaType(input.payloadMime)) {
+    throw Errors.invalidInput('payloadMime must be a media type such as "text/csv" or "application/json; charset=utf-8".');
+  }
+  let body: Buffer;
+  const mime = input.payloadMime ?? DEFAULT_PAYLOAD_MIME;
   if (hasBinary) {
     if (!input.payloadMime || isJsonMime(input.payloadMime)) {
       throw Errors.invalidInput('payloadBase64 needs an explicit non-JSON payloadMime (e.g. "application/pdf" or "text/csv"); send JSON as payload.');
     }
     const b64 = input.payloadBase64!;
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw Errors.invalidInput('payloadBase64 is not valid base64.');
-    const body = Buffer.from(b64, 'base64');
-    if (body.length > MAX_PAYLOAD_BYTES) throw Errors.invalidInput(`The payload is ${body.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}.`);
-    return { mime: input.payloadMime, body };
+    body = Buffer.from(b64, 'base64');
+  } else if (isJsonMime(mime)) {
+    body = Buffer.from(canonicalJson(hasJson ? input.payload : null));
+  } else {
+    // a non-JSON type: the payload is its text (CSV, XML…), sent to the page as UTF-8
+    if (typeof input.payload !== 'string') {
+      throw Errors.invalidInput(`With payloadMime "${mime}" the payload is text: send it as a string, or raw bytes as payloadBase64.`);
+    }
+    body = Buffer.from(input.payload, 'utf8');
   }
-  const mime = input.payloadMime ?? DEFAULT_PAYLOAD_MIME;
-  if (!isJsonMime(mime)) throw Errors.invalidInput(`payload is JSON, so payloadMime must be a JSON type, not "${mime}"; send other data as payloadBase64.`);
-  const body = Buffer.from(canonicalJson(hasJson ? input.payload : null));
   if (body.length > MAX_PAYLOAD_BYTES) throw Errors.invalidInput(`The payload is ${body.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}.`);
   return { mime, body };
 }

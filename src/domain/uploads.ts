@@ -172,7 +172,7 @@ export async function putBlob(deps: DomainDeps, caller: Caller, id: string, toke
   } catch (err) {
     if (err instanceof BlobRejectedError) {
       body.resume();
-      if (err.reason === 'too_large') throw Errors.uploadBlobTooLarge(`Blobs are limited to ${UPLOAD_LIMITS.maxSingleFileBytes} bytes.`);
+      if (err.reason === 'too_large') throw Errors.uploadBlobBodyTooLarge(`Blobs are limited to ${UPLOAD_LIMITS.maxSingleFileBytes} bytes.`);
       if (err.reason === 'size_mismatch') {
         throw Errors.uploadBlobSizeMismatch(`The manifest says ${entry.size} bytes for ${sha256}; the body had ${err.actual.size}${err.actual.sha256 ? '' : '+'} bytes. Nothing was stored.`);
       }

@@ -1,4 +1,4 @@
-import type { UsageMeterCode } from '../model/records.js';
+import type { StoredPdf, UsageMeterCode } from '../model/records.js';
 import type { Caller, DomainDeps } from './context.js';
 import { Errors } from './errors.js';
 import { PLANS, UPLOAD_LIMITS, billPeriod, retryAfterSeconds, type Plan, type PlanKey } from './policy.js';
@@ -16,10 +16,13 @@ export function planOf(deps: DomainDeps, key: PlanKey): Plan {
   return { ...plan, policy: { ...plan.policy, ...deps.settings.unlimitedPolicy } };
 }
 
-const METERS: { code: UsageMeterCode; unit: string; limit: keyof Plan['policy']; error: 'deployCommitQuotaExceeded' | 'renderJobQuotaExceeded' | 'renderTimeQuotaExceeded' }[] = [
-  { code: 'deploy_commits', unit: 'commit', limit: 'maxDeployCommitsPerBillPeriod', error: 'deployCommitQuotaExceeded' },
-  { code: 'render_jobs', unit: 'job', limit: 'maxRenderJobsPerBillPeriod', error: 'renderJobQuotaExceeded' },
-  { code: 'render_time_ms', unit: 'millisecond', limit: 'maxRenderTimeMsPerBillPeriod', error: 'renderTimeQuotaExceeded' },
+const METERS: {
+  code: UsageMeterCode; aggregation: 'count' | 'sum'; unit: 'count' | 'ms'; limit: keyof Plan['policy'];
+  error: 'deployCommitQuotaExceeded' | 'renderJobQuotaExceeded' | 'renderTimeQuotaExceeded';
+}[] = [
+  { code: 'deploy_commits', aggregation: 'count', unit: 'count', limit: 'maxDeployCommitsPerBillPeriod', error: 'deployCommitQuotaExceeded' },
+  { code: 'render_jobs', aggregation: 'count', unit: 'count', limit: 'maxRenderJobsPerBillPeriod', error: 'renderJobQuotaExceeded' },
+  { code: 'render_time_ms', aggregation: 'sum', unit: 'ms', limit: 'maxRenderTimeMsPerBillPeriod', error: 'renderTimeQuotaExceeded' },
 ];
 
 /**
@@ -47,6 +50,34 @@ export async function checkQuota(deps: DomainDeps, accountId: string, code: Usag
  */
 export type OutputBytesFn = (accountId: string) => Promise<{ managedPdfStorageBytes: number; renderOutputStorageBytes: number }>;
 
+const DAY_MS = 86_400_000;
+const GIB = 1024 ** 3;
+const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+
+/**
+ * The highest number of bytes held at any moment of each UTC day in [from, to), from what was stored when: the
+ * `daily_peak` aggregation of the docs' `managed_pdf_storage` meter. One pass over creations and deletions.
+ */
+export function dailyPeaks(stored: StoredPdf[], from: number, to: number): { day: string; peakBytes: number; peakGiBDay: number }[] {
+  const events = stored.flatMap((p) => [{ at: p.createdAt, delta: p.bytes }, ...(p.deletedAt === null ? [] : [{ at: p.deletedAt, delta: -p.bytes }])]);
+  // at one instant deletions go first: a PDF replaced at the same millisecond is not counted twice
+  events.sort((x, y) => x.at - y.at || x.delta - y.delta);
+  let held = 0;
+  let i = 0;
+  const days = [];
+  for (let start = from; start < to; start += DAY_MS) {
+    while (i < events.length && events[i].at <= start) held += events[i++].delta;
+    let peak = held;
+    while (i < events.length && events[i].at < start + DAY_MS) {
+      held += events[i++].delta;
+      peak = Math.max(peak, held);
+    }
+    days.push({ day: day(start), peakBytes: peak, peakGiBDay: peak / GIB });
+  }
+  return days;
+}
+
+/** `GET /v1/usage` exactly as the docs' usage page shows it (spec §7, §9.3). */
 export async function getUsage(deps: DomainDeps, caller: Caller, outputBytes?: OutputBytesFn) {
   const account = await deps.db.accounts.get(caller.accountId);
   if (!account) throw Errors.internal('account missing');
@@ -56,11 +87,10 @@ export async function getUsage(deps: DomainDeps, caller: Caller, outputBytes?: O
   const usageMeters = await Promise.all(
     METERS.map(async (m) => ({
       code: m.code,
-      aggregation: 'sum' as const,
+      aggregation: m.aggregation,
       totalQuantity: await deps.db.usage.total(caller.accountId, m.code, period.start, period.end),
       unit: m.unit,
-      version: 1,
-      limit: plan.policy[m.limit] as number | null,
+      version: '1' as const,
     })),
   );
   const deployVersionStorageBytes = await deps.db.blobs.accountBlobBytes(caller.accountId);
@@ -71,21 +101,29 @@ export async function getUsage(deps: DomainDeps, caller: Caller, outputBytes?: O
     renderOutputStorageBytes: out.renderOutputStorageBytes,
     totalBytes: deployVersionStorageBytes + out.managedPdfStorageBytes + out.renderOutputStorageBytes,
   };
+  // the period's days so far, today included
+  const today = period.usageDayStart + DAY_MS;
+  const peaks = dailyPeaks(await deps.db.pdfs.storedBetween(caller.accountId, period.start, today), period.start, today);
+  const totalPeakBytes = peaks.reduce((n, d) => n + d.peakBytes, 0);
   return {
-    period: { kind: 'current_bill_period' as const, ...period },
+    period: { kind: 'current_bill_period' as const, start: period.start, end: period.end, usageDayStart: day(period.start), usageDayEndExclusive: day(period.end) },
     plan: { key: plan.key, name: plan.name, currency: plan.currency, interval: plan.interval, monthlyPriceCents: plan.monthlyPriceCents },
     policy: plan.policy,
     usageMeters,
     liveStorage,
-    uploadLimits: {
-      maxSingleFileBytes: UPLOAD_LIMITS.maxSingleFileBytes,
-      maxSessionBytes: UPLOAD_LIMITS.maxSessionBytes,
-      maxSessionFiles: UPLOAD_LIMITS.maxSessionFiles,
-    },
-    storageMeters: [
-      { code: 'total_storage_bytes', totalBytes: liveStorage.totalBytes, limitBytes: plan.policy.storageLimitBytes },
-    ],
-    bill: null,
+    uploadLimits: { maxSingleFileBytes: UPLOAD_LIMITS.maxSingleFileBytes },
+    storageMeters: [{
+      code: 'managed_pdf_storage' as const,
+      aggregation: 'daily_peak' as const,
+      unit: 'bytes' as const,
+      currentBytes: liveStorage.managedPdfStorageBytes,
+      peakBytesByDay: peaks,
+      totalPeakBytes,
+      totalPeakGiBDays: totalPeakBytes / GIB,
+      version: '1' as const,
+    }],
+    // no billing provider when self-hosted: the bill is the period itself (docs clients read bill.periodEnd)
+    bill: { provider: 'none' as const, interval: plan.interval, periodStart: period.start, periodEnd: period.end },
     generatedAt: now,
   };
 }

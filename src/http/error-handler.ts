@@ -3,6 +3,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, Errors } from '../domain/errors.js';
+import { isDependencyOutage } from '../ports/unavailable.js';
+import { bodyTooLarge } from './plugins/bodies.js';
 
 const CONTEXT_CODE: Record<string, (m: string) => AppError> = {
   body: Errors.invalidInput,
@@ -43,9 +45,10 @@ function describeValidation(err: FastifyError): string {
 }
 
 /** Turns a thrown error into the spec's `{error, message}` body with the real status. */
-export function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown, req?: FastifyRequest): AppError {
   if (err instanceof AppError) return err;
   const fe = err as FastifyError;
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && req) return bodyTooLarge(req);
   if (fe.validation) return (CONTEXT_CODE[fe.validationContext ?? 'body'] ?? Errors.invalidInput)(describeValidation(fe));
   switch (fe.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -63,6 +66,13 @@ export function toAppError(err: unknown): AppError {
   // @fastify/rate-limit throws what its errorResponseBuilder returns: a plain object with statusCode 429.
   if (fe.statusCode === 429) return Errors.rateLimited(typeof fe.message === 'string' && fe.message ? fe.message : 'Too many requests; retry later.');
   if (fe instanceof SyntaxError || fe.statusCode === 400) return Errors.invalidInput(`The body is not valid JSON: ${fe.message}`);
+  // the docs' static files (@fastify/static): a path outside its root, or a file it does not have
+  if (fe.statusCode === 403 || fe.statusCode === 404) return Errors.routeNotFound(`No route ${req ? `${req.method} ${req.url.split('?')[0]}` : 'here'}.`);
+  if (isDependencyOutage(err)) {
+    return Errors.serviceUnavailable('A service this request needs (database or storage) is not reachable; retry shortly.', {
+      cause: err, headers: { 'Retry-After': '5' },
+    });
+  }
   return Errors.internal('Something went wrong on our side; the error was logged. Retry, or report the request id.', { cause: err });
 }
 
@@ -72,7 +82,7 @@ export function registerErrorHandling(app: FastifyInstance, knownRoutes: { metho
   // the clear "Unsupported Content-Type" invalid_input below.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const e = toAppError(err);
+    const e = toAppError(err, req);
     if (e.status >= 500) req.log.error({ err: e.cause ?? err }, e.message);
     else req.log.info({ code: e.code, status: e.status }, e.message);
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
@@ -82,7 +92,8 @@ export function registerErrorHandling(app: FastifyInstance, knownRoutes: { metho
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0];
     const methods = knownRoutes.filter((r) => r.pattern.test(path)).map((r) => r.method);
-    if (methods.length) {
+    // a path the router did not match although a pattern does (an encoded "/" in a segment…) is not a method problem
+    if (methods.length && !methods.includes(req.method)) {
       reply.header('Allow', [...new Set(methods)].join(', '));
       reply.code(405).send({ error: 'method_not_allowed', message: `${req.method} is not allowed on ${path}; use ${[...new Set(methods)].join(', ')}.` });
       return;

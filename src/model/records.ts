@@ -100,7 +100,15 @@ export interface IdempotencyRecord {
   completedAt: number | null;
 }
 
-export type IdempotencyScope = { accountId: string; method: string; route: string; key: string };
+/** Where an Idempotency-Key applies (spec §9.2): one API key's requests to one route. */
+export type IdempotencyScope = { accountId: string; apiKeyId: string; method: string; route: string; key: string };
+
+/** A managed PDF as storage metering sees it: its bytes, held from `createdAt` until `deletedAt` (null: still held). */
+export interface StoredPdf {
+  bytes: number;
+  createdAt: number;
+  deletedAt: number | null;
+}
 
 export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
 

@@ -1,7 +1,7 @@
 import type { PageRequest } from '../model/pagination.js';
 import type {
   AccountRecord, AliasRecord, ApiKeyRecord, DeployRecord, DeployVar, DeployVersionRecord, FileEntry, IdempotencyRecord,
-  IdempotencyScope, JobFilter, JobPayload, PdfRecord, RenderJobRecord, RenderJobStatus, SucceededOutput, UploadSessionRecord,
+  IdempotencyScope, JobFilter, JobPayload, PdfRecord, RenderJobRecord, RenderJobStatus, StoredPdf, SucceededOutput, UploadSessionRecord,
   UsageMeterCode, WebhookAttemptResult, WebhookDeliveryRecord, WebhookEventRecord,
 } from '../model/records.js';
 
@@ -26,6 +26,8 @@ export interface ApiKeyRepository {
   get(accountId: string, id: string): Promise<ApiKeyRecord | null>;
   list(accountId: string, page: PageRequest): Promise<ApiKeyRecord[]>;
   disable(accountId: string, id: string, at: number): Promise<void>;
+  /** a disabled key works again */
+  enable(accountId: string, id: string): Promise<void>;
   touch(id: string, at: number): Promise<void>;
 }
 
@@ -186,6 +188,8 @@ export interface PdfRepository {
   get(accountId: string, id: string): Promise<PdfRecord | null>;
   list(accountId: string, filter: { deployId?: string }, page: PageRequest): Promise<PdfRecord[]>;
   markDeleted(accountId: string, id: string, now: number): Promise<boolean>;
+  /** size and lifetime of the account's managed PDFs stored at any time in [from, to) (deleted ones included) */
+  storedBetween(accountId: string, from: number, to: number): Promise<StoredPdf[]>;
 }
 
 export interface Database {

@@ -23,7 +23,7 @@ export function loadSecretKey(config: Pick<Config, 'secretKey' | 'dataDir'>): Bu
   const existing = readSecretKeyFile(config.dataDir);
   if (existing) return existing;
   const file = join(config.dataDir, 'secret.key');
-  mkdirSync(config.dataDir, { recursive: true });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
   return key;
@@ -56,6 +56,8 @@ export async function createDatabase(config: Pick<Config, 'databaseUrl' | 'dataD
 
 /** Composition root: the domain's ports on the configured backends (embedded by default). */
 export async function createDomainDeps(config: Config, opts: { clock?: Clock } = {}): Promise<DomainDeps> {
+  // the data dir holds the database, the secrets key and stored files: the server's user only
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const db = await createDatabase(config);
   const blobs = await createBlobStore(config);
   const secretKey = loadSecretKey(config);

@@ -42,6 +42,8 @@ export interface StartOptions {
   role?: Role;
   clock?: Clock;
   logger?: boolean;
+  /** where the log goes (default stdout); tests read it */
+  logStream?: NodeJS.WritableStream;
   /** a renderer to use instead of launching Chromium (e.g. one shared by several test servers) */
   renderer?: Renderer;
   /** render job lease (ms); a killed worker's job is retried after it lapses */
@@ -85,9 +87,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         : {
             level: config.logLevel,
             redact: ['req.headers.authorization', 'req.headers["x-upload-token"]'],
-            ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+            ...(opts.logStream
+              ? { stream: opts.logStream }
+              : config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
           },
     rateLimitPerMinute: config.rateLimitPerMinute,
+    bodyLimits: { timeoutMs: config.bodyTimeoutSeconds * 1000, memoryBytes: config.bodyMemoryBytes },
     surface: role === 'worker' ? 'ops' : 'api',
     metrics,
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/domain/canonical-json.js';
-import { sha256Hex } from '../../src/domain/crypto.js';
+import { hashToken, sha256Hex } from '../../src/domain/crypto.js';
 import type { Role } from '../../src/model/records.js';
 import type { TestServer } from '../helpers/server.js';
 import { databaseBytes, expectError, startApiServer } from './helpers.js';
@@ -31,10 +31,10 @@ describe('Idempotency-Key on POST /v1/deploys', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.headers.get('content-type')).toMatch(/^application\/json/);
     expect(again.body).toEqual(first.body);
-    // another key of the same account shares the scope
+    // another key of the same account does not share the scope (spec §9.2): it runs as a new request
     const byAdmin = await s.request('POST', '/v1/deploys', { key: acct.keys.admin, json: body, headers: ik('k-once') });
-    expect(byAdmin.headers.get('idempotent-replayed')).toBe('true');
-    expect(byAdmin.body).toEqual(first.body);
+    expect(byAdmin.headers.get('idempotent-replayed')).toBeNull();
+    expectError(byAdmin, 409, 'deploy_slug_conflict');
     expect((await deploysOf(acct.keys.viewer)).filter((d) => d.slug === 'once')).toHaveLength(1);
   });
 
@@ -69,7 +69,8 @@ describe('Idempotency-Key on POST /v1/deploys', () => {
   it('a key whose first request is still running → 409 idempotency_key_in_use; an abandoned one is taken over after 10 min', async () => {
     const body = { slug: 'in-flight', name: 'x' };
     // what the plugin reserves when the first request starts (its handler has not answered yet)
-    const scope = { accountId: acct.accountId, method: 'POST', route: '/v1/deploys', key: 'k-in-flight' };
+    const editorKeyId = (await s.deps.db.apiKeys.getByHash(hashToken(acct.keys.editor)))!.id;
+    const scope = { accountId: acct.accountId, apiKeyId: editorKeyId, method: 'POST', route: '/v1/deploys', key: 'k-in-flight' };
     expect(await s.deps.db.idempotency.reserve(scope, sha256Hex(canonicalJson({ params: {}, body })), s.clock.now())).toBeNull();
     const busy = await s.request('POST', '/v1/deploys', { key: acct.keys.editor, json: body, headers: ik('k-in-flight') });
     expectError(busy, 409, 'idempotency_key_in_use');

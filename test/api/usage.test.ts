@@ -9,27 +9,26 @@ beforeAll(async () => {
 });
 afterAll(async () => s.stop());
 
-const MB = 1_000_000;
+const MB = 1024 * 1024; // binary, as the docs count (spec §9.2)
 const keys = (o: object) => Object.keys(o).sort();
 
 describe('GET /v1/usage', () => {
-  it('has the shape of spec §7 and Cache-Control: private, no-store', async () => {
+  it('has exactly the shape of the docs\' usage page (spec §7, §9.3) and Cache-Control: private, no-store', async () => {
     const res = await s.request('GET', '/v1/usage');
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('private, no-store');
     const u = res.body;
     expect(keys(u)).toEqual(['bill', 'generatedAt', 'liveStorage', 'period', 'plan', 'policy', 'storageMeters', 'uploadLimits', 'usageMeters']);
-    expect(u.bill).toBeNull();
     expect(u.generatedAt).toBe(s.clock.now());
 
-    expect(keys(u.period)).toEqual(['end', 'kind', 'start', 'usageDayEndExclusive', 'usageDayStart']);
-    expect(u.period.kind).toBe('current_bill_period');
-    const now = s.clock.now();
-    expect(u.period.start).toBeLessThanOrEqual(now);
-    expect(u.period.end).toBeGreaterThan(now);
-    expect(u.period.usageDayStart).toBeLessThanOrEqual(now);
-    expect(u.period.usageDayEndExclusive).toBe(u.period.usageDayStart + 86_400_000);
-    expect(u.period.usageDayEndExclusive).toBeGreaterThan(now);
+    const now = new Date(s.clock.now());
+    const start = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+    const end = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+    const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+    // the period's first day and the day after it ends, as day strings
+    expect(u.period).toEqual({ kind: 'current_bill_period', start, end, usageDayStart: day(start), usageDayEndExclusive: day(end) });
+    // never null: a docs client reads bill.periodEnd
+    expect(u.bill).toEqual({ provider: 'none', interval: 'month', periodStart: start, periodEnd: end });
 
     expect(keys(u.plan)).toEqual(['currency', 'interval', 'key', 'monthlyPriceCents', 'name']);
     expect(u.plan).toMatchObject({ key: 'unlimited', currency: expect.any(String), interval: 'month', monthlyPriceCents: expect.any(Number) });
@@ -45,15 +44,37 @@ describe('GET /v1/usage', () => {
       maxRenderTimeoutMs: 60_000, storageLimitBytes: null,
     });
 
-    expect(u.usageMeters.map((m: { code: string }) => m.code)).toEqual(['deploy_commits', 'render_jobs', 'render_time_ms']);
-    for (const m of u.usageMeters) {
-      // documented keys, plus our `limit` (the policy value for that meter)
-      expect(m).toEqual({ code: m.code, aggregation: 'sum', totalQuantity: 0, unit: expect.any(String), version: expect.any(Number), limit: null });
-    }
+    expect(u.usageMeters).toEqual([
+      { code: 'deploy_commits', aggregation: 'count', totalQuantity: 0, unit: 'count', version: '1' },
+      { code: 'render_jobs', aggregation: 'count', totalQuantity: 0, unit: 'count', version: '1' },
+      { code: 'render_time_ms', aggregation: 'sum', totalQuantity: 0, unit: 'ms', version: '1' },
+    ]);
 
     expect(u.liveStorage).toEqual({ deployVersionStorageBytes: 0, managedPdfStorageBytes: 0, renderOutputStorageBytes: 0, totalBytes: 0 });
-    expect(u.uploadLimits).toMatchObject({ maxSingleFileBytes: 10 * MB });
-    expect(Array.isArray(u.storageMeters)).toBe(true);
+    expect(u.uploadLimits).toEqual({ maxSingleFileBytes: 10_485_760 });
+    const days = Math.round((Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - start) / 86_400_000) + 1;
+    expect(u.storageMeters).toEqual([{
+      code: 'managed_pdf_storage', aggregation: 'daily_peak', unit: 'bytes', currentBytes: 0,
+      peakBytesByDay: Array.from({ length: days }, (_, i) => ({ day: day(start + i * 86_400_000), peakBytes: 0, peakGiBDay: 0 })),
+      totalPeakBytes: 0, totalPeakGiBDays: 0, version: '1',
+    }]);
+  });
+
+  it('managed PDF storage: the peak of each day, from when PDFs were stored and deleted', async () => {
+    const { dailyPeaks } = await import('../../src/domain/usage.js');
+    const D = Date.UTC(2026, 0, 1);
+    const H = 3_600_000;
+    const peaks = dailyPeaks([
+      { bytes: 100, createdAt: D - 5 * H, deletedAt: null }, // held before the period
+      { bytes: 50, createdAt: D + 2 * H, deletedAt: D + 3 * H }, // a short peak on day 1
+      { bytes: 1024 ** 3, createdAt: D + 24 * H + 1, deletedAt: D + 30 * H }, // day 2 only
+      { bytes: 7, createdAt: D + 48 * H, deletedAt: D + 48 * H }, // gone at once
+    ], D, D + 3 * 24 * H);
+    expect(peaks).toEqual([
+      { day: '2026-01-01', peakBytes: 150, peakGiBDay: 150 / 1024 ** 3 },
+      { day: '2026-01-02', peakBytes: 100 + 1024 ** 3, peakGiBDay: 1 + 100 / 1024 ** 3 },
+      { day: '2026-01-03', peakBytes: 100, peakGiBDay: 100 / 1024 ** 3 },
+    ]);
   });
 
   it('deploy_commits counts commits; live storage counts distinct blobs held', async () => {
@@ -74,16 +95,15 @@ describe('GET /v1/usage', () => {
     expect(mine.liveStorage.totalBytes).toBe(0);
   });
 
-  it('an account on the free plan shows the free policy of §8', async () => {
+  it('an account on the free plan shows the free policy of §8, in binary units (§9.2)', async () => {
     const free = await s.newAccount('free-one', 'free');
     const u = (await s.request('GET', '/v1/usage', { key: free.keys.viewer })).body;
     expect(u.plan).toMatchObject({ key: 'free', interval: 'month' });
     expect(u.policy).toEqual({
       allowExternalNetwork: false, maxBytesPerDeployCommit: 25 * MB, maxConcurrentRenderJobs: 1, maxDeployCommitsPerBillPeriod: 100,
       maxFilesPerDeployCommit: 50, maxRenderJobsPerBillPeriod: 500, maxRenderOutputBytes: 50 * MB, maxRenderTimeMsPerBillPeriod: 10 * 60_000,
-      maxRenderTimeoutMs: 15_000, storageLimitBytes: 1000 * MB,
+      maxRenderTimeoutMs: 15_000, storageLimitBytes: 1024 * MB,
     });
-    expect(u.usageMeters.find((m: { code: string }) => m.code === 'deploy_commits').limit).toBe(100);
     const account = (await s.request('GET', '/v1/account', { key: free.keys.viewer })).body.account;
     expect(account.plan.key).toBe('free');
   });
@@ -93,13 +113,13 @@ describe('GET /v1/usage', () => {
     expect(starter).toEqual({
       allowExternalNetwork: true, maxBytesPerDeployCommit: 50 * MB, maxConcurrentRenderJobs: 10, maxDeployCommitsPerBillPeriod: null,
       maxFilesPerDeployCommit: 200, maxRenderJobsPerBillPeriod: null, maxRenderOutputBytes: 200 * MB, maxRenderTimeMsPerBillPeriod: 150 * 60_000,
-      maxRenderTimeoutMs: 60_000, storageLimitBytes: 10_000 * MB,
+      maxRenderTimeoutMs: 60_000, storageLimitBytes: 10 * 1024 * MB, // 10 737 418 240, the docs' example
     });
     const pro = (await s.request('GET', '/v1/usage', { key: (await s.newAccount('pro-one', 'pro')).keys.viewer })).body.policy;
     expect(pro).toEqual({
       allowExternalNetwork: true, maxBytesPerDeployCommit: 100 * MB, maxConcurrentRenderJobs: 50, maxDeployCommitsPerBillPeriod: null,
       maxFilesPerDeployCommit: 500, maxRenderJobsPerBillPeriod: null, maxRenderOutputBytes: 200 * MB, maxRenderTimeMsPerBillPeriod: 600 * 60_000,
-      maxRenderTimeoutMs: 60_000, storageLimitBytes: 50_000 * MB,
+      maxRenderTimeoutMs: 60_000, storageLimitBytes: 50 * 1024 * MB,
     });
   });
 });

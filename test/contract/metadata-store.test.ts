@@ -59,6 +59,10 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
       await b.store.apiKeys.disable(other.id, k.id, T0 + 1); // other account: no effect
       await b.store.apiKeys.touch(k.id, T0 + 7);
       expect(await b.store.apiKeys.get(a.id, k.id)).toEqual({ ...k, disabledAt: T0 + 5, lastUsedAt: T0 + 7 });
+      await b.store.apiKeys.enable(other.id, k.id); // other account: no effect
+      expect((await b.store.apiKeys.get(a.id, k.id))!.disabledAt).toBe(T0 + 5);
+      await b.store.apiKeys.enable(a.id, k.id);
+      expect(await b.store.apiKeys.get(a.id, k.id)).toEqual({ ...k, disabledAt: null, lastUsedAt: T0 + 7 });
     });
 
     it('rejects a duplicate key hash with ConflictError', async () => {
@@ -333,7 +337,7 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
   });
 
   describe('idempotency', () => {
-    const scope = (key = 'k1'): IdempotencyScope => ({ accountId: 'acct_1', method: 'POST', route: '/v1/deploys', key });
+    const scope = (key = 'k1'): IdempotencyScope => ({ accountId: 'acct_1', apiKeyId: 'key_1', method: 'POST', route: '/v1/deploys', key });
 
     it('reserves once, completes, replays, releases and purges', async () => {
       expect(await b.store.idempotency.reserve(scope(), 'hash1', T0)).toBeNull();
@@ -347,10 +351,11 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
       // every part of the scope matters
       expect(await b.store.idempotency.reserve({ ...scope(), method: 'PATCH' }, 'h', T0)).toBeNull();
       expect(await b.store.idempotency.reserve({ ...scope(), accountId: 'acct_2' }, 'h', T0)).toBeNull();
+      expect(await b.store.idempotency.reserve({ ...scope(), apiKeyId: 'key_2' }, 'h', T0)).toBeNull(); // another API key
       await b.store.idempotency.release(scope());
       expect(await b.store.idempotency.reserve(scope(), 'hash3', T0 + 10)).toBeNull();
       expect(await b.store.idempotency.reserve(scope('k2'), 'h', T0 + 20)).toBeNull();
-      expect(await b.store.idempotency.purge(T0 + 10)).toBe(2); // created at T0 (PATCH and acct_2)
+      expect(await b.store.idempotency.purge(T0 + 10)).toBe(3); // created at T0 (PATCH, acct_2, key_2)
       expect(await b.store.idempotency.purge(T0 + 21)).toBe(2);
       expect(await b.store.idempotency.reserve(scope(), 'again', T0 + 30)).toBeNull();
     });

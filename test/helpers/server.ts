@@ -68,7 +68,10 @@ export interface TestResponse {
  * `env` overrides configuration as the environment would; `opts.renderer` replaces Chromium (control-plane tests
  * pass one that never launches a browser).
  */
-export async function startTestServer(env: Record<string, string> = {}, opts: { renderer?: Renderer } = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  opts: { renderer?: Renderer; logStream?: NodeJS.WritableStream } = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'press-test-'));
   const backend = await startTestBackend();
   let server: RunningServer;
@@ -76,7 +79,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
   const configEnv: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_WEBHOOK_ALLOW_PRIVATE: 'true', ...backend.env, ...env };
   try {
     const config: Config = loadConfig(configEnv);
-    server = await startServer(config, { clock, logger: false, renderer: opts.renderer });
+    server = await startServer(config, { clock, logger: !!opts.logStream, logStream: opts.logStream, renderer: opts.renderer });
   } catch (err) {
     await backend.stop();
     rmSync(dataDir, { recursive: true, force: true });

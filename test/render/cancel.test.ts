@@ -56,7 +56,7 @@ describe('canceling render jobs', () => {
     const t0 = Date.now();
     const res = await s.request('POST', `/v1/render-jobs/${slow.id}/cancel`, { json: {} });
     expect(res.status, res.text).toBe(200);
-    expect(res.body.job).toMatchObject({ status: 'canceled', attempt: 1, output: null, error: null });
+    expect(res.body.job).toMatchObject({ status: 'canceled', attempt: 0, output: null, error: null });
     expect(await s.deps.db.renderJobs.payload(slow.id)).toBeNull();
 
     // the only slot is free again well before the slow page would have finished

@@ -50,7 +50,7 @@ describe('render failures, blocked network and a browser crash', () => {
     const t0 = Date.now();
     const done = await waitTerminal(s, job.id, { timeoutMs: TIMEOUT_MS + 10_000 });
     const elapsed = Date.now() - t0;
-    expect(done).toMatchObject({ status: 'failed', attempt: 1, nextAttemptAt: null, output: null, error: { code: 'render_timeout' } });
+    expect(done).toMatchObject({ status: 'failed', attempt: 0, nextAttemptAt: null, output: null, error: { code: 'render_timeout' } });
     expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 1000); // not cut short...
     expect(elapsed).toBeLessThan(TIMEOUT_MS + 5000); // ...and bounded (slack for a loaded machine)
     // the renderer is healthy afterwards
@@ -76,14 +76,14 @@ describe('render failures, blocked network and a browser crash', () => {
     expect(localHits).toEqual([]);
   });
 
-  it('a browser crash mid-render schedules a retry, which succeeds on attempt 2 with one output', async () => {
+  it('a browser crash mid-render schedules a retry, which succeeds with one output (attempt: 1 retry so far)', async () => {
     const job = await createJob(s, { deployId, entry: 'slow.html', payload: { delayMs: 1500, label: 'after-crash' } });
     await waitStatus(s, job.id, 'rendering');
     await sleep(500); // the page is open and waiting for its timer
     await (s.renderer as ChromiumRenderer).crashForTest('browser');
 
     const scheduled = await waitStatus(s, job.id, 'retry_scheduled');
-    expect(scheduled.attempt).toBe(1);
+    expect(scheduled.attempt).toBe(0);
     expect(['render_page_crashed', 'render_internal_error']).toContain(scheduled.error?.code);
     expect(scheduled.nextAttemptAt).toBeGreaterThan(s.clock.now());
     expect(scheduled.nextAttemptAt).toBeLessThanOrEqual(s.clock.now() + 10_000);
@@ -97,7 +97,7 @@ describe('render failures, blocked network and a browser crash', () => {
     s.clock.advance(10_000);
     await s.worker.maintain();
     const done = await waitTerminal(s, job.id);
-    expect(done).toMatchObject({ status: 'succeeded', attempt: 2, error: null, nextAttemptAt: null });
+    expect(done).toMatchObject({ status: 'succeeded', attempt: 1, error: null, nextAttemptAt: null });
     expect(await pdfText((await getOutput(s, job.id)).body)).toContain('SLOW DONE after-crash');
     expect((await storedObjects(s, 'outputs')).filter((p) => p.includes(job.id))).toHaveLength(1);
     expect(s.renderer.status().restarts).toBeGreaterThanOrEqual(1);
@@ -113,7 +113,7 @@ describe('render failures, blocked network and a browser crash', () => {
     s.clock.advance(10_000);
     await s.worker.maintain();
     const done = await waitTerminal(s, job.id);
-    expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect(done).toMatchObject({ status: 'succeeded', attempt: 1 });
     expect((await storedObjects(s, 'outputs')).filter((p) => p.includes(job.id))).toHaveLength(1);
   });
 
@@ -122,7 +122,7 @@ describe('render failures, blocked network and a browser crash', () => {
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 3; attempt++) {
       const rendering = await waitStatus(s, job.id, 'rendering');
-      expect(rendering.attempt).toBe(attempt);
+      expect(rendering.attempt).toBe(attempt - 1); // retries so far
       await sleep(400);
       await (s.renderer as ChromiumRenderer).crashForTest('pages');
       if (attempt < 3) {
@@ -149,12 +149,12 @@ describe('render failures, blocked network and a browser crash', () => {
     await waitStatus(s, job.id, 'retry_scheduled');
     const res = await s.request('POST', `/v1/render-jobs/${job.id}/cancel`, { json: {} });
     expect(res.status, res.text).toBe(200);
-    expect(res.body.job).toMatchObject({ status: 'canceled', attempt: 1, nextAttemptAt: null, output: null });
+    expect(res.body.job).toMatchObject({ status: 'canceled', attempt: 0, nextAttemptAt: null, output: null });
     expect(await s.deps.db.renderJobs.payload(job.id)).toBeNull();
     s.clock.advance(10_000);
     await s.worker.maintain();
     await sleep(300);
-    expect((await s.request('GET', `/v1/render-jobs/${job.id}`)).body.job).toMatchObject({ status: 'canceled', attempt: 1 });
+    expect((await s.request('GET', `/v1/render-jobs/${job.id}`)).body.job).toMatchObject({ status: 'canceled', attempt: 0 });
     expect((await storedObjects(s, 'outputs')).filter((p) => p.includes(job.id))).toEqual([]);
   });
 });

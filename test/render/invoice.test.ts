@@ -40,7 +40,7 @@ describe('sample invoice, end to end over HTTP', () => {
     let job = created.body.job;
     if (job.status !== 'succeeded') job = await waitTerminal(s, job.id);
     expect(job, JSON.stringify(job)).toMatchObject({
-      deployId, deployVersionId, businessKey: payload.number, status: 'succeeded', attempt: 1, outputMode: 'transient', error: null,
+      deployId, deployVersionId, businessKey: payload.number, status: 'succeeded', attempt: 0, outputMode: 'transient', error: null,
     });
     expect(job.output.fileName).toBe(`${payload.number}.pdf`);
     expect(job.output.pdfId).toBeNull();

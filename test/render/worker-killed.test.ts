@@ -68,7 +68,7 @@ describe('a worker killed mid-render', () => {
     const { deployId } = await deployDir(api as unknown as TestServer, PROBE_DIR, { slug: 'probe' });
     const job = await createJob(api, { deployId, entry: 'slow.html', payload: { delayMs: 4000, label: 'survivor' } });
     const rendering = await waitStatus(api, job.id, 'rendering', { timeoutMs: 30_000 });
-    expect(rendering.attempt).toBe(1);
+    expect(rendering.attempt).toBe(0);
     await sleep(300);
 
     // kill -9: no shutdown hook runs, the lease is simply left to lapse
@@ -86,14 +86,14 @@ describe('a worker killed mid-render', () => {
     const api2 = httpClient(server.url, serve.key);
     await server.worker.maintain();
     const reclaimed = (await api2.request('GET', `/v1/render-jobs/${job.id}`)).body.job;
-    expect(reclaimed).toMatchObject({ status: 'retry_scheduled', attempt: 1, error: { code: 'render_internal_error' }, output: null });
+    expect(reclaimed).toMatchObject({ status: 'retry_scheduled', attempt: 0, error: { code: 'render_internal_error' }, output: null });
     expect(reclaimed.nextAttemptAt).toBeGreaterThan(clock.now());
     expect(await server.deps.db.renderJobs.payload(job.id)).not.toBeNull();
 
     clock.advance(10_000);
     await server.worker.maintain();
     const done = await waitTerminal(api2, job.id, { timeoutMs: 30_000 });
-    expect(done).toMatchObject({ status: 'succeeded', attempt: 2, error: null });
+    expect(done).toMatchObject({ status: 'succeeded', attempt: 1, error: null });
     const pdf = await fetchBytes(`${server.url}/v1/render-jobs/${job.id}/output`, serve.key);
     expect(pdf.status).toBe(200);
     expect(await pdfText(pdf.body)).toContain('SLOW DONE survivor');
@@ -105,7 +105,7 @@ describe('a worker killed mid-render', () => {
     clock.advance(60_000);
     await server.worker.maintain();
     await sleep(300);
-    expect((await api2.request('GET', `/v1/render-jobs/${job.id}`)).body.job).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect((await api2.request('GET', `/v1/render-jobs/${job.id}`)).body.job).toMatchObject({ status: 'succeeded', attempt: 1 });
     const usage = (await api2.request('GET', '/v1/usage')).body;
     expect(usage.usageMeters.find((m: any) => m.code === 'render_jobs').totalQuantity).toBe(1);
   }, 60_000);

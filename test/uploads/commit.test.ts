@@ -97,16 +97,16 @@ describe('commit', () => {
     expect((await commit(s, session)).status).toBe(201);
   });
 
-  it('commit with no body, an empty JSON body, or {} works; unknown fields → 400 invalid_input', async () => {
+  it('commit with no body, an empty JSON body, {} or unknown fields works; a malformed known field → 400 invalid_input', async () => {
     for (const variant of ['none', 'empty', 'object'] as const) {
       const session = await createSession(s, { deployId: await newDeploy(s) }, uniqueFiles(1));
       await uploadAll(s, session);
       const headers: Record<string, string> = { 'x-upload-token': session.token };
       if (variant !== 'none') headers['content-type'] = 'application/json';
-      const bad = await s.request('POST', `/v1/upload-sessions/${session.id}/commit`, { json: { alias: ['x'] }, headers });
+      const bad = await s.request('POST', `/v1/upload-sessions/${session.id}/commit`, { json: { aliases: 'preview' }, headers });
       expectError(bad, 400, 'invalid_input');
       const res = await s.request('POST', `/v1/upload-sessions/${session.id}/commit`, {
-        headers, ...(variant === 'empty' ? { body: '' } : variant === 'object' ? { body: '{}' } : {}),
+        headers, ...(variant === 'empty' ? { body: '' } : variant === 'object' ? { body: '{"alias":["x"],"message":"from a newer client"}' } : {}),
       });
       expect(res.status, variant).toBe(201);
     }

@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(async () => s.stop());
 
-const MB = 1_000_000;
+const MB = 1024 * 1024; // binary, as the docs count (spec §9.2)
 const H = (c: string) => c.repeat(64);
 const entry = (over: Record<string, unknown> = {}) => ({ path: 'index.html', sha256: H('a'), size: 10, mime: 'text/html', ...over });
 const create = (body: unknown, key?: string) => s.request('POST', '/v1/upload-sessions', { key, json: body });

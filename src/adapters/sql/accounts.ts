@@ -22,6 +22,9 @@ export function apiKeyRepository(x: SqlExecutor): ApiKeyRepository {
     disable: async (accountId, id, at) => {
       await x.run('UPDATE api_keys SET disabled_at = coalesce(disabled_at, ?) WHERE account_id = ? AND id = ?', [at, accountId, id]);
     },
+    enable: async (accountId, id) => {
+      await x.run('UPDATE api_keys SET disabled_at = NULL WHERE account_id = ? AND id = ?', [accountId, id]);
+    },
     touch: async (id, at) => {
       await x.run('UPDATE api_keys SET last_used_at = ? WHERE id = ?', [at, id]);
     },

@@ -76,11 +76,11 @@ export const usageRecords = table<{ accountId: string; meter: string; quantity: 
   'usage_records', { accountId: T, meter: T, quantity: I, occurredAt: I }, [],
 );
 export const idempotencyKeys = table<{
-  accountId: string; method: string; route: string; key: string; requestHash: string; statusCode: number | null;
+  accountId: string; apiKeyId: string; method: string; route: string; key: string; requestHash: string; statusCode: number | null;
   responseBody: string | null; createdAt: number; completedAt: number | null;
 }>('idempotency_keys', {
-  accountId: T, method: T, route: T, key: T, requestHash: T, statusCode: I, responseBody: T, createdAt: I, completedAt: I,
-}, ['account_id', 'method', 'route', 'key']);
+  accountId: T, apiKeyId: T, method: T, route: T, key: T, requestHash: T, statusCode: I, responseBody: T, createdAt: I, completedAt: I,
+}, ['account_id', 'api_key_id', 'method', 'route', 'key']);
 export const renderJobs = table<RenderJobRecord>('render_jobs', {
   id: T, accountId: T, deployId: T, deployVersionId: T, businessKey: T, entry: T, fileName: T, outputMode: T, status: T,
   attempt: I, maxAttempts: I, timeoutMs: I, requestedAt: I, startedAt: I, finishedAt: I, nextAttemptAt: I, leaseOwner: T,

@@ -309,5 +309,9 @@ export function pdfRepository(x: SqlExecutor): PdfRepository {
         : pageOf(x, pdfs, 'account_id = ? AND deleted_at IS NULL', [accountId], page),
     markDeleted: async (accountId, id, now) =>
       (await x.run('UPDATE pdfs SET deleted_at = ? WHERE account_id = ? AND id = ? AND deleted_at IS NULL', [now, accountId, id])) === 1,
+    storedBetween: async (accountId, from, to) =>
+      (await every(x, pdfs, 'SELECT bytes, created_at, deleted_at FROM pdfs WHERE account_id = ? AND created_at < ? AND (deleted_at IS NULL OR deleted_at > ?)', [
+        accountId, to, from,
+      ])).map((p) => ({ bytes: p.bytes, createdAt: p.createdAt, deletedAt: p.deletedAt })),
   };
 }

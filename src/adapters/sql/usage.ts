@@ -1,4 +1,4 @@
-import type { IdempotencyRecord } from '../../model/records.js';
+import type { IdempotencyRecord, IdempotencyScope } from '../../model/records.js';
 import type { IdempotencyRepository, UsageRepository } from '../../ports/database.js';
 import { idempotencyKeys } from './catalogue.js';
 import type { SqlExecutor } from './executor.js';
@@ -15,17 +15,19 @@ export function usageRepository(x: SqlExecutor): UsageRepository {
   };
 }
 
-const KEY = 'account_id = ? AND method = ? AND route = ? AND key = ?';
+/** an idempotency record's scope (spec §9.2): account, API key, method, route, Idempotency-Key */
+const KEY = 'account_id = ? AND api_key_id = ? AND method = ? AND route = ? AND key = ?';
+const scopeOf = (s: IdempotencyScope) => [s.accountId, s.apiKeyId, s.method, s.route, s.key];
 
 export function idempotencyRepository(x: SqlExecutor): IdempotencyRepository {
   return {
     reserve: async (s, requestHash, now) => {
-      const scope = [s.accountId, s.method, s.route, s.key];
+      const scope = scopeOf(s);
       // The existing row may be released between our INSERT and SELECT (its request failed): then try again, so a
       // null answer always means this call holds the key.
       for (;;) {
         const inserted = await x.run(
-          'INSERT INTO idempotency_keys (account_id, method, route, key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+          'INSERT INTO idempotency_keys (account_id, api_key_id, method, route, key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
           [...scope, requestHash, now],
         );
         if (inserted === 1) return null;
@@ -35,10 +37,10 @@ export function idempotencyRepository(x: SqlExecutor): IdempotencyRepository {
     },
     complete: async (s, statusCode, responseBody, now) =>
       void (await x.run(`UPDATE idempotency_keys SET status_code = ?, response_body = ?, completed_at = ? WHERE ${KEY}`, [
-        statusCode, responseBody, now, s.accountId, s.method, s.route, s.key,
+        statusCode, responseBody, now, ...scopeOf(s),
       ])),
     release: async (s, createdAt) => {
-      const scope = [s.accountId, s.method, s.route, s.key];
+      const scope = scopeOf(s);
       if (createdAt === undefined) await x.run(`DELETE FROM idempotency_keys WHERE ${KEY}`, scope);
       else await x.run(`DELETE FROM idempotency_keys WHERE ${KEY} AND created_at = ?`, [...scope, createdAt]);
     },

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConflictError } from '../../model/errors.js';
 import type { Row, SqlConnection, SqlExecutor } from '../sql/executor.js';
@@ -9,7 +9,12 @@ const MAX_CACHED = 1000;
 
 /** Opens (creating if needed) the SQLite database at `file` (or ':memory:'). */
 export function openSqliteFile(file: string): Database.Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    // metadata holds key hashes and sealed secrets: readable by the server's user only (SQLite gives its -wal and
+    // -shm files the database file's mode)
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+  }
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

@@ -28,28 +28,44 @@ const ApiKey = Type.Object(
 );
 
 const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
+const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD (UTC)' });
 const Usage = Type.Object(
   {
     period: Type.Object({
-      kind: Type.Literal('current_bill_period'), start: Millis(), end: Millis(), usageDayStart: Millis(), usageDayEndExclusive: Millis(),
+      kind: Type.Literal('current_bill_period'), start: Millis(), end: Millis('end of the period (exclusive)'),
+      usageDayStart: Day, usageDayEndExclusive: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'the day after the period ends' }),
     }),
-    plan: Type.Object({ key: Type.String(), name: Type.String(), currency: Type.String(), interval: Type.String(), monthlyPriceCents: Type.Integer() }),
+    plan: Type.Object({
+      key: Type.String({ description: 'free, starter or pro; `unlimited` is the self-hosted default (an addition to the docs)' }),
+      name: Type.String(), currency: Type.String(), interval: Type.String(), monthlyPriceCents: Type.Integer(),
+    }),
     policy: Type.Object({
       allowExternalNetwork: Type.Boolean(), maxBytesPerDeployCommit: NullableInt, maxConcurrentRenderJobs: NullableInt,
       maxDeployCommitsPerBillPeriod: NullableInt, maxFilesPerDeployCommit: NullableInt, maxRenderJobsPerBillPeriod: NullableInt,
       maxRenderOutputBytes: NullableInt, maxRenderTimeMsPerBillPeriod: NullableInt, maxRenderTimeoutMs: Type.Integer(),
       storageLimitBytes: NullableInt,
-    }, { description: 'null = unlimited' }),
+    }, { description: 'null = unlimited; bytes are binary (10 MB = 10 485 760)' }),
     usageMeters: Type.Array(Type.Object({
       code: Type.Union([Type.Literal('deploy_commits'), Type.Literal('render_jobs'), Type.Literal('render_time_ms')]),
-      aggregation: Type.Literal('sum'), totalQuantity: Type.Integer(), unit: Type.String(), version: Type.Integer(), limit: NullableInt,
+      aggregation: Type.Union([Type.Literal('count'), Type.Literal('sum')]), totalQuantity: Type.Integer(),
+      unit: Type.Union([Type.Literal('count'), Type.Literal('ms')]), version: Type.Literal('1'),
     })),
     liveStorage: Type.Object({
       deployVersionStorageBytes: Type.Integer(), managedPdfStorageBytes: Type.Integer(), renderOutputStorageBytes: Type.Integer(), totalBytes: Type.Integer(),
     }),
-    uploadLimits: Type.Object({ maxSingleFileBytes: Type.Integer(), maxSessionBytes: Type.Integer(), maxSessionFiles: Type.Integer() }),
-    storageMeters: Type.Array(Type.Object({ code: Type.String(), totalBytes: Type.Integer(), limitBytes: NullableInt })),
-    bill: Type.Null({ description: 'null: no billing provider is configured' }),
+    uploadLimits: Type.Object({ maxSingleFileBytes: Type.Integer() }),
+    storageMeters: Type.Array(Type.Object({
+      code: Type.Literal('managed_pdf_storage'), aggregation: Type.Literal('daily_peak'), unit: Type.Literal('bytes'),
+      currentBytes: Type.Integer(),
+      peakBytesByDay: Type.Array(Type.Object({ day: Day, peakBytes: Type.Integer(), peakGiBDay: Type.Number({ description: 'peakBytes / 2^30' }) }), {
+        description: 'each day of the period so far, today included',
+      }),
+      totalPeakBytes: Type.Integer({ description: 'sum of the daily peaks' }), totalPeakGiBDays: Type.Number(), version: Type.Literal('1'),
+    })),
+    bill: Type.Object({
+      provider: Type.String({ description: '`none` when self-hosted (no billing provider)' }), interval: Type.String(),
+      periodStart: Millis(), periodEnd: Millis(),
+    }),
     generatedAt: Millis(),
   },
   { title: 'Usage', additionalProperties: false },
@@ -78,7 +94,7 @@ export const accountRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asy
   }, async (req) => accounts.listApiKeys(d, req.caller, req.query));
 
   app.post('/api-keys', {
-    config: { idempotent: true },
+    config: { idempotent: true, role: 'admin' },
     schema: {
       operationId: 'createApiKey', summary: 'Create an API key (admin); the key is shown once', tags: ['API keys'], headers: IdempotencyHeaders,
       body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), role: Role }, { additionalProperties: false }),
@@ -95,6 +111,15 @@ export const accountRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asy
     await accounts.disableApiKey(d, req.caller, req.params.keyId);
     return reply.code(204).send();
   });
+
+  app.patch('/api-keys/:keyId', {
+    schema: {
+      operationId: 'updateApiKey', summary: 'Disable an API key or enable it again (admin)', tags: ['API keys'],
+      params: Type.Object({ keyId: Id('key') }),
+      body: Type.Object({ disabled: Type.Optional(Type.Boolean({ description: 'true disables the key, false enables it again' })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ apiKey: ApiKey }), ...errors(404) },
+    },
+  }, async (req) => accounts.updateApiKey(d, req.caller, req.params.keyId, req.body));
 
   app.get('/usage', {
     schema: { operationId: 'getUsage', summary: 'Plan, policy, usage meters and live storage for the current bill period', tags: ['Usage'], response: { 200: Usage, ...errors() } },

@@ -32,7 +32,7 @@ export const deployRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
   const d = ctx.deps;
 
   app.post('/deploys', {
-    config: { idempotent: true },
+    config: { idempotent: true, role: 'editor' },
     schema: {
       operationId: 'createDeploy', summary: 'Create a deploy', tags, headers: IdempotencyHeaders,
       body: Type.Object({ slug: Slug, name: DeployName }, { additionalProperties: false }),
@@ -128,7 +128,9 @@ export const deployRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
           webhook: Type.Optional(Type.Object({
             enabled: Type.Optional(Type.Boolean()),
             url: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
-            signingSecretAction: Type.Optional(Type.Union([Type.Literal('rotate'), Type.Literal('clear')])),
+            signingSecretAction: Type.Optional(Type.Union(deploys.SIGNING_SECRET_ACTIONS.map((a) => Type.Literal(a)), {
+              description: 'enable: the deploy gets its own secret (if it has none); rotate: a new one; disable (or clear): the account secret signs. A new secret is shown once, in this response',
+            })),
           }, { additionalProperties: false })),
           env: Type.Optional(Type.Record(VarName, Type.Union([Type.String(), Type.Null()]), { maxProperties: 100 })),
           secrets: Type.Optional(Type.Record(VarName, Type.Union([Type.String(), Type.Null()]), { maxProperties: 100 })),

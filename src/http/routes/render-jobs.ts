@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import * as jobs from '../../domain/render-jobs.js';
 import { RENDER_JOB_STATUSES } from '../../model/records.js';
+import { MEDIA_TYPE_PATTERN } from '../../domain/media-type.js';
 import type { AppContext } from '../context.js';
 import { Id, IdempotencyHeaders, NoContent, Page, PageQuery, errors } from '../schemas/common.js';
 import { Access, LinkBody, Pdf, RenderJob } from '../schemas/render-jobs.js';
@@ -20,9 +21,9 @@ const CreateBody = Type.Object(
     deployId: Type.Optional(Id('dpl')),
     deployVersionId: Type.Optional(Type.String({ minLength: 1, maxLength: 80, description: '`dv_…`, `latest` (default) or an alias name' })),
     businessKey: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()], { description: 'your reference (invoice number…); filterable' })),
-    payload: Type.Optional(Type.Unknown({ description: 'any JSON value; canonicalised (sorted keys). Default null' })),
+    payload: Type.Optional(Type.Unknown({ description: 'any JSON value, canonicalised (sorted keys); with a non-JSON payloadMime, a UTF-8 string (CSV, XML, text). Default null' })),
     payloadBase64: Type.Optional(Type.String({ maxLength: 14_000_000, description: 'binary payload; needs a non-JSON payloadMime' })),
-    payloadMime: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'default application/json; charset=utf-8' })),
+    payloadMime: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: MEDIA_TYPE_PATTERN, description: 'a media type; default application/json; charset=utf-8' })),
     outputMode: Type.Optional(Type.Union([Type.Literal('transient'), Type.Literal('managed')], { description: 'default transient (kept 24 h)' })),
     entry: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'path of the document in the version, default index.html' })),
     fileName: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'default <businessKey or job id>.pdf' })),
@@ -57,7 +58,7 @@ export const renderJobRoutes = (ctx: AppContext, closing: AbortSignal): FastifyP
   };
 
   app.post('/render-jobs', {
-    config: { idempotent: true },
+    config: { idempotent: true, role: 'editor', tooLargeCode: 'render_payload_too_large' },
     bodyLimit: 16 * 1024 * 1024,
     schema: {
       operationId: 'createRenderJob', summary: 'Queue a render job (202); ?wait=N holds the answer until it ends', tags: ['Render jobs'],
@@ -66,7 +67,7 @@ export const renderJobRoutes = (ctx: AppContext, closing: AbortSignal): FastifyP
   }, async (req, reply) => reply.code(202).send(await accepted(await jobs.createRenderJob(d, req.caller, req.body), req.query.wait, req.caller)));
 
   app.post('/deploys/:deployId/render-jobs', {
-    config: { idempotent: true },
+    config: { idempotent: true, role: 'editor', tooLargeCode: 'render_payload_too_large' },
     bodyLimit: 16 * 1024 * 1024,
     schema: {
       operationId: 'createDeployRenderJob', summary: 'Queue a render job of this deploy (a body deployId must match)', tags: ['Render jobs'],
@@ -131,7 +132,7 @@ export const renderJobRoutes = (ctx: AppContext, closing: AbortSignal): FastifyP
 
     app.post(`/pdfs/:pdfId/${kind}`, {
       schema: {
-        operationId: `${kind}Pdf`, summary: `Create a signed ${kind} link (${disposition}) to a managed PDF`, tags: ['Managed PDFs'],
+        operationId: kind === 'download' ? 'createPdfDownload' : 'createPdfPreview', summary: `Create a signed ${kind} link (${disposition}) to a managed PDF`, tags: ['Managed PDFs'],
         params: PdfParams, body: LinkBody, response: { 200: Access, ...errors(404) },
       },
     }, async (req) => jobs.pdfLink(d, req.caller, req.params.pdfId, disposition, req.body.expiresInSeconds));

@@ -35,7 +35,7 @@ export const uploadRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
   app.post('/upload-sessions', {
-    config: { idempotent: true },
+    config: { idempotent: true, role: 'editor', tooLargeCode: 'upload_session_too_large' },
     bodyLimit: 4 * 1024 * 1024,
     schema: {
       operationId: 'createUploadSession', summary: 'Start an upload: send the manifest, get a session and its upload token (shown once)', tags,
@@ -72,7 +72,7 @@ export const uploadRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
 
   app.put('/upload-sessions/:uploadSessionId/blobs/:sha256', {
     schema: {
-      operationId: 'uploadBlob', summary: 'Upload one blob\'s raw bytes (application/octet-stream); hash and size are verified', tags,
+      operationId: 'uploadUploadSessionBlob', summary: 'Upload one blob\'s raw bytes (application/octet-stream); hash and size are verified', tags,
       params: Type.Object({ uploadSessionId: Id('us'), sha256: Sha256 }), headers: TokenHeaders,
       consumes: ['application/octet-stream'],
       body: Type.Unsafe<Readable>({ description: `raw bytes, ≤ ${UPLOAD_LIMITS.maxSingleFileBytes} bytes` }),
@@ -87,6 +87,10 @@ export const uploadRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
   }, async (req) => {
     if (!req.body || typeof (req.body as Readable).pipe !== 'function') {
       throw Errors.invalidInput('Send the blob as "Content-Type: application/octet-stream".');
+    }
+    // refused before a byte is read (the connection closes after a short drain, see plugins/bodies.ts)
+    if (Number(req.headers['content-length']) > UPLOAD_LIMITS.maxSingleFileBytes) {
+      throw Errors.uploadBlobBodyTooLarge(`The body is ${req.headers['content-length']} bytes; blobs are limited to ${UPLOAD_LIMITS.maxSingleFileBytes} bytes.`);
     }
     return uploads.putBlob(d, req.caller, req.params.uploadSessionId, req.headers['x-upload-token'], req.params.sha256, req.body as Readable);
   });

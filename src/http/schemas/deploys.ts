@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { SLUG_PATTERN } from '../../domain/deploys.js';
+import { MEDIA_TYPE_PATTERN } from '../../domain/media-type.js';
 import { Id, Millis } from './common.js';
 
 export const Slug = Type.String({ pattern: SLUG_PATTERN, maxLength: 63, description: 'lowercase letters, digits and "-", 1–63 chars' });
@@ -37,7 +38,7 @@ export const FileEntry = Type.Object(
     path: Type.String({ minLength: 1, maxLength: 1024, description: 'relative POSIX path, normalised, ≤ 512 bytes' }),
     sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: '64 lowercase hex characters' }),
     size: Type.Integer({ minimum: 0, description: 'bytes' }),
-    mime: Type.String({ minLength: 1, maxLength: 255, description: 'served as Content-Type when rendering' }),
+    mime: Type.String({ minLength: 1, maxLength: 255, pattern: MEDIA_TYPE_PATTERN, description: 'a media type (`type/subtype; name=value`), served as Content-Type when rendering' }),
   },
   { title: 'FileEntry', additionalProperties: false },
 );

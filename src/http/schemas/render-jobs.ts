@@ -10,7 +10,7 @@ export const RenderJob = Type.Object(
     businessKey: Type.Union([Type.String(), Type.Null()]),
     entry: Type.String(),
     status: Type.String({ enum: [...RENDER_JOB_STATUSES] }),
-    attempt: Type.Integer({ description: 'attempts started so far' }),
+    attempt: Type.Integer({ description: 'retries so far: 0 while the first attempt runs and after it succeeds, 1 during the first retry…' }),
     maxAttempts: Type.Integer(),
     outputMode: Type.String({ enum: ['transient', 'managed'] }),
     requestedAt: Millis(), startedAt: NullableMillis(), finishedAt: NullableMillis(),
