@@ -113,6 +113,25 @@ describe('OpenAPI', () => {
     expect((await s.request('PATCH', '/v1/account')).status).toBe(200);
   });
 
+  it('the published operationIds, a required X-Upload-Token on the upload routes, and the webhooks section (spec §9.2)', () => {
+    const ops = new Map<string, string>();
+    for (const [path, methods] of Object.entries<any>(doc.paths)) for (const [m, op] of Object.entries<any>(methods)) ops.set(op.operationId, `${m.toUpperCase()} ${path}`);
+    expect(ops.get('uploadUploadSessionBlob')).toBe('PUT /v1/upload-sessions/{uploadSessionId}/blobs/{sha256}');
+    expect(ops.get('createPdfDownload')).toBe('POST /v1/pdfs/{pdfId}/download');
+    expect(ops.get('createPdfPreview')).toBe('POST /v1/pdfs/{pdfId}/preview');
+    expect(ops.get('createRenderJob')).toBe('POST /v1/render-jobs');
+    expect(ops.get('createDeployRenderJob')).toBe('POST /v1/deploys/{deployId}/render-jobs');
+    expect(ops.get('updateApiKey')).toBe('PATCH /v1/api-keys/{keyId}');
+    for (const [path, m] of [['/v1/upload-sessions/{uploadSessionId}/blobs/{sha256}', 'put'], ['/v1/upload-sessions/{uploadSessionId}/commit', 'post']]) {
+      expect(doc.paths[path][m].parameters.find((p: any) => p.name === 'x-upload-token'), path).toMatchObject({ in: 'header', required: true });
+    }
+    const hook = doc.webhooks['render.job.terminated'].post;
+    expect(hook.parameters.map((p: any) => p.name)).toEqual([
+      'Press-Webhook-Event', 'Press-Webhook-Id', 'Press-Webhook-Delivery', 'Press-Webhook-Attempt', 'Press-Webhook-Timestamp', 'Press-Webhook-Signature', 'User-Agent',
+    ]);
+    expect(Object.keys(hook.requestBody.content['application/json'].schema.properties)).toEqual(['id', 'type', 'createdAt', 'data']);
+  });
+
   it('/docs serves the HTML documentation UI without auth', async () => {
     const res = await s.request('GET', '/docs', { key: null });
     expect(res.status).toBe(200);

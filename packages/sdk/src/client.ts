@@ -94,6 +94,9 @@ export class PressCloud {
     create: (body: JsonBody<'/v1/api-keys', 'post'>, o: CreateOptions = {}) =>
       this.http.request('post', '/v1/api-keys', { ...o, body, headers: { 'idempotency-key': o.idempotencyKey ?? newIdempotencyKey() } }),
     disable: (keyId: string, o: CallOptions = {}) => this.http.request('delete', '/v1/api-keys/{keyId}', { ...o, path: { keyId } }),
+    /** `{disabled: false}` enables a disabled key again */
+    update: (keyId: string, body: JsonBody<'/v1/api-keys/{keyId}', 'patch'>, o: CallOptions = {}) =>
+      this.http.request('patch', '/v1/api-keys/{keyId}', { ...o, path: { keyId }, body, retry: 'safe' }),
   };
 
   readonly deploys = {

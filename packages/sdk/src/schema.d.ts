@@ -54,7 +54,8 @@ export interface paths {
         delete: operations["disableApiKey"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Disable an API key or enable it again (admin) */
+        patch: operations["updateApiKey"];
         trace?: never;
     };
     "/v1/usage": {
@@ -275,7 +276,7 @@ export interface paths {
         };
         get?: never;
         /** Upload one blob's raw bytes (application/octet-stream); hash and size are verified */
-        put: operations["uploadBlob"];
+        put: operations["uploadUploadSessionBlob"];
         post?: never;
         delete?: never;
         options?: never;
@@ -415,7 +416,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Create a signed download link (attachment) to a managed PDF */
-        post: operations["downloadPdf"];
+        post: operations["createPdfDownload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -449,7 +450,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Create a signed preview link (inline) to a managed PDF */
-        post: operations["previewPdf"];
+        post: operations["createPdfPreview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -597,7 +598,28 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "render.job.terminated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A render job ended (succeeded, failed or canceled)
+         * @description POSTed to the deploy's webhook URL. Any 2xx within 10 s is success; otherwise retried after 1 min, 5 min, 30 min, 2 h, 6 h and 12 h (7 attempts). Verify `Press-Webhook-Signature` before trusting the body.
+         */
+        post: operations["renderJobTerminated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** ErrorResponse */
@@ -1122,6 +1144,117 @@ export interface operations {
             };
         };
     };
+    updateApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description key_ id */
+                keyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description true disables the key, false enables it again */
+                    disabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** ApiKey */
+                        apiKey: {
+                            /** @description key_ id */
+                            id: string;
+                            name: string;
+                            role: "admin" | "editor" | "viewer";
+                            /** @description first characters of the key, to recognise it */
+                            prefix: string;
+                            /** @description Unix epoch milliseconds */
+                            createdAt: number;
+                            /** @description last use (updated at most once a minute) */
+                            lastUsedAt: number | null;
+                            /** @description Unix epoch milliseconds, or null */
+                            disabledAt: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request: invalid_input, invalid_path_param, invalid_query_param, invalid_header, or a hard limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description missing_authorization or invalid_api_key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description api_key_disabled or insufficient_permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (another account's resources are not found either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited or a quota is used up; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable: storage, database or renderer not ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     getUsage: {
         parameters: {
             query?: never;
@@ -1143,21 +1276,22 @@ export interface operations {
                             kind: "current_bill_period";
                             /** @description Unix epoch milliseconds */
                             start: number;
-                            /** @description Unix epoch milliseconds */
+                            /** @description end of the period (exclusive) */
                             end: number;
-                            /** @description Unix epoch milliseconds */
-                            usageDayStart: number;
-                            /** @description Unix epoch milliseconds */
-                            usageDayEndExclusive: number;
+                            /** @description YYYY-MM-DD (UTC) */
+                            usageDayStart: string;
+                            /** @description the day after the period ends */
+                            usageDayEndExclusive: string;
                         };
                         plan: {
+                            /** @description free, starter or pro; `unlimited` is the self-hosted default (an addition to the docs) */
                             key: string;
                             name: string;
                             currency: string;
                             interval: string;
                             monthlyPriceCents: number;
                         };
-                        /** @description null = unlimited */
+                        /** @description null = unlimited; bytes are binary (10 MB = 10 485 760) */
                         policy: {
                             allowExternalNetwork: boolean;
                             maxBytesPerDeployCommit: number | null;
@@ -1172,12 +1306,11 @@ export interface operations {
                         };
                         usageMeters: {
                             code: "deploy_commits" | "render_jobs" | "render_time_ms";
-                            /** @enum {string} */
-                            aggregation: "sum";
+                            aggregation: "count" | "sum";
                             totalQuantity: number;
-                            unit: string;
-                            version: number;
-                            limit: number | null;
+                            unit: "count" | "ms";
+                            /** @enum {string} */
+                            version: "1";
                         }[];
                         liveStorage: {
                             deployVersionStorageBytes: number;
@@ -1187,16 +1320,38 @@ export interface operations {
                         };
                         uploadLimits: {
                             maxSingleFileBytes: number;
-                            maxSessionBytes: number;
-                            maxSessionFiles: number;
                         };
                         storageMeters: {
-                            code: string;
-                            totalBytes: number;
-                            limitBytes: number | null;
+                            /** @enum {string} */
+                            code: "managed_pdf_storage";
+                            /** @enum {string} */
+                            aggregation: "daily_peak";
+                            /** @enum {string} */
+                            unit: "bytes";
+                            currentBytes: number;
+                            /** @description each day of the period so far, today included */
+                            peakBytesByDay: {
+                                /** @description YYYY-MM-DD (UTC) */
+                                day: string;
+                                peakBytes: number;
+                                /** @description peakBytes / 2^30 */
+                                peakGiBDay: number;
+                            }[];
+                            /** @description sum of the daily peaks */
+                            totalPeakBytes: number;
+                            totalPeakGiBDays: number;
+                            /** @enum {string} */
+                            version: "1";
                         }[];
-                        /** @description null: no billing provider is configured */
-                        bill: null;
+                        bill: {
+                            /** @description `none` when self-hosted (no billing provider) */
+                            provider: string;
+                            interval: string;
+                            /** @description Unix epoch milliseconds */
+                            periodStart: number;
+                            /** @description Unix epoch milliseconds */
+                            periodEnd: number;
+                        };
                         /** @description Unix epoch milliseconds */
                         generatedAt: number;
                     };
@@ -2026,7 +2181,7 @@ export interface operations {
                             sha256: string;
                             /** @description bytes */
                             size: number;
-                            /** @description served as Content-Type when rendering */
+                            /** @description a media type (`type/subtype; name=value`), served as Content-Type when rendering */
                             mime: string;
                         }[];
                         /** @description null on the last page */
@@ -2516,7 +2671,8 @@ export interface operations {
                     webhook?: {
                         enabled?: boolean;
                         url?: string | null;
-                        signingSecretAction?: "rotate" | "clear";
+                        /** @description enable: the deploy gets its own secret (if it has none); rotate: a new one; disable (or clear): the account secret signs. A new secret is shown once, in this response */
+                        signingSecretAction?: "enable" | "rotate" | "disable" | "clear";
                     };
                     env?: {
                         [key: string]: string | null;
@@ -2648,7 +2804,7 @@ export interface operations {
                         sha256: string;
                         /** @description bytes */
                         size: number;
-                        /** @description served as Content-Type when rendering */
+                        /** @description a media type (`type/subtype; name=value`), served as Content-Type when rendering */
                         mime: string;
                     }[];
                 };
@@ -2887,9 +3043,9 @@ export interface operations {
     getMissingBlobs: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
                 /** @description ustk_… returned when the session was created */
-                "x-upload-token"?: string;
+                "x-upload-token": string;
             };
             path: {
                 /** @description us_ id */
@@ -3004,12 +3160,12 @@ export interface operations {
             };
         };
     };
-    uploadBlob: {
+    uploadUploadSessionBlob: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
                 /** @description ustk_… returned when the session was created */
-                "x-upload-token"?: string;
+                "x-upload-token": string;
             };
             path: {
                 /** @description us_ id */
@@ -3018,7 +3174,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description raw bytes, ≤ 10000000 bytes */
+        /** @description raw bytes, ≤ 10485760 bytes */
         requestBody: {
             content: {
                 "application/octet-stream": unknown;
@@ -3133,9 +3289,9 @@ export interface operations {
     commitUploadSession: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
                 /** @description ustk_… returned when the session was created */
-                "x-upload-token"?: string;
+                "x-upload-token": string;
             };
             path: {
                 /** @description us_ id */
@@ -3316,7 +3472,7 @@ export interface operations {
                             entry: string;
                             /** @enum {string} */
                             status: "queued" | "rendering" | "retry_scheduled" | "succeeded" | "failed" | "canceled";
-                            /** @description attempts started so far */
+                            /** @description retries so far: 0 while the first attempt runs and after it succeeds, 1 during the first retry… */
                             attempt: number;
                             maxAttempts: number;
                             /** @enum {string} */
@@ -3428,11 +3584,11 @@ export interface operations {
                     deployVersionId?: string;
                     /** @description your reference (invoice number…); filterable */
                     businessKey?: string | null;
-                    /** @description any JSON value; canonicalised (sorted keys). Default null */
+                    /** @description any JSON value, canonicalised (sorted keys); with a non-JSON payloadMime, a UTF-8 string (CSV, XML, text). Default null */
                     payload?: unknown;
                     /** @description binary payload; needs a non-JSON payloadMime */
                     payloadBase64?: string;
-                    /** @description default application/json; charset=utf-8 */
+                    /** @description a media type; default application/json; charset=utf-8 */
                     payloadMime?: string;
                     /** @description default transient (kept 24 h) */
                     outputMode?: "transient" | "managed";
@@ -3467,7 +3623,7 @@ export interface operations {
                             entry: string;
                             /** @enum {string} */
                             status: "queued" | "rendering" | "retry_scheduled" | "succeeded" | "failed" | "canceled";
-                            /** @description attempts started so far */
+                            /** @description retries so far: 0 while the first attempt runs and after it succeeds, 1 during the first retry… */
                             attempt: number;
                             maxAttempts: number;
                             /** @enum {string} */
@@ -3607,11 +3763,11 @@ export interface operations {
                     deployVersionId?: string;
                     /** @description your reference (invoice number…); filterable */
                     businessKey?: string | null;
-                    /** @description any JSON value; canonicalised (sorted keys). Default null */
+                    /** @description any JSON value, canonicalised (sorted keys); with a non-JSON payloadMime, a UTF-8 string (CSV, XML, text). Default null */
                     payload?: unknown;
                     /** @description binary payload; needs a non-JSON payloadMime */
                     payloadBase64?: string;
-                    /** @description default application/json; charset=utf-8 */
+                    /** @description a media type; default application/json; charset=utf-8 */
                     payloadMime?: string;
                     /** @description default transient (kept 24 h) */
                     outputMode?: "transient" | "managed";
@@ -3646,7 +3802,7 @@ export interface operations {
                             entry: string;
                             /** @enum {string} */
                             status: "queued" | "rendering" | "retry_scheduled" | "succeeded" | "failed" | "canceled";
-                            /** @description attempts started so far */
+                            /** @description retries so far: 0 while the first attempt runs and after it succeeds, 1 during the first retry… */
                             attempt: number;
                             maxAttempts: number;
                             /** @enum {string} */
@@ -3795,7 +3951,7 @@ export interface operations {
                             entry: string;
                             /** @enum {string} */
                             status: "queued" | "rendering" | "retry_scheduled" | "succeeded" | "failed" | "canceled";
-                            /** @description attempts started so far */
+                            /** @description retries so far: 0 while the first attempt runs and after it succeeds, 1 during the first retry… */
                             attempt: number;
                             maxAttempts: number;
                             /** @enum {string} */
@@ -4022,7 +4178,7 @@ export interface operations {
                             entry: string;
                             /** @enum {string} */
                             status: "queued" | "rendering" | "retry_scheduled" | "succeeded" | "failed" | "canceled";
-                            /** @description attempts started so far */
+                            /** @description retries so far: 0 while the first attempt runs and after it succeeds, 1 during the first retry… */
                             attempt: number;
                             maxAttempts: number;
                             /** @enum {string} */
@@ -4422,7 +4578,7 @@ export interface operations {
             };
         };
     };
-    downloadPdf: {
+    createPdfDownload: {
         parameters: {
             query?: never;
             header?: never;
@@ -4635,7 +4791,7 @@ export interface operations {
             };
         };
     };
-    previewPdf: {
+    createPdfPreview: {
         parameters: {
             query?: never;
             header?: never;
@@ -5515,6 +5671,102 @@ export interface operations {
                         };
                     };
                 };
+            };
+        };
+    };
+    renderJobTerminated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description `render.job.terminated` */
+                "Press-Webhook-Event": string;
+                /** @description `evt_render_job_terminated_<jobId>`: the same for every attempt (deduplicate on it) */
+                "Press-Webhook-Id": string;
+                /** @description `whd_…`: this attempt */
+                "Press-Webhook-Delivery": string;
+                /** @description attempt number, from 1 */
+                "Press-Webhook-Attempt": number;
+                /** @description Unix seconds when the attempt was signed */
+                "Press-Webhook-Timestamp": number;
+                /** @description `v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`, keyed with the whole `whsec_…` secret (the deploy's, else the account's) */
+                "Press-Webhook-Signature": string;
+                /** @description `Press-Cloud-Webhooks/1.0` */
+                "User-Agent": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the event id, as Press-Webhook-Id */
+                    id: string;
+                    /** @constant */
+                    type: "render.job.terminated";
+                    /** @description Unix epoch milliseconds */
+                    createdAt: number;
+                    data: {
+                        /** RenderJob */
+                        job: {
+                            /** @description rj_ id */
+                            id: string;
+                            /** @description dpl_ id */
+                            deployId: string;
+                            /** @description dv_ id */
+                            deployVersionId: string;
+                            businessKey: string | null;
+                            entry: string;
+                            /** @enum {string} */
+                            status: "queued" | "rendering" | "retry_scheduled" | "succeeded" | "failed" | "canceled";
+                            /** @description retries so far: 0 while the first attempt runs and after it succeeds, 1 during the first retry… */
+                            attempt: number;
+                            maxAttempts: number;
+                            /** @enum {string} */
+                            outputMode: "transient" | "managed";
+                            /** @description Unix epoch milliseconds */
+                            requestedAt: number;
+                            /** @description Unix epoch milliseconds, or null */
+                            startedAt: number | null;
+                            /** @description Unix epoch milliseconds, or null */
+                            finishedAt: number | null;
+                            /** @description when a scheduled retry runs */
+                            nextAttemptAt: number | null;
+                            error: {
+                                code: string;
+                                message: string;
+                            } | null;
+                            output: {
+                                fileName: string;
+                                bytes: number;
+                                pageCount: number;
+                                /** @description transient outputs: when they are deleted; managed: null */
+                                expiresAt: number | null;
+                                expired: boolean;
+                                pdfId: string | null;
+                            } | null;
+                        };
+                        /** @description succeeded jobs only */
+                        output?: {
+                            fileName: string;
+                            bytes: number;
+                            pageCount: number;
+                            download: {
+                                /** @description signed link, valid 10 min from this attempt */
+                                url: string;
+                                expiresAt: number;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description received; any 2xx within 10 s ends the deliveries */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -39,7 +39,9 @@ export type InitArgs<P extends keyof paths, M extends HttpMethod> = {} extends R
  *
  * Retry policy: a request is *safe* to send again when it is a GET/PUT/DELETE, carries an `Idempotency-Key`
  * (the server replays the first answer), or is marked `retry: 'safe'`. Safe requests are retried on network errors,
- * 429 and 5xx; others only on 429 (the server refused before doing anything). `Retry-After` is honoured. A retry of
+ * 429 and 5xx; others only on 429 (the server refused before doing anything). A body the server refused is never
+ * sent again: a 4xx (413 `*_too_large`) is not retried, and neither is a connection closed while the body was still
+ * being written (EPIPE). `Retry-After` is honoured. A retry of
  * an idempotent create that meets `409 idempotency_key_in_use` (the first attempt is still running on the server)
  * waits and asks again. (openapi-fetch was considered: its middleware cannot re-send a request, and this is all the
  * client needs.)
@@ -101,7 +103,10 @@ export class Transport {
         res = await this.fetchImpl(url, { method: method.toUpperCase(), headers, body, signal: i.signal });
       } catch (err) {
         if (i.signal?.aborted) throw err;
-        if (safe && retriesLeft) {
+        // the server closed the connection while the body was still going out: it refused the body (too large, or
+        // answered early), and sending it again cannot succeed
+        const refused = body !== undefined && hasCode(err, 'EPIPE');
+        if (safe && retriesLeft && !refused) {
           await sleep(this.backoff(retries++), i.signal);
           continue;
         }
@@ -148,6 +153,13 @@ export class Transport {
     const exp = Math.min(MAX_BACKOFF_MS, this.baseDelayMs * 2 ** attempt);
     return Math.round(exp * (0.5 + Math.random() / 2));
   }
+}
+
+function hasCode(err: unknown, code: string): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
 }
 
 function jitter(ms: number) {

@@ -103,6 +103,13 @@ export const pdfs = {
   },
 };
 
+/** the policy entry that limits each usage meter per bill period */
+const METER_LIMIT = {
+  deploy_commits: 'maxDeployCommitsPerBillPeriod',
+  render_jobs: 'maxRenderJobsPerBillPeriod',
+  render_time_ms: 'maxRenderTimeMsPerBillPeriod',
+} as const;
+
 export async function usageCommand(flags: CommonFlags) {
   const client = await clientFrom(flags);
   const u = await client.usage.get();
@@ -112,7 +119,7 @@ export async function usageCommand(flags: CommonFlags) {
       `plan ${u.plan.name} (${u.plan.key}), period ${formatTime(u.period.start)} – ${formatTime(u.period.end)}`,
       ...table([
         ['METER', 'USED', 'LIMIT'],
-        ...u.usageMeters.map((m) => [m.code, `${m.totalQuantity} ${m.unit}`, limit(m.limit)]),
+        ...u.usageMeters.map((m) => [m.code, `${m.totalQuantity} ${m.unit}`, limit(u.policy[METER_LIMIT[m.code]])]),
         ['storage', formatBytes(u.liveStorage.totalBytes), limit(u.policy.storageLimitBytes, formatBytes)],
       ]),
     ],
