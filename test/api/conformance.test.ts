@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Role } from '../../src/ports/metadata-store.js';
+import type { Role } from '../../src/model/records.js';
 import type { TestServer } from '../helpers/server.js';
 import { deployFiles, manifest } from '../helpers/uploads.js';
 import { expectError, startApiServer } from './helpers.js';
