@@ -35,7 +35,7 @@ describe('render failures, blocked network and a browser crash', () => {
     const job = await createJob(s, { deployId, entry: 'missing/page.html' });
     const done = await waitTerminal(s, job.id);
     expect(done).toMatchObject({
-      status: 'failed', attempt: 1, maxAttempts: 3, nextAttemptAt: null, output: null,
+      status: 'failed', attempt: 0, maxAttempts: 3, nextAttemptAt: null, output: null,
       error: { code: 'render_entry_not_found', message: expect.any(String) },
     });
     expect(done.finishedAt).toBeGreaterThanOrEqual(done.startedAt);
@@ -133,7 +133,7 @@ describe('render failures, blocked network and a browser crash', () => {
       }
     }
     const done = await waitTerminal(s, job.id);
-    expect(done).toMatchObject({ status: 'failed', attempt: 3, maxAttempts: 3, nextAttemptAt: null, output: null, error: { code: 'render_page_crashed' } });
+    expect(done).toMatchObject({ status: 'failed', attempt: 2, maxAttempts: 3, nextAttemptAt: null, output: null, error: { code: 'render_page_crashed' } });
     expect(await s.deps.db.renderJobs.payload(job.id)).toBeNull();
     expect(delays[0]).toBeGreaterThanOrEqual(2000);
     expect(delays[0]).toBeLessThanOrEqual(2500);
