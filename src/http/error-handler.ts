@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, Errors } from '../domain/errors.js';
-import { isDependencyOutage } from '../ports/unavailable.js';
+import { isDependencyOutage } from '../model/unavailable.js';
 import { bodyTooLarge } from './plugins/bodies.js';
 
 const CONTEXT_CODE: Record<string, (m: string) => AppError> = {
