@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureServerBuilt } from '../helpers/build.js';
 import { ROOT } from '../helpers/processes.js';
+import { startTestBackend } from '../helpers/server.js';
 
 const BIN = join(ROOT, 'bin/press-cloud.js');
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
@@ -52,9 +53,17 @@ const stop = (child: ChildProcess) => new Promise<void>((resolve) => (child.exit
 
 describe('press-cloud, the operator CLI (built, child process)', () => {
   const children: ChildProcess[] = [];
+  const backends: { stop(): Promise<void> }[] = [];
+  /** A fresh store: a data dir, plus PostgreSQL and S3 under PRESS_TEST_BACKEND=distributed. */
+  const store = async () => {
+    const b = await startTestBackend();
+    backends.push(b);
+    return { PRESS_DATA_DIR: mkdtempSync(join(tmpdir(), 'press-operator-')), ...b.env };
+  };
   beforeAll(() => ensureServerBuilt(), 300_000);
   afterAll(async () => {
     await Promise.all(children.map(stop));
+    await Promise.all(backends.map((b) => b.stop()));
   });
 
   it('--version and --help on every command', async () => {
@@ -74,7 +83,7 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
   }, 120_000);
 
   it('accounts create|set-plan, keys create|list|disable', async () => {
-    const env = { PRESS_DATA_DIR: mkdtempSync(join(tmpdir(), 'press-operator-')) };
+    const env = await store();
     const created = await run(['accounts', 'create', 'acme', '--plan', 'free'], env);
     expect(created.code, created.stderr).toBe(0);
     const accountId = created.stdout.trim();
@@ -97,10 +106,10 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
   }, 120_000);
 
   it('a second serve on a busy port says so in one line; logs are JSON off a terminal and pretty on one', async () => {
-    const first = await serve({ PRESS_DATA_DIR: mkdtempSync(join(tmpdir(), 'press-serve-')), LOG_LEVEL: 'info' });
+    const first = await serve({ ...(await store()), LOG_LEVEL: 'info' });
     children.push(first.child);
     const port = new URL(first.url).port;
-    const second = await run(['serve'], { PORT: port, HOST: '127.0.0.1', PRESS_DATA_DIR: mkdtempSync(join(tmpdir(), 'press-serve-')) });
+    const second = await run(['serve'], { ...(await store()), PORT: port, HOST: '127.0.0.1' });
     expect(second.code).toBe(1);
     expect(second.stderr).toBe(`press-cloud: port ${port} on 127.0.0.1 is already in use (another press-cloud?); set PORT to another port.\n`);
     // stdout is a pipe here: one JSON object per line
@@ -108,8 +117,8 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
     expect(JSON.parse(listening!)).toMatchObject({ level: 30, msg: expect.stringContaining('Server listening') });
 
     // on a terminal (script(1) gives it one): pino-pretty's human-readable lines
-    const data = mkdtempSync(join(tmpdir(), 'press-serve-'));
-    const tty = await serve({}, ['script', '-qfec', `PORT=0 HOST=127.0.0.1 LOG_LEVEL=info PRESS_DATA_DIR=${data} ${process.execPath} ${BIN} serve`, '/dev/null']);
+    const vars = Object.entries(await store()).map(([k, v]) => `${k}='${v}'`).join(' ');
+    const tty = await serve({}, ['script', '-qfec', `env PORT=0 HOST=127.0.0.1 LOG_LEVEL=info ${vars} ${process.execPath} ${BIN} serve`, '/dev/null']);
     children.push(tty.child);
     const t0 = Date.now();
     while (!/INFO.*Server listening/.test(tty.output()) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
