@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { createAccount, disableApiKey, findAccount, issueApiKey, listApiKeys } from '../domain/accounts.js';
+import { createAccount, findAccount, issueApiKey, listApiKeys, updateApiKey } from '../domain/accounts.js';
 import type { Caller, DomainDeps } from '../domain/context.js';
 import { AppError } from '../domain/errors.js';
 import { isPlanKey } from '../domain/policy.js';
@@ -24,6 +24,7 @@ Usage:
   press-cloud keys create --account <account> [--role admin|editor|viewer] [--name <label>]
   press-cloud keys list --account <account>
   press-cloud keys disable <key-id> --account <account>
+  press-cloud keys enable <key-id> --account <account>
   press-cloud migrate-store [--from-data-dir <dir>] [--force] [--dry-run]
   press-cloud --version | --help | <command> --help
 
@@ -50,7 +51,8 @@ Moves the account (id or name) to the plan (unlimited, free, starter, pro); limi
   keys: `Usage:
   press-cloud keys create --account <account> [--role admin|editor|viewer] [--name <label>]   prints only the key
   press-cloud keys list --account <account>                                                  the account's keys
-  press-cloud keys disable <key-id> --account <account>                                      the key stops working`,
+  press-cloud keys disable <key-id> --account <account>                                      the key stops working
+  press-cloud keys enable <key-id> --account <account>                                       it works again`,
   'keys create': `Usage: press-cloud keys create --account <account> [--role admin|editor|viewer] [--name <label>]
 
 Creates an API key for the account (id or name) and prints only the key (pcak_…): it is stored hashed and cannot
@@ -61,6 +63,9 @@ Lists the account's API keys: id, prefix, role, name, created, last used, disabl
   'keys disable': `Usage: press-cloud keys disable <key-id> --account <account>
 
 Disables the API key (key_…): requests with it fail with 401 api_key_disabled.`,
+  'keys enable': `Usage: press-cloud keys enable <key-id> --account <account>
+
+Enables a disabled API key (key_…) again.`,
   'migrate-store': `Usage: press-cloud migrate-store [--from-data-dir <dir>] [--force] [--dry-run]
 
 Copies the embedded store (SQLite + disk under the data dir) to DATABASE_URL + S3_* (see docs/deploy.md).`,
@@ -192,15 +197,19 @@ async function keysList(args: string[]) {
   });
 }
 
-async function keysDisable(args: string[]) {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { account: { type: 'string' } } });
-  const keyId = positionals[0];
-  if (!keyId) throw new UsageError('keys disable needs a key id: press-cloud keys disable <key-id> --account <account>');
-  await withDeps(async (deps) => {
-    const account = await accountOf(deps, values.account, 'keys disable needs --account <id|name>');
-    await disableApiKey(deps, operator(account.id), keyId);
-    process.stdout.write(`disabled ${keyId}\n`);
-  });
+/** `keys disable` / `keys enable`: the key stops working, or works again. */
+function keysSetDisabled(disabled: boolean) {
+  const verb = disabled ? 'disable' : 'enable';
+  return async (args: string[]) => {
+    const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { account: { type: 'string' } } });
+    const keyId = positionals[0];
+    if (!keyId) throw new UsageError(`keys ${verb} needs a key id: press-cloud keys ${verb} <key-id> --account <account>`);
+    await withDeps(async (deps) => {
+      const account = await accountOf(deps, values.account, `keys ${verb} needs --account <id|name>`);
+      await updateApiKey(deps, operator(account.id), keyId, { disabled });
+      process.stdout.write(`${verb}d ${keyId}\n`);
+    });
+  };
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
@@ -209,7 +218,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   'accounts set-plan': accountsSetPlan,
   'keys create': keysCreate,
   'keys list': keysList,
-  'keys disable': keysDisable,
+  'keys disable': keysSetDisabled(true),
+  'keys enable': keysSetDisabled(false),
   // loaded on demand: it pulls in the PostgreSQL and S3 adapters, which `serve` loads only when configured
   'migrate-store': async (args) => (await import('./migrate-store.js')).migrateStoreCommand(args, () => loadConfig()),
 };

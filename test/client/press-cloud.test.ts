@@ -70,7 +70,7 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
     for (const flag of ['--version', '-v']) expect(await run([flag])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
     const top = await run(['--help']);
     expect(top.code).toBe(0);
-    for (const cmd of ['serve', 'accounts create', 'accounts set-plan', 'keys create', 'keys list', 'keys disable', 'migrate-store']) {
+    for (const cmd of ['serve', 'accounts create', 'accounts set-plan', 'keys create', 'keys list', 'keys disable', 'keys enable', 'migrate-store']) {
       expect(top.stdout).toContain(`press-cloud ${cmd}`);
       const help = await run([...cmd.split(' '), '--help']);
       expect(help.code, cmd).toBe(0);
@@ -82,7 +82,7 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
     expect(unknown.stderr).toContain('Unknown command "accounts rename"');
   }, 120_000);
 
-  it('accounts create|set-plan, keys create|list|disable', async () => {
+  it('accounts create|set-plan, keys create|list|disable|enable', async () => {
     const env = await store();
     const created = await run(['accounts', 'create', 'acme', '--plan', 'free'], env);
     expect(created.code, created.stderr).toBe(0);
@@ -103,6 +103,9 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
     expect(row).toMatch(/^key_\S+\s+pcak_\S+\s+viewer\s+ci\s+\d{4}-\S+\s+-\s+-$/);
     expect(await run(['keys', 'disable', keyId, '--account', 'acme'], env)).toMatchObject({ code: 0, stdout: `disabled ${keyId}\n` });
     expect((await run(['keys', 'list', '--account', 'acme'], env)).stdout.trim().split('\n')[1]).toMatch(/\d{4}-\d\d-\d\dT\S+Z$/);
+    expect(await run(['keys', 'enable', keyId, '--account', 'acme'], env)).toMatchObject({ code: 0, stdout: `enabled ${keyId}\n` });
+    expect((await run(['keys', 'list', '--account', 'acme'], env)).stdout.trim().split('\n')[1]).toMatch(/\s-$/);
+    expect((await run(['keys', 'enable', 'key_nope', '--account', 'acme'], env)).stderr).toContain('No API key key_nope');
   }, 120_000);
 
   it('a second serve on a busy port says so in one line; logs are JSON off a terminal and pretty on one', async () => {
