@@ -1,18 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
-
+// `source`: the workspace packages (@press-cloud/*) resolve to their TypeScript sources, as in tsconfig's
+// customConditions, so tests and typechecks never depend on a stale build.
 export default defineConfig({
-  resolve: {
-    // The workspace packages from their TypeScript sources (as tsconfig's `source` condition does), so tests
-    // never depend on a stale build; everything else resolves as Node resolves it.
-    alias: [
-      { find: /^@press-cloud\/sdk$/, replacement: src('sdk/src/index.ts') },
-      { find: /^@press-cloud\/sdk\/node$/, replacement: src('sdk/src/node/index.ts') },
-      { find: /^@press-cloud\/engine$/, replacement: src('engine/src/index.ts') },
-    ],
-  },
+  resolve: { conditions: ['source', 'module', 'node', 'development|production'] },
+  ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'], externalConditions: ['source'] } },
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     testTimeout: 30_000,
