@@ -6,6 +6,7 @@ import { PDFDocument } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pdfText } from '../helpers/pdf.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { runProcess } from '../helpers/processes.js';
 import { cleanEnv, press, PRESS_BIN, project, q, REPO, SIMPLE_DIR } from './support.js';
 
 /** A document that prints its env var LABEL and the secret's length, and is ready when it has. */
@@ -266,13 +267,7 @@ describe('press and press.toml as Press.js documents them (built CLI, child proc
     symlinkSync(join(REPO, 'node_modules/smol-toml'), join(mods, 'smol-toml'));
     const bin = join(mods, '@press-cloud/cli/bin/press.js');
     const dir = project(`[pdf.a]\ndir = ${q(SIMPLE_DIR)}\n`);
-    const run = (args: string[]) =>
-      new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('close', (code) => resolve({ code, stderr }));
-      });
+    const run = (args: string[]) => runProcess(process.execPath, [bin, ...args], { cwd: dir, env });
     const local = await run(['render']);
     expect(local.code).toBe(1);
     expect(local.stderr).toBe(

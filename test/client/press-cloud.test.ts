@@ -4,30 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureServerBuilt } from '../helpers/build.js';
-import { ROOT } from '../helpers/processes.js';
+import { ROOT, runProcess } from '../helpers/processes.js';
 import { startTestBackend } from '../helpers/server.js';
 
 const BIN = join(ROOT, 'bin/press-cloud.js');
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The built `press-cloud` (bin/press-cloud.js → dist/) as a child process, on its own data directory. */
-function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The built `press-cloud` (bin/press-cloud.js → dist/) as a child process. */
+const run = (args: string[], env: Record<string, string> = {}) =>
+  runProcess(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
 
 /** `serve` in the background until its banner names the URL (and the bootstrap key, on an empty data dir). */
 function serve(env: Record<string, string>, command: string[] = [process.execPath, BIN, 'serve']): Promise<{ child: ChildProcess; url: string; output: () => string }> {

@@ -1,23 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/processes.js';
+import { ROOT, runProcess } from '../helpers/processes.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** examples/render-invoice.sh, the README's first PDF, as a user runs it. */
-function script(env: Record<string, string>, out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(ROOT, 'examples/render-invoice.sh'), out], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const script = (env: Record<string, string>, out: string) =>
+  runProcess('bash', [join(ROOT, 'examples/render-invoice.sh'), out], { env: { ...process.env, ...env } });
 
 describe('examples/render-invoice.sh', () => {
   let s: TestServer;

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePackagesBuilt } from '../helpers/build.js';
+import { runProcess, type ProcessRun } from '../helpers/processes.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** the built CLI (packages/cli/dist, built here when stale), as `npm install @press-cloud/cli` installs it */
@@ -13,11 +14,7 @@ export const INVOICE_DIR = join(REPO, 'examples/invoice');
 export const NEVER_READY_DIR = join(REPO, 'test/fixtures/apps/never-ready');
 export const SIMPLE_DIR = join(REPO, 'test/fixtures/apps/simple');
 
-export interface PressRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type PressRun = ProcessRun;
 
 /** The environment of a CLI run: nothing of the developer's own login or Press Cloud variables leaks in. */
 export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
@@ -32,21 +29,7 @@ export function press(
   args: string[],
   opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void },
 ): Promise<PressRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PRESS_BIN, ...args], { cwd: opts.cwd ?? REPO, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-    opts.onSpawn?.(child);
-  });
+  return runProcess(process.execPath, [PRESS_BIN, ...args], { ...opts, cwd: opts.cwd ?? REPO });
 }
 
 /** A temp directory holding `press.toml` (and optional extra files). */
