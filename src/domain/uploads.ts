@@ -5,7 +5,7 @@ import { accountPolicy, checkQuota } from './usage.js';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
 import { hashToken, safeEqual } from './crypto.js';
-import { ConflictError } from '../model/errors.js';
+import { ConflictError, StorageLimitError } from '../model/errors.js';
 import { AppError, Errors } from './errors.js';
 import { insertDeploy, loadDeploy, requireAliasRole, checkAliasName, versionView } from './deploys.js';
 import { newId, newSecret } from './ids.js';
@@ -226,8 +226,12 @@ export async function commitUploadSession(deps: DomainDeps, caller: Caller, id: 
       bytes: s.requestedBytes, uploadSessionId: s.id, createdAt: now,
     };
     try {
-      await deps.db.uploads.commit({ session: s, version, aliases, now });
+      await deps.db.uploads.commit({ session: s, version, aliases, now, storageLimitBytes: policy.storageLimitBytes });
     } catch (err) {
+      // checked again here, not only when the session was opened: sessions opened at once must not all fit
+      if (err instanceof StorageLimitError) {
+        throw Errors.storageLimitExceeded(`This commit would bring storage to ${err.bytes} bytes; your plan's limit is ${err.limit} bytes.`);
+      }
       if (err instanceof ConflictError) {
         // no longer open: committed by a request whose lock had lapsed, or expired (sweep, deploy deleted) meanwhile
         const current = (await deps.db.uploads.get(caller.accountId, s.id)) ?? { ...s, status: 'expired' as const };

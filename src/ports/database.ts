@@ -72,9 +72,11 @@ export interface UploadSessionRepository {
   releaseCommitLock(sessionId: string): Promise<void>;
   /**
    * Atomically: creates the version and its files from the session manifest, marks the session committed,
-   * points the given aliases at the version, and records a `deploy_commits` usage record.
+   * points the given aliases at the version, and records a `deploy_commits` usage record. With `storageLimitBytes`,
+   * first throws StorageLimitError when the distinct blobs of the account's live versions and this session would
+   * exceed it (commits of one account are serialised for that check).
    */
-  commit(args: { session: UploadSessionRecord; version: DeployVersionRecord; aliases: string[]; now: number }): Promise<void>;
+  commit(args: { session: UploadSessionRecord; version: DeployVersionRecord; aliases: string[]; now: number; storageLimitBytes?: number | null }): Promise<void>;
   /** open sessions past their expiry become `expired`; returns how many */
   expire(now: number): Promise<number>;
 }

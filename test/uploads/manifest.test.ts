@@ -148,6 +148,30 @@ describe('plan limits and quotas', () => {
     expect(ok.status).toBe(201);
   });
 
+  it('storage is checked again at commit: of two sessions opened at once that each fit, only the first commit passes', async () => {
+    const f = await s.newAccount('storage-at-commit', 'free');
+    const dep = await newDeploy(s, f.keys.editor);
+    // a stored version that holds all but 100 bytes of the free plan's 1 GiB
+    const base = await createSession(s, { deployId: dep }, uniqueFiles(1, 'base'), f.keys.editor);
+    await uploadAll(s, base, f.keys.editor);
+    expect((await commit(s, base, { key: f.keys.editor })).status).toBe(201);
+    const nearlyFull = 1024 * MB - 100;
+    await s.sql('UPDATE deploy_version_files SET size = ? WHERE sha256 = ? RETURNING 1', [nearlyFull, base.manifest[0].sha256]);
+    await s.sql('UPDATE account_blobs SET size = ? WHERE sha256 = ? RETURNING 1', [nearlyFull, base.manifest[0].sha256]);
+    // each session alone fits (60 new bytes), so both open
+    const files = (p: string) => [{ path: 'x.txt', content: `${p}${'x'.repeat(59)}`.slice(0, 60), mime: 'text/plain' }];
+    const a = await createSession(s, { deployId: dep }, files('a'), f.keys.editor);
+    const b = await createSession(s, { deployId: dep }, files('b'), f.keys.editor);
+    await uploadAll(s, a, f.keys.editor);
+    await uploadAll(s, b, f.keys.editor);
+    const [first, second] = await Promise.all([commit(s, a, { key: f.keys.editor }), commit(s, b, { key: f.keys.editor })]);
+    const statuses = [first.status, second.status].sort();
+    expect(statuses).toEqual([201, 400]);
+    expectError([first, second].find((r) => r.status === 400)!, 400, 'storage_limit_exceeded');
+    const versions = (await s.request('GET', `/v1/deploys/${dep}/versions`, { key: f.keys.viewer })).body.items;
+    expect(versions).toHaveLength(2);
+  });
+
   it('deploy_commit_policy_limit_exceeded at commit when the plan shrank after the session was created', async () => {
     const acct = await s.newAccount('manifest-shrink');
     const session = await createSession(s, { createDeploy: { slug: uniqueSlug(), name: 'x' } }, uniqueFiles(60), acct.keys.editor);

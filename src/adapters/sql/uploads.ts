@@ -1,10 +1,18 @@
-import { ConflictError } from '../../model/errors.js';
+import { ConflictError, StorageLimitError } from '../../model/errors.js';
 import type { FileEntry } from '../../model/records.js';
 import type { AccountBlobRepository, UploadSessionRepository } from '../../ports/database.js';
 import { deployVersions, uploadSessionFiles, uploadSessions } from './catalogue.js';
 import { UPSERT_ALIAS } from './deploys.js';
 import type { SqlExecutor } from './executor.js';
 import { every, first, insertMany, insertRecord, scalar } from './query.js';
+
+/** bytes of the distinct blobs the account's live versions hold, together with one session's manifest */
+const COMMITTED_BYTES = `SELECT coalesce(sum(size), 0) AS n FROM (
+  SELECT f.sha256, f.size FROM deploy_version_files f JOIN deploy_versions v ON v.id = f.deploy_version_id JOIN deploys d ON d.id = v.deploy_id
+  WHERE v.account_id = ? AND d.deleted_at IS NULL
+  UNION
+  SELECT sha256, size FROM upload_session_files WHERE upload_session_id = ?
+) held`;
 
 export function uploadSessionRepository(x: SqlExecutor): UploadSessionRepository {
   return {
@@ -38,8 +46,15 @@ export function uploadSessionRepository(x: SqlExecutor): UploadSessionRepository
         [until, sessionId, now],
       )) === 1,
     releaseCommitLock: async (sessionId) => void (await x.run('UPDATE upload_sessions SET commit_lock_until = NULL WHERE id = ?', [sessionId])),
-    commit: ({ session, version, aliases, now }) =>
+    commit: ({ session, version, aliases, now, storageLimitBytes }) =>
       x.tx(async (t) => {
+        if (storageLimitBytes !== undefined && storageLimitBytes !== null) {
+          // a no-op write on the account row: PostgreSQL row-locks it, so the account's commits check one at a time
+          // (SQLite's BEGIN IMMEDIATE already serialises every write transaction)
+          await t.run('UPDATE accounts SET id = id WHERE id = ?', [session.accountId]);
+          const bytes = await scalar(t, COMMITTED_BYTES, [session.accountId, session.id]);
+          if (bytes > storageLimitBytes) throw new StorageLimitError(bytes, storageLimitBytes);
+        }
         const changed = await t.run(
           `UPDATE upload_sessions SET status = 'committed', committed_at = ?, commit_lock_until = NULL, deploy_version_id = ? WHERE id = ? AND status = 'open'`,
           [now, version.id, session.id],
