@@ -29,6 +29,10 @@ export interface Config {
   renderConcurrency: number | null;
   /** browser recycled after this many renders */
   browserRecycleAfter: number;
+  /** `process` (default for `serve`): renders run in a supervised child process; `inline`: in the API process */
+  renderIsolation: 'process' | 'inline';
+  /** V8 heap bound of the render process (MiB) */
+  renderProcessHeapMb: number;
   /** explicit Chromium binary */
   chromiumPath: string | null;
   /** render timeout of the self-hosted plan (default 60 s) */
@@ -155,6 +159,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     transientOutputTtlHours: int(env, 'PRESS_TRANSIENT_OUTPUT_TTL_HOURS', 24, 1, 24 * 365),
     renderConcurrency: env.PRESS_RENDER_CONCURRENCY ? int(env, 'PRESS_RENDER_CONCURRENCY', 1, 1, 256) : null,
     browserRecycleAfter: int(env, 'PRESS_BROWSER_RECYCLE_AFTER', 1000, 1, 1_000_000),
+    renderIsolation: env.PRESS_RENDER_ISOLATION === 'inline' ? 'inline' : 'process',
+    renderProcessHeapMb: int(env, 'PRESS_RENDER_PROCESS_HEAP_MB', 1024, 128, 65_536),
     chromiumPath: env.PRESS_CHROMIUM_PATH || null,
     renderTimeoutMs: int(env, 'PRESS_RENDER_TIMEOUT_MS', 60_000, 500, 600_000),
     allowExternalNetwork: bool(env, 'PRESS_ALLOW_EXTERNAL_NETWORK'),

@@ -86,7 +86,7 @@ async function serve(args: string[]) {
   const config = loadConfig();
   let server;
   try {
-    server = await startServer(config, { role });
+    server = await startServer(config, { role, renderProcess: config.renderIsolation === 'process' });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {

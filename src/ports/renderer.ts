@@ -209,6 +209,8 @@ export interface RendererStatus {
   error: string | null;
   /** the proxy the browser is pointed at, which refuses every request reaching it (Chromium engines) */
   networkGuard?: { proxy: string | null; refused: number };
+  /** when renders run in a supervised child process: its pid (null while restarting) and restarts */
+  renderProcess?: { pid: number | null; restarts: number };
 }
 
 export interface Renderer {

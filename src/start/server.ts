@@ -11,14 +11,20 @@ import type { AppContext } from '../http/context.js';
 import type { Renderer } from '../ports/renderer.js';
 import { ChromiumRenderer } from '../adapters/chromium/chromium-renderer.js';
 import { createDomainDeps } from './compose.js';
+import { bridgeQueue, RenderProcess } from './render-process.js';
+import os from 'node:os';
+import type { Logger } from '../model/logger.js';
 import { Metrics } from '../internal/metrics.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   deps: DomainDeps;
-  /** this process's renderer and worker (idle on the `api` role) */
+  /**
+   * this process's renderer and worker (idle on the `api` role); with `renderProcess`, the supervisor of the render
+   * process and a view of its renderer's status
+   */
   renderer: Renderer;
-  worker: RenderWorker;
+  worker: RenderWorker | RenderProcess;
   metrics: Metrics;
   /** the webhook sender (tests call `runOnce()`; `sweep()` runs it too) */
   webhooks: WebhookSender;
@@ -48,6 +54,11 @@ export interface StartOptions {
   renderer?: Renderer;
   /** render job lease (ms); a killed worker's job is retried after it lapses */
   leaseMs?: number;
+  /**
+   * role `all` without `renderer`: run the render worker and Chromium in a supervised child process, so that nothing
+   * a page does to them can stop the API (`press-cloud serve` does unless PRESS_RENDER_ISOLATION=inline)
+   */
+  renderProcess?: boolean;
 }
 
 /**
@@ -59,7 +70,32 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const renders = role !== 'api';
   const deps = await createDomainDeps(config, { clock: opts.clock });
   const boot = role === 'worker' ? null : await bootstrap(deps);
-  const renderer = opts.renderer ?? new ChromiumRenderer({
+  const isolated = role === 'all' && !opts.renderer && !!opts.renderProcess;
+  const rawJobs = deps.db.renderJobs;
+  const bridge = isolated ? bridgeQueue(deps.db) : null;
+  if (bridge) deps.db = bridge.db;
+  let log: Logger | null = null;
+  const supervisor = bridge
+    ? new RenderProcess({
+        deps,
+        bridge,
+        rawJobs,
+        config,
+        capacity: config.renderConcurrency ?? os.availableParallelism(),
+        maxHeapMb: config.renderProcessHeapMb,
+        logger: {
+          debug: (o, m) => log?.debug(o, m),
+          info: (o, m) => log?.info(o, m),
+          warn: (o, m) => log?.warn(o, m),
+          error: (o, m) => log?.error(o, m),
+        },
+        onAttempt: (e) => {
+          metrics.jobDuration.observe({ outcome: e.outcome }, e.renderMs / 1000);
+          if (e.code && e.outcome !== 'succeeded') metrics.renderFailures.inc({ code: e.code });
+        },
+      })
+    : null;
+  const renderer = supervisor?.renderer ?? opts.renderer ?? new ChromiumRenderer({
     outbound: deps.outbound,
     capacity: config.renderConcurrency ?? undefined,
     recycleAfterRenders: config.browserRecycleAfter,
@@ -75,7 +111,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       renderer: async () => {
         const st = renderer.status();
         if (!st.ready && st.error) throw new Error(`renderer not ready: ${st.error}`);
-        return { engine: st.engine, executablePath: st.executablePath, version: st.version, capacity: renderer.capacity, active: st.active, restarts: st.restarts };
+        return {
+          engine: st.engine, executablePath: st.executablePath, version: st.version, capacity: renderer.capacity, active: st.active, restarts: st.restarts,
+          isolation: supervisor ? { mode: 'process', ...st.renderProcess } : { mode: 'inline' },
+          networkGuard: st.networkGuard ?? null,
+        };
       },
     },
   };
@@ -96,7 +136,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     surface: role === 'worker' ? 'ops' : 'api',
     metrics,
   });
-  const worker = new RenderWorker(deps, renderer, {
+  log = app.log;
+  const worker = supervisor ?? new RenderWorker(deps, renderer, {
     leaseMs: opts.leaseMs ?? config.jobLeaseSeconds * 1000,
     logger: app.log,
     onAttempt: (e) => {
@@ -127,7 +168,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await webhooks.stop();
       await sweeping;
       await app.close();
-      if (!opts.renderer && renders) await renderer.close();
+      if (!opts.renderer && renders && !supervisor) await renderer.close();
       await deps.db.close();
     },
   };

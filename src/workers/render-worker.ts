@@ -10,6 +10,14 @@ import { blobKey } from '../domain/uploads.js';
 import { accountPolicy } from '../domain/usage.js';
 
 
+/** one job attempt's end, for metrics */
+export interface AttemptEvent {
+  job: RenderJobRecord;
+  outcome: 'succeeded' | 'failed' | 'retry_scheduled' | 'canceled' | 'lost';
+  code?: string;
+  renderMs: number;
+}
+
 export interface WorkerOptions {
   /** lease length; a worker that stops heartbeating loses its job after this long */
   leaseMs?: number;
@@ -17,7 +25,7 @@ export interface WorkerOptions {
   pollMs?: number;
   logger?: Logger;
   /** called after every job attempt (metrics) */
-  onAttempt?: (e: { job: RenderJobRecord; outcome: 'succeeded' | 'failed' | 'retry_scheduled' | 'canceled' | 'lost'; code?: string; renderMs: number }) => void;
+  onAttempt?: (e: AttemptEvent) => void;
 }
 
 /** Backoff before attempt n+1 (spec §5: 2 s, 8 s), with up to 25 % jitter so retries of a burst spread out. */

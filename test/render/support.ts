@@ -1,7 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { PRESS_CLOUD_FROM_SOURCE, ROOT } from '../helpers/processes.js';
 import type { RequestOpts, TestResponse, TestServer } from '../helpers/server.js';
 
 export { expectError, unknownId } from '../api/helpers.js';
@@ -108,4 +110,33 @@ export function storedObjects(where: string | Pick<TestServer, 'storedKeys'>, pr
   };
   walk(root, '');
   return out;
+}
+
+/** Starts `press-cloud serve` as a real child process; resolves with its URL and the bootstrap admin key. */
+export async function spawnServe(dataDir: string, backendEnv: Record<string, string>, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; key: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [...PRESS_CLOUD_FROM_SOURCE, 'serve'], {
+    cwd: ROOT,
+    env: { ...process.env, ...backendEnv, PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_JOB_LEASE_SECONDS: '2', LOG_LEVEL: 'warn', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stdout!.resume();
+  const ready = new Promise<{ url: string; key: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`press-cloud serve did not start:\n${err}`)), 30_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const url = /PRESS_CLOUD_API=(\S+)/.exec(err)?.[1];
+      const key = /PRESS_CLOUD_TOKEN=(pcak_\S+)/.exec(err)?.[1];
+      if (url && key) {
+        clearTimeout(timer);
+        resolve({ url, key });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`press-cloud serve exited (${code}):\n${err}`));
+    });
+  });
+  const { url, key } = await ready;
+  return { child, url, key, stderr: () => err };
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,38 +8,9 @@ import { ManualClock } from '../../src/domain/clock.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
 import { deployDir } from '../helpers/deploy-dir.js';
 import { pdfText } from '../helpers/pdf.js';
-import { alive, descendants, PRESS_CLOUD_FROM_SOURCE, ROOT } from '../helpers/processes.js';
+import { alive, descendants } from '../helpers/processes.js';
 import { startTestBackend, type TestServer } from '../helpers/server.js';
-import { PROBE_DIR, createJob, fetchBytes, httpClient, sleep, waitStatus, waitTerminal } from './support.js';
-
-/** Starts `press-cloud serve` as a real child process; resolves with its URL and the bootstrap admin key. */
-async function spawnServe(dataDir: string, backendEnv: Record<string, string>): Promise<{ child: ChildProcess; url: string; key: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [...PRESS_CLOUD_FROM_SOURCE, 'serve'], {
-    cwd: ROOT,
-    env: { ...process.env, ...backendEnv, PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, PRESS_JOB_LEASE_SECONDS: '2', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stdout!.resume();
-  const ready = new Promise<{ url: string; key: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`press-cloud serve did not start:\n${err}`)), 30_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const url = /PRESS_CLOUD_API=(\S+)/.exec(err)?.[1];
-      const key = /PRESS_CLOUD_TOKEN=(pcak_\S+)/.exec(err)?.[1];
-      if (url && key) {
-        clearTimeout(timer);
-        resolve({ url, key });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`press-cloud serve exited (${code}):\n${err}`));
-    });
-  });
-  const { url, key } = await ready;
-  return { child, url, key, stderr: () => err };
-}
+import { PROBE_DIR, createJob, fetchBytes, httpClient, sleep, spawnServe, waitStatus, waitTerminal } from './support.js';
 
 describe('a worker killed mid-render', () => {
   let dataDir = '';
