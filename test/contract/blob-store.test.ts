@@ -442,8 +442,8 @@ describe('S3BlobStore specifics', () => {
       clock: { now: () => now },
       linkSigningKey: Buffer.alloc(32, 7),
       settings: { signedUrls, publicUrl: 'http://api.test' },
-      queue: {
-        get: async (accountId: string, id: string) => (accountId === job.accountId && id === job.id ? job : null),
+      db: {
+        renderJobs: { get: async (accountId: string, id: string) => (accountId === job.accountId && id === job.id ? job : null) },
         pdfs: { get: async (accountId: string, id: string) => (accountId === pdf.accountId && id === pdf.id ? pdf : null) },
       },
     }) as unknown as DomainDeps;
