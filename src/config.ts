@@ -47,6 +47,12 @@ export interface Config {
   s3: S3Config | null;
   /** PRESS_SIGNED_URLS: who signs download/preview links, this server (`server`, default) or the object store (`s3`) */
   signedUrls: 'server' | 's3';
+  /** PRESS_SMTP_URL (smtp:// or smtps://): invitations are e-mailed through it; null = links are only shown */
+  smtpUrl: string | null;
+  /** PRESS_SMTP_FROM: the sender of those e-mails */
+  smtpFrom: string;
+  /** PRESS_PASSWORD_HASH_COST: log2 of scrypt's N for new password hashes (default 17 = 128 MiB per hash) */
+  passwordHashCost: number;
 }
 
 /** S3_* settings; credentials left null fall back to the AWS SDK's default chain (AWS_* env, profile, instance role). */
@@ -142,6 +148,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   if (dbUrl && !secretKey) {
     throw new ConfigError('PRESS_SECRET_KEY must be set when DATABASE_URL is set: every node needs the same key (e.g. openssl rand -hex 32).');
   }
+  const smtpUrl = env.PRESS_SMTP_URL || null;
+  if (smtpUrl && !/^smtps?:\/\/./.test(smtpUrl)) throw new ConfigError('PRESS_SMTP_URL must be an smtp:// or smtps:// URL (e.g. smtps://user:pass@smtp.example.com:465).');
   return Object.freeze({
     port: int(env, 'PORT', 8787, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -168,5 +176,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     databaseUrl: dbUrl,
     s3,
     signedUrls,
+    smtpUrl,
+    smtpFrom: env.PRESS_SMTP_FROM || 'Press Cloud <press-cloud@localhost>',
+    passwordHashCost: int(env, 'PRESS_PASSWORD_HASH_COST', 17, 10, 20),
   });
 }

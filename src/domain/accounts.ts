@@ -1,6 +1,7 @@
 import type { AccountRecord, ApiKeyRecord, Role } from '../model/records.js';
 import type { Caller, DomainDeps } from './context.js';
-import { requireRole } from './context.js';
+import { lesserRole, requireRole } from './context.js';
+import type { MemberRole } from '../model/people.js';
 import { hashToken, maskSecret } from './crypto.js';
 import { ConflictError } from '../model/errors.js';
 import { Errors } from './errors.js';
@@ -23,7 +24,10 @@ export function accountView(deps: DomainDeps, a: AccountRecord, revealedSecret?:
 }
 
 export function apiKeyView(k: ApiKeyRecord) {
-  return { id: k.id, name: k.name, role: k.role, prefix: k.prefix, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt, disabledAt: k.disabledAt };
+  return {
+    id: k.id, name: k.name, role: k.role, prefix: k.prefix, userId: k.userId ?? null, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt,
+    disabledAt: k.disabledAt,
+  };
 }
 
 export async function createAccount(deps: DomainDeps, input: { name: string; planKey?: PlanKey }): Promise<AccountRecord> {
@@ -87,9 +91,14 @@ export async function accountWebhookSecret(deps: DomainDeps, accountId: string):
 
 // ---- API keys ----
 
-/** Creates a key; the plaintext is returned once and only its hash is stored. */
-export async function issueApiKey(deps: DomainDeps, accountId: string, input: { name: string; role: Role }) {
+/**
+ * Creates a key; the plaintext is returned once and only its hash is stored. The key belongs to `userId` and acts
+ * with their membership; without one (the operator CLI) it belongs to the workspace's owner, or to nobody while the
+ * workspace has no users (the setup link then gives it to the new owner).
+ */
+export async function issueApiKey(deps: DomainDeps, accountId: string, input: { name: string; role: Role; userId?: string | null }) {
   const now = deps.clock.now();
+  const userId = input.userId !== undefined ? input.userId : (await deps.db.memberships.owner(accountId))?.userId ?? null;
   const key = newSecret('pcak');
   const record: ApiKeyRecord = {
     id: newId('key', now),
@@ -98,6 +107,7 @@ export async function issueApiKey(deps: DomainDeps, accountId: string, input: { 
     role: input.role,
     prefix: key.slice(0, 12),
     keyHash: hashToken(key),
+    userId,
     createdAt: now,
     lastUsedAt: null,
     disabledAt: null,
@@ -108,7 +118,7 @@ export async function issueApiKey(deps: DomainDeps, accountId: string, input: { 
 
 export async function createApiKey(deps: DomainDeps, caller: Caller, input: { name: string; role: Role }) {
   requireRole(caller, 'admin', 'Creating API keys');
-  return issueApiKey(deps, caller.accountId, input);
+  return issueApiKey(deps, caller.accountId, { ...input, userId: caller.userId });
 }
 
 export async function listApiKeys(deps: DomainDeps, caller: Caller, query: { cursor?: string; limit?: number }) {
@@ -139,7 +149,7 @@ const KEY_SHAPE = /^pcak_[A-Za-z0-9_-]{20,128}$/;
 const TOUCH_INTERVAL_MS = 60_000;
 
 /** Resolves a bearer token to its caller, or throws the spec's 401/403 errors. */
-export async function authenticate(deps: DomainDeps, authorization: string | undefined): Promise<Caller> {
+export async function authenticate(deps: DomainDeps, authorization: string | undefined, requestId: string | null = null): Promise<Caller> {
   if (!authorization) throw Errors.missingAuthorization('Send the API key as "Authorization: Bearer pcak_...".');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!m) throw Errors.missingAuthorization('The Authorization header must use the Bearer scheme: "Authorization: Bearer pcak_...".');
@@ -148,9 +158,16 @@ export async function authenticate(deps: DomainDeps, authorization: string | und
   const k = await deps.db.apiKeys.getByHash(hashToken(token));
   if (!k) throw Errors.invalidApiKey('The API key is not recognised.');
   if (k.disabledAt !== null) throw Errors.apiKeyDisabled('This API key has been disabled; enable the key in the dashboard (PATCH /v1/api-keys/{keyId} {"disabled": false}) or use another.');
+  // The key acts with its creator's current membership: removed → no access, demoted → at most the new role.
+  let role: MemberRole = k.role;
+  if (k.userId) {
+    const m = await deps.db.memberships.get(k.accountId, k.userId);
+    if (!m) throw Errors.insufficientPermission('The user who created this API key is no longer a member of its workspace; ask an admin for a new key.');
+    role = lesserRole(k.role, m.role);
+  }
   const now = deps.clock.now();
   if (k.lastUsedAt === null || now - k.lastUsedAt > TOUCH_INTERVAL_MS) await deps.db.apiKeys.touch(k.id, now);
-  return { accountId: k.accountId, keyId: k.id, role: k.role };
+  return { accountId: k.accountId, keyId: k.id, userId: k.userId ?? null, role, requestId };
 }
 
 /**

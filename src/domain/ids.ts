@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
-export type IdPrefix = 'acct' | 'dpl' | 'dv' | 'us' | 'ustk' | 'rj' | 'pdf' | 'evt' | 'pcak' | 'whsec' | 'key' | 'whd';
+export type IdPrefix = 'acct' | 'dpl' | 'dv' | 'us' | 'ustk' | 'rj' | 'pdf' | 'evt' | 'pcak' | 'whsec' | 'key' | 'whd' | 'usr' | 'ses' | 'mem' | 'inv' | 'aud';
 
 let lastTime = -1;
 let lastRandom: number[] = [];
@@ -45,7 +45,7 @@ export function newId(prefix: IdPrefix, now = Date.now()): string {
 }
 
 /** A secret token: prefix + 32 random bytes, base64url (256 bits). */
-export function newSecret(prefix: 'pcak' | 'ustk' | 'whsec'): string {
+export function newSecret(prefix: 'pcak' | 'ustk' | 'whsec' | 'pcses' | 'pcinv' | 'pcsetup'): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 

@@ -79,6 +79,9 @@ export const PLANS: Record<PlanKey, Plan> = {
   },
 };
 
+/** Members per workspace (spec §10): Free and Starter owner only, Pro 5; self-hosted `unlimited` has no limit. */
+export const MEMBER_LIMITS: Record<PlanKey, number | null> = { free: 1, starter: 1, pro: 5, unlimited: null };
+
 export function isPlanKey(v: string): v is PlanKey {
   return (PLAN_KEYS as readonly string[]).includes(v);
 }

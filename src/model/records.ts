@@ -15,6 +15,8 @@ export interface AccountRecord {
   /** encrypted (see domain/crypto) */
   webhookSigningSecret: string;
   createdAt: number;
+  /** the user whose personal workspace this is; null for team workspaces and accounts made by the operator */
+  personalUserId?: string | null;
 }
 
 export interface ApiKeyRecord {
@@ -24,6 +26,8 @@ export interface ApiKeyRecord {
   role: Role;
   prefix: string;
   keyHash: string;
+  /** the user who created the key (it acts with their current membership); null: made before the workspace had users */
+  userId?: string | null;
   createdAt: number;
   lastUsedAt: number | null;
   disabledAt: number | null;

@@ -1,4 +1,5 @@
 import type { PageRequest } from '../model/pagination.js';
+import type { PeopleRepositories } from './people.js';
 import type {
   AccountRecord, AliasRecord, ApiKeyRecord, DeployRecord, DeployVar, DeployVersionRecord, FileEntry, IdempotencyRecord,
   IdempotencyScope, JobFilter, JobPayload, PdfRecord, RenderJobRecord, RenderJobStatus, StoredPdf, SucceededOutput, UploadSessionRecord,
@@ -194,7 +195,10 @@ export interface PdfRepository {
   storedBetween(accountId: string, from: number, to: number): Promise<StoredPdf[]>;
 }
 
-export interface Database {
+/** The repositories a transaction hands out: all but the render queue, which keeps its own transactions and wake-ups. */
+export type Transactional = Omit<Database, 'renderJobs' | 'ping' | 'close' | 'transaction'>;
+
+export interface Database extends PeopleRepositories {
   accounts: AccountRepository;
   apiKeys: ApiKeyRepository;
   deploys: DeployRepository;
@@ -207,6 +211,11 @@ export interface Database {
   webhooks: WebhookRepository;
   renderJobs: RenderJobRepository;
   pdfs: PdfRepository;
+  /**
+   * Runs `fn` in one write transaction: the repositories handed to it join the transaction (the audit log is written
+   * with the change it records). `fn` must have no effects outside the database: PostgreSQL may re-run it whole.
+   */
+  transaction<T>(fn: (tx: Transactional) => Promise<T>): Promise<T>;
   /** cheap liveness query for /readyz */
   ping(): Promise<void>;
   /** closes the connection(s): pool, LISTEN session or file */

@@ -54,6 +54,12 @@ export async function createDatabase(config: Pick<Config, 'databaseUrl' | 'dataD
   return openSqlite(join(config.dataDir, 'press.db'));
 }
 
+async function createMailer(url: string, from: string) {
+  // nodemailer loads only when SMTP is configured
+  const { SmtpMailer } = await import('../adapters/smtp/smtp-mailer.js');
+  return new SmtpMailer(url, from);
+}
+
 /** Composition root: the domain's ports on the configured backends (embedded by default). */
 export async function createDomainDeps(config: Config, opts: { clock?: Clock } = {}): Promise<DomainDeps> {
   // the data dir holds the database, the secrets key and stored files: the server's user only
@@ -66,6 +72,7 @@ export async function createDomainDeps(config: Config, opts: { clock?: Clock } =
     blobs,
     clock: opts.clock ?? systemClock,
     secretBox: new SecretBox(secretKey),
+    mailer: config.smtpUrl ? await createMailer(config.smtpUrl, config.smtpFrom) : null,
     linkSigningKey: Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'press-cloud signed links v1', 32)),
     outbound: createOutbound(),
     settings: {
@@ -75,6 +82,8 @@ export async function createDomainDeps(config: Config, opts: { clock?: Clock } =
       transientOutputTtlMs: config.transientOutputTtlHours * 3_600_000,
       unlimitedPolicy: { maxRenderTimeoutMs: config.renderTimeoutMs, allowExternalNetwork: config.allowExternalNetwork },
       signedUrls: config.signedUrls,
+      passwordHashCost: config.passwordHashCost,
+      secureCookies: (config.publicUrl ?? '').startsWith('https:'),
     },
   };
 }

@@ -2,6 +2,9 @@ import type {
   AccountRecord, AliasRecord, ApiKeyRecord, DeployRecord, DeployVersionRecord, PdfRecord, RenderJobRecord,
   UploadSessionRecord, WebhookDeliveryRecord, WebhookEventRecord,
 } from '../../model/records.js';
+import type {
+  AuditEntryRecord, InvitationRecord, MembershipRecord, SessionRecord, SetupTokenRecord, UserRecord,
+} from '../../model/people.js';
 import type { Row } from './executor.js';
 
 /**
@@ -44,9 +47,9 @@ function table<R>(name: string, fields: { [K in keyof R]-?: ColumnType }, primar
 
 const T = 'text', I = 'int', B = 'bool', BYTES = 'bytes';
 
-export const accounts = table<AccountRecord>('accounts', { id: T, name: T, planKey: T, webhookSigningSecret: T, createdAt: I });
+export const accounts = table<AccountRecord>('accounts', { id: T, name: T, planKey: T, webhookSigningSecret: T, createdAt: I, personalUserId: T });
 export const apiKeys = table<ApiKeyRecord>('api_keys', {
-  id: T, accountId: T, name: T, role: T, prefix: T, keyHash: T, createdAt: I, lastUsedAt: I, disabledAt: I,
+  id: T, accountId: T, name: T, role: T, prefix: T, keyHash: T, userId: T, createdAt: I, lastUsedAt: I, disabledAt: I,
 });
 export const deploys = table<DeployRecord>('deploys', {
   id: T, accountId: T, slug: T, name: T, createdAt: I, deletedAt: I, webhookEnabled: B, webhookUrl: T, webhookSigningSecret: T,
@@ -102,10 +105,26 @@ export const webhookDeliveries = table<WebhookDeliveryRecord>('webhook_deliverie
   createdAt: I, deliveredAt: I, nextAttemptAt: I, durationMs: I, leaseOwner: T, leaseExpiresAt: I,
 });
 
+export const users = table<UserRecord>('users', { id: T, email: T, name: T, passwordHash: T, createdAt: I, passwordChangedAt: I });
+export const sessions = table<SessionRecord>('sessions', {
+  id: T, userId: T, tokenHash: T, createdAt: I, lastSeenAt: I, expiresAt: I, userAgent: T, ip: T,
+});
+export const setupTokens = table<SetupTokenRecord>('setup_tokens', { tokenHash: T, createdAt: I, expiresAt: I }, ['token_hash']);
+export const memberships = table<MembershipRecord>('memberships', { id: T, accountId: T, userId: T, role: T, createdAt: I });
+export const invitations = table<InvitationRecord>('invitations', {
+  id: T, accountId: T, email: T, role: T, tokenHash: T, invitedByUserId: T, createdAt: I, expiresAt: I, acceptedAt: I,
+  acceptedByUserId: T, revokedAt: I,
+});
+export const auditLog = table<AuditEntryRecord>('audit_log', {
+  id: T, accountId: T, action: T, actorType: T, actorId: T, actorUserId: T, targetType: T, targetId: T, requestId: T,
+  details: T, createdAt: I,
+});
+
 /** Every table, parents before children (foreign keys): the order to copy or create them in. */
 export const TABLES: readonly Table[] = [
-  accounts, apiKeys, deploys, deployVars, deployVersions, deployVersionFiles, aliases, uploadSessions, uploadSessionFiles,
+  users, accounts, apiKeys, deploys, deployVars, deployVersions, deployVersionFiles, aliases, uploadSessions, uploadSessionFiles,
   accountBlobs, usageRecords, idempotencyKeys, renderJobs, renderJobPayloads, pdfs, webhookEvents, webhookDeliveries,
+  sessions, setupTokens, memberships, invitations, auditLog,
 ] as Table[];
 
 /** A row of `t` → its record; columns outside the catalogue (aggregates such as `n`) keep their name. */

@@ -1,27 +1,41 @@
-import type { Database } from '../../ports/database.js';
+import type { Database, Transactional } from '../../ports/database.js';
 import { accountRepository, apiKeyRepository } from './accounts.js';
 import { aliasRepository, deployRepository, deployVersionRepository } from './deploys.js';
 import type { Dialect } from './dialect.js';
-import type { SqlConnection } from './executor.js';
+import type { SqlConnection, SqlExecutor } from './executor.js';
+import { auditLogRepository, invitationRepository, membershipRepository, sessionRepository, setupTokenRepository, userRepository } from './people.js';
 import { pdfRepository, SqlRenderJobs } from './render-jobs.js';
 import { accountBlobRepository, uploadSessionRepository } from './uploads.js';
 import { idempotencyRepository, usageRepository } from './usage.js';
 import { webhookRepository } from './webhooks.js';
 
+/** Every repository but the render queue on one executor: the connection's own, or a transaction's. */
+function repositories(x: SqlExecutor, dialect: Dialect): Transactional {
+  return {
+    accounts: accountRepository(x),
+    apiKeys: apiKeyRepository(x),
+    deploys: deployRepository(x),
+    versions: deployVersionRepository(x),
+    aliases: aliasRepository(x),
+    uploads: uploadSessionRepository(x),
+    blobs: accountBlobRepository(x),
+    usage: usageRepository(x),
+    idempotency: idempotencyRepository(x),
+    webhooks: webhookRepository(x, dialect),
+    pdfs: pdfRepository(x),
+    users: userRepository(x),
+    sessions: sessionRepository(x),
+    setupTokens: setupTokenRepository(x),
+    memberships: membershipRepository(x),
+    invitations: invitationRepository(x),
+    audit: auditLogRepository(x),
+  };
+}
+
 /** The Database port on any SQL connection: the repositories are the shared SQL; the dialect adds what differs. */
+export interface SqlDatabase extends Transactional {}
 export class SqlDatabase implements Database {
-  readonly accounts;
-  readonly apiKeys;
-  readonly deploys;
-  readonly versions;
-  readonly aliases;
-  readonly uploads;
-  readonly blobs;
-  readonly usage;
-  readonly idempotency;
-  readonly webhooks;
   readonly renderJobs;
-  readonly pdfs;
 
   constructor(
     /** the executor (tests and migrate-store read through it; the domain never does) */
@@ -29,18 +43,12 @@ export class SqlDatabase implements Database {
     readonly dialect: Dialect,
     private readonly onClose: () => Promise<void> = async () => {},
   ) {
-    this.accounts = accountRepository(sql);
-    this.apiKeys = apiKeyRepository(sql);
-    this.deploys = deployRepository(sql);
-    this.versions = deployVersionRepository(sql);
-    this.aliases = aliasRepository(sql);
-    this.uploads = uploadSessionRepository(sql);
-    this.blobs = accountBlobRepository(sql);
-    this.usage = usageRepository(sql);
-    this.idempotency = idempotencyRepository(sql);
-    this.webhooks = webhookRepository(sql, dialect);
+    Object.assign(this, repositories(sql, dialect));
     this.renderJobs = new SqlRenderJobs(sql, dialect);
-    this.pdfs = pdfRepository(sql);
+  }
+
+  transaction<T>(fn: (tx: Transactional) => Promise<T>): Promise<T> {
+    return this.sql.tx((x) => fn(repositories(x, this.dialect)));
   }
 
   async ping() {

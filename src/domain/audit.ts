@@ -1,0 +1,69 @@
+import type { AuditEntryRecord, AuditFilter } from '../model/people.js';
+import type { Transactional } from '../ports/database.js';
+import type { Caller, DomainDeps } from './context.js';
+import { newId } from './ids.js';
+import { pageRequest, toPage } from './pagination.js';
+
+/*
+ * The audit log (spec §10): who changed keys, members, invitations, secrets, aliases, deploys, settings and
+ * workspaces, when, with which request. Entries are written through the persistence port in the same transaction as
+ * the change they describe, so a change is never without its entry (nor an entry without its change).
+ */
+
+/** Who acted: a request's caller, or the operator at the command line (`press-cloud users …`, setup link). */
+export type Actor = Caller | { operator: true; userId?: string | null };
+
+export interface AuditEvent {
+  action: string;
+  targetType: string;
+  targetId: string;
+  /** non-secret facts worth keeping (names, roles); never secrets or tokens */
+  details?: Record<string, unknown>;
+}
+
+export function auditEntry(deps: DomainDeps, accountId: string, actor: Actor, event: AuditEvent): AuditEntryRecord {
+  const now = deps.clock.now();
+  const byOperator = 'operator' in actor;
+  return {
+    id: newId('aud', now),
+    accountId,
+    action: event.action,
+    actorType: byOperator ? (actor.userId ? 'user' : 'operator') : actor.keyId ? 'api_key' : 'user',
+    actorId: byOperator ? actor.userId ?? null : actor.keyId ?? actor.userId ?? null,
+    actorUserId: actor.userId ?? null,
+    targetType: event.targetType,
+    targetId: event.targetId,
+    requestId: byOperator ? null : actor.requestId ?? null,
+    details: JSON.stringify(event.details ?? {}),
+    createdAt: now,
+  };
+}
+
+
+/** Runs `change` and records the event in one transaction. `change` must touch nothing but the database (it may re-run). */
+export async function audited<T>(deps: DomainDeps, accountId: string, actor: Actor, event: AuditEvent, change: (db: Transactional) => Promise<T>): Promise<T> {
+  return deps.db.transaction(async (tx) => {
+    const result = await change(tx);
+    await tx.audit.record(auditEntry(deps, accountId, actor, event));
+    return result;
+  });
+}
+
+export function auditEntryView(e: AuditEntryRecord) {
+  return {
+    id: e.id,
+    action: e.action,
+    actor: { type: e.actorType, id: e.actorId, userId: e.actorUserId },
+    target: { type: e.targetType, id: e.targetId },
+    requestId: e.requestId,
+    details: JSON.parse(e.details) as Record<string, unknown>,
+    createdAt: e.createdAt,
+  };
+}
+
+/** `GET /v1/audit-logs`: every member may read it, viewers included. */
+export async function listAuditLog(deps: DomainDeps, caller: Caller, query: AuditFilter & { cursor?: string; limit?: number }) {
+  const page = pageRequest(query);
+  const filter: AuditFilter = { actorId: query.actorId, action: query.action, targetId: query.targetId, from: query.from, to: query.to };
+  return toPage(await deps.db.audit.list(caller.accountId, filter, page), page.limit, auditEntryView);
+}
