@@ -22,6 +22,8 @@ import { webhookRoutes } from './http/routes/webhooks.js';
 import { jsonDepth } from './domain/canonical-json.js';
 import { Errors } from './domain/errors.js';
 import { MAX_ID_LENGTH } from './domain/ids.js';
+import { peopleRoutes } from './http/routes/people.js';
+import { memberRoutes } from './http/routes/members.js';
 import type { Metrics } from './internal/metrics.js';
 import { PACKAGE_VERSION } from './version.js';
 
@@ -117,8 +119,16 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
           'decisions where the Press.js docs are silent are listed in docs/api.md.',
       },
       servers: [{ url: '/' }],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'pcak_… API key' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'pcak_… API key' },
+          session: {
+            type: 'apiKey', in: 'cookie', name: 'press_session',
+            description: 'Signed-in user (POST /v1/sessions). Writes also need X-CSRF-Token; workspace routes need Press-Workspace.',
+          },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     transformObject: finishOpenApi,
@@ -162,6 +172,8 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     await v1.register(uploadRoutes(ctx));
     await v1.register(renderJobRoutes(ctx, closing.signal));
     await v1.register(webhookRoutes(ctx));
+    await v1.register(peopleRoutes(ctx));
+    await v1.register(memberRoutes(ctx));
     v1.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   }, { prefix: '/v1' });
 

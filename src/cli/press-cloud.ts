@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { createAccount, findAccount, issueApiKey, listApiKeys, updateApiKey } from '../domain/accounts.js';
 import type { Caller, DomainDeps } from '../domain/context.js';
 import { AppError } from '../domain/errors.js';
 import { isPlanKey } from '../domain/policy.js';
+import { createUser, resetPassword } from '../domain/users.js';
+import { addMemberAsOperator } from '../domain/workspaces.js';
+import { MEMBER_ROLES, type MemberRole } from '../model/people.js';
 import { createDomainDeps } from '../start/compose.js';
 import { startServer } from '../start/server.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -11,7 +15,8 @@ import { PACKAGE_VERSION } from '../version.js';
 const ENV_HELP = `Environment:
   PORT (8787)  HOST (127.0.0.1)  PRESS_DATA_DIR (./.press-data)  LOG_LEVEL (info)  LOG_FORMAT (pretty on a terminal, else json)
   PRESS_SECRET_KEY  PRESS_DEFAULT_PLAN (unlimited)  PRESS_PUBLIC_URL  PRESS_WEBHOOK_ALLOW_PRIVATE (false)
-  PRESS_RATE_LIMIT_PER_MINUTE (off)  PRESS_SWEEP_INTERVAL_SECONDS (60)  DATABASE_URL, S3_* (see docs/deploy.md)`;
+  PRESS_RATE_LIMIT_PER_MINUTE (off)  PRESS_SWEEP_INTERVAL_SECONDS (60)  DATABASE_URL, S3_* (see docs/deploy.md)
+  PRESS_SMTP_URL (off)  PRESS_SMTP_FROM  PRESS_PASSWORD_HASH_COST (17)`;
 
 /** Help of each command, shown by `press-cloud <command> --help` (and the overview by `press-cloud --help`). */
 const HELP: Record<string, string> = {
@@ -25,6 +30,8 @@ Usage:
   press-cloud keys list --account <account>
   press-cloud keys disable <key-id> --account <account>
   press-cloud keys enable <key-id> --account <account>
+  press-cloud users create --email <e-mail> [--name <name>] [--workspace <account> [--role <role>]] [--password-stdin]
+  press-cloud users reset-password --email <e-mail> [--password-stdin]
   press-cloud migrate-store [--from-data-dir <dir>] [--force] [--dry-run]
   press-cloud --version | --help | <command> --help
 
@@ -66,6 +73,18 @@ Disables the API key (key_…): requests with it fail with 401 api_key_disabled.
   'keys enable': `Usage: press-cloud keys enable <key-id> --account <account>
 
 Enables a disabled API key (key_…) again.`,
+  users: `Usage:
+  press-cloud users create --email <e-mail> [--name <name>] [--workspace <account> [--role <role>]] [--password-stdin]
+  press-cloud users reset-password --email <e-mail> [--password-stdin]`,
+  'users create': `Usage: press-cloud users create --email <e-mail> [--name <name>] [--workspace <account> [--role <role>]] [--password-stdin]
+
+Creates a user with their personal workspace and prints the user id. With --workspace the user also joins that
+account: as owner by default (for an account without owner, e.g. one made before users existed: its keys become
+the owner's), or with --role admin|editor|viewer. The password is read from stdin with --password-stdin; otherwise
+one is generated and printed once on stderr.`,
+  'users reset-password': `Usage: press-cloud users reset-password --email <e-mail> [--password-stdin]
+
+Sets a new password (read from stdin, or generated and printed once on stderr) and ends every session of the user.`,
   'migrate-store': `Usage: press-cloud migrate-store [--from-data-dir <dir>] [--force] [--dry-run]
 
 Copies the embedded store (SQLite + disk under the data dir) to DATABASE_URL + S3_* (see docs/deploy.md).`,
@@ -112,6 +131,14 @@ async function serve(args: string[]) {
   } else {
     process.stderr.write(`\nPress Cloud ${PACKAGE_VERSION} (${role}) is ready at ${base} (data in ${config.dataDir}). API docs: ${base}/docs\n` +
       `Need a key? press-cloud keys create --account default --role admin\n\n`);
+  }
+  if (server.setupUrl) {
+    // Printed on every start until the first user exists; each link works once and for 24 hours.
+    process.stderr.write(
+      `Finish setup: open this one-time link to create the first user (owner of "default"):\n\n  ${server.setupUrl}\n\n` +
+      `Headless: POST ${base}/v1/setup {"token": "<the part after #token=>", "email": …, "password": …},\n` +
+      `or: press-cloud users create --email you@example.com --workspace default\n\n`,
+    );
   }
   let stopping = false;
   const stop = async (signal: string) => {
@@ -212,6 +239,44 @@ function keysSetDisabled(disabled: boolean) {
   };
 }
 
+/** A password from stdin (--password-stdin), else a generated one that is printed once. */
+async function passwordInput(fromStdin: boolean | undefined): Promise<{ password: string; generated: boolean }> {
+  if (!fromStdin) return { password: randomBytes(18).toString('base64url'), generated: true };
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return { password: Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, ''), generated: false };
+}
+
+async function usersCreate(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: { email: { type: 'string' }, name: { type: 'string' }, workspace: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+  });
+  if (!values.email) throw new UsageError('users create needs --email <e-mail>');
+  const role = values.role ?? 'owner';
+  if (!(MEMBER_ROLES as readonly string[]).includes(role)) throw new UsageError('--role must be owner, admin, editor or viewer.');
+  if (values.role && !values.workspace) throw new UsageError('--role needs --workspace.');
+  const { password, generated } = await passwordInput(values['password-stdin']);
+  await withDeps(async (deps) => {
+    const account = values.workspace ? await accountOf(deps, values.workspace, '') : null;
+    const { user } = await createUser(deps, { email: values.email!, password, name: values.name });
+    if (account) await addMemberAsOperator(deps, account.id, user.id, role as MemberRole);
+    process.stdout.write(`${user.id}\n`);
+    if (generated) process.stderr.write(`Password for ${user.email} (shown only this once): ${password}\n`);
+  });
+}
+
+async function usersResetPassword(args: string[]) {
+  const { values } = parseArgs({ args, options: { email: { type: 'string' }, 'password-stdin': { type: 'boolean' } } });
+  if (!values.email) throw new UsageError('users reset-password needs --email <e-mail>');
+  const { password, generated } = await passwordInput(values['password-stdin']);
+  await withDeps(async (deps) => {
+    const user = await resetPassword(deps, values.email!, password);
+    process.stderr.write(`Password of ${user.email} reset; every session of the user has ended.\n`);
+    if (generated) process.stderr.write(`New password (shown only this once): ${password}\n`);
+  });
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   serve,
   'accounts create': accountsCreate,
@@ -220,6 +285,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   'keys list': keysList,
   'keys disable': keysSetDisabled(true),
   'keys enable': keysSetDisabled(false),
+  'users create': usersCreate,
+  'users reset-password': usersResetPassword,
   // loaded on demand: it pulls in the PostgreSQL and S3 adapters, which `serve` loads only when configured
   'migrate-store': async (args) => (await import('./migrate-store.js')).migrateStoreCommand(args, () => loadConfig()),
 };

@@ -155,6 +155,11 @@ export async function signIn(deps: DomainDeps, throttle: LoginThrottle, input: {
   return startSession(deps, user, meta);
 }
 
+/** Sweeper: drops sessions past their expiry (they already fail to resolve; this keeps the table small). */
+export async function purgeExpiredSessions(deps: DomainDeps): Promise<number> {
+  return deps.db.sessions.purgeExpired(deps.clock.now());
+}
+
 /** `DELETE /v1/session`: signs this session out. */
 export async function signOut(deps: DomainDeps, sessionId: string): Promise<void> {
   await deps.db.sessions.delete(sessionId);

@@ -187,6 +187,22 @@ export async function transferOwnership(deps: DomainDeps, caller: Caller, toUser
   return getWorkspace(deps, { ...caller, role: 'admin' });
 }
 
+/**
+ * Operator CLI (`press-cloud users create --workspace`): adds a user to a workspace. As owner only where the
+ * workspace has none yet (an account from before users existed); its keys without a creator become the owner's.
+ */
+export async function addMemberAsOperator(deps: DomainDeps, accountId: string, userId: string, role: MemberRole) {
+  const actor = { operator: true as const, userId: null };
+  const event = { action: 'member.added', targetType: 'user', targetId: userId, details: { role, via: 'cli' } };
+  if (role === 'owner') {
+    if (await deps.db.memberships.owner(accountId)) throw Errors.ownerRequired('This workspace already has an owner; pass --role admin (or another role), or transfer ownership in the dashboard.');
+    await audited(deps, accountId, actor, event, (db) => db.memberships.createOwner(membership(accountId, userId, 'owner', deps.clock.now())));
+    return;
+  }
+  await checkMemberLimit(deps, accountId, 1);
+  await audited(deps, accountId, actor, event, (db) => db.memberships.create(membership(accountId, userId, role, deps.clock.now())));
+}
+
 /** Plan limit on members (§10); invitations still pending count, so accepting one never breaks the limit. */
 export async function checkMemberLimit(deps: DomainDeps, accountId: string, adding: number) {
   const a = await deps.db.accounts.get(accountId);

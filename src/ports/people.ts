@@ -53,6 +53,8 @@ export interface MembershipRepository {
    */
   transferOwnership(accountId: string, fromUserId: string, toUserId: string): Promise<boolean>;
   delete(accountId: string, userId: string): Promise<boolean>;
+  /** Makes `m.userId` the owner of a workspace that has none: the membership, and the workspace's keys without a creator. */
+  createOwner(m: MembershipRecord): Promise<void>;
   /**
    * Upgrade path from accounts without users: `userId` becomes owner of every workspace that has no owner, and the
    * keys made before there were users (no creator) become theirs. Returns the workspace ids adopted.

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.js';
 import type { Config } from '../config.js';
 import { bootstrap } from '../domain/accounts.js';
+import { issueSetupToken } from '../domain/users.js';
 import type { Clock } from '../domain/clock.js';
 import type { DomainDeps } from '../domain/context.js';
 import { RenderWorker } from '../workers/render-worker.js';
@@ -31,6 +32,8 @@ export interface RunningServer {
   url: string;
   /** the admin key created on first start of an empty store, else null */
   bootstrapKey: string | null;
+  /** while no user exists: the one-time setup link that creates the first user (owner), else null */
+  setupUrl: string | null;
   /** runs the sweepers once (tests call this instead of waiting for the interval) */
   sweep(): Promise<void>;
   /** graceful: stops claiming, lets renders finish (or, with `abort`, releases them for a retry), closes everything */
@@ -70,6 +73,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const renders = role !== 'api';
   const deps = await createDomainDeps(config, { clock: opts.clock });
   const boot = role === 'worker' ? null : await bootstrap(deps);
+  const setupToken = role === 'worker' ? null : await issueSetupToken(deps);
   const isolated = role === 'all' && !opts.renderer && !!opts.renderProcess;
   const rawJobs = deps.db.renderJobs;
   const bridge = isolated ? bridgeQueue(deps.db) : null;
@@ -161,7 +165,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   webhooks.start(); // after listen: signed links in webhook bodies need the public URL
 
   return {
-    app, deps, renderer, worker, webhooks, metrics, url, bootstrapKey: boot?.key ?? null, sweep: () => sweeper.sweep(),
+    app, deps, renderer, worker, webhooks, metrics, url, bootstrapKey: boot?.key ?? null,
+    // the dashboard's setup page; the token rides in the fragment, so it never reaches a server log
+    setupUrl: setupToken ? `${deps.settings.publicUrl}/setup#token=${setupToken}` : null,
+    sweep: () => sweeper.sweep(),
     async close(closeOpts = {}) {
       const sweeping = sweeper.stop();
       await worker.stop({ abort: closeOpts.abort });

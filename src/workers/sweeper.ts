@@ -3,10 +3,11 @@ import type { DomainDeps } from '../domain/context.js';
 import { IDEMPOTENCY_TTL_MS } from '../domain/idempotency.js';
 import { sweepExpiredOutputs, sweepUnrecordedOutputs } from '../domain/render-jobs.js';
 import { collectGarbage, expireUploadSessions } from '../domain/uploads.js';
+import { purgeExpiredSessions } from '../domain/users.js';
 
 /**
  * The periodic housekeeping of a node: expired upload sessions, unreferenced blobs, expired and unrecorded outputs,
- * old idempotency keys, and a webhook pass. The rules are the domain's; this runs them on a timer, one pass at a time.
+ * old idempotency keys, ended sign-in sessions, and a webhook pass. The rules are the domain's; this runs them on a timer, one pass at a time.
  * Safe on several nodes at once: every step is a conditional update or an idempotent delete.
  */
 export class Sweeper {
@@ -26,6 +27,7 @@ export class Sweeper {
     await sweepExpiredOutputs(deps);
     await sweepUnrecordedOutputs(deps);
     await deps.db.idempotency.purge(deps.clock.now() - IDEMPOTENCY_TTL_MS);
+    await purgeExpiredSessions(deps);
     await this.opts.webhooks.runOnce();
   }
 

@@ -1,4 +1,4 @@
-import type { MemberRecord, WorkspaceMembershipRecord } from '../../model/people.js';
+import type { MemberRecord, MembershipRecord, WorkspaceMembershipRecord } from '../../model/people.js';
 import type {
   AuditLogRepository, InvitationRepository, MembershipRepository, SessionRepository, SetupTokenRepository, UserRepository,
 } from '../../ports/people.js';
@@ -61,6 +61,13 @@ async function joinedPage<R>(x: SqlExecutor, select: string, where: string, para
   });
 }
 
+/** `m.userId` becomes the owner (replacing a lesser membership of theirs) and gets the keys nobody made */
+async function owner(t: SqlExecutor, m: MembershipRecord) {
+  await t.run('DELETE FROM memberships WHERE account_id = ? AND user_id = ?', [m.accountId, m.userId]);
+  await insertRecord(t, memberships, { ...m, role: 'owner' });
+  await t.run('UPDATE api_keys SET user_id = ? WHERE account_id = ? AND user_id IS NULL', [m.userId, m.accountId]);
+}
+
 export function membershipRepository(x: SqlExecutor): MembershipRepository {
   return {
     create: async (m) => void (await insertRecord(x, memberships, m)),
@@ -90,13 +97,10 @@ export function membershipRepository(x: SqlExecutor): MembershipRepository {
         const ownerless = (await t.all(
           `SELECT id FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = a.id AND m.role = 'owner') ORDER BY id`,
         )).map((r) => String(r.id));
-        for (const accountId of ownerless) {
-          await t.run(`DELETE FROM memberships WHERE account_id = ? AND user_id = ?`, [accountId, userId]);
-          await insertRecord(t, memberships, { id: newId(), accountId, userId, role: 'owner', createdAt: now });
-          await t.run('UPDATE api_keys SET user_id = ? WHERE account_id = ? AND user_id IS NULL', [userId, accountId]);
-        }
+        for (const accountId of ownerless) await owner(t, { id: newId(), accountId, userId, role: 'owner', createdAt: now });
         return ownerless;
       }),
+    createOwner: (m) => x.tx((t) => owner(t, m)),
   };
 }
 

@@ -22,8 +22,9 @@ export const idempotencyPlugin = fp(async (app: FastifyInstance, opts: { deps: D
     const key = req.headers['idempotency-key'];
     if (!req.routeOptions.config.idempotent || typeof key !== 'string' || !req.caller) return;
     // authenticated and authorized (config.role) before this runs: a replay never shows a response to a caller
-    // who could not have made the request, and another key's responses are out of scope
-    const scope = { accountId: req.caller.accountId, apiKeyId: req.caller.keyId, method: req.method, route: req.routeOptions.url!, key };
+    // who could not have made the request, and another key's responses are out of scope. A signed-in user's
+    // requests are scoped to the user (no key), so their keys and their browser never share responses.
+    const scope = { accountId: req.caller.accountId, apiKeyId: req.caller.keyId ?? `user:${req.caller.userId}`, method: req.method, route: req.routeOptions.url!, key };
     const outcome = await beginIdempotent(opts.deps, scope, sha256Hex(canonicalJson({ params: req.params, body: req.body ?? null })));
     if (outcome.kind === 'replay') {
       return reply.code(outcome.statusCode).header('idempotent-replayed', 'true').type('application/json; charset=utf-8').send(outcome.body);

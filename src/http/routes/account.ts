@@ -22,6 +22,9 @@ const Account = Type.Object(
 const ApiKey = Type.Object(
   {
     id: Id('key'), name: Type.String(), role: Role, prefix: Type.String({ description: 'first characters of the key, to recognise it' }),
+    userId: Type.Union([Id('usr'), Type.Null()], {
+      description: 'the user who created the key; it acts with their current membership (null: made before the workspace had users)',
+    }),
     createdAt: Millis(), lastUsedAt: NullableMillis('last use (updated at most once a minute)'), disabledAt: NullableMillis(),
   },
   { title: 'ApiKey', additionalProperties: false },
