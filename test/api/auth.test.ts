@@ -104,7 +104,7 @@ describe('API keys', () => {
     const { apiKey, key } = res.body;
     expect(apiKey).toEqual({
       id: expect.stringMatching(/^key_/), name: 'deployer', role: 'editor', prefix: key.slice(0, apiKey.prefix.length),
-      createdAt: s.clock.now(), lastUsedAt: null, disabledAt: null,
+      userId: null, createdAt: s.clock.now(), lastUsedAt: null, disabledAt: null,
     });
     expect(key).toMatch(/^pcak_[A-Za-z0-9_-]{20,}$/);
     expect(apiKey.prefix.length).toBeLessThan(key.length / 2);

@@ -99,9 +99,12 @@ describe('OpenAPI', () => {
     expect(documented.filter((d) => !served.has(d))).toEqual([]);
   });
 
-  it('operations needing no API key say so (security: []); the rest use the bearer scheme', () => {
-    expect(doc.security).toEqual([{ bearer: [] }]);
+  it('operations needing no API key say so (security: []); the rest take an API key or a signed-in session', () => {
+    expect(doc.security).toEqual([{ bearer: [] }, { session: [] }]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'press_session' });
+    expect(doc.paths['/v1/sessions'].post.security).toEqual([]);
+    expect(doc.paths['/v1/user'].get.security).toEqual([{ session: [] }]);
     expect(doc.paths['/healthz'].get.security).toEqual([]);
   });
 
