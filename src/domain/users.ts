@@ -31,12 +31,10 @@ export function normalizeEmail(email: string): string {
   return e;
 }
 
-export function checkPasswordStrength(password: string, email?: string): void {
+/** Length is what counts (NIST SP 800-63B): at least 10 characters, any characters, no composition rules. */
+export function checkPasswordStrength(password: string): void {
   if (password.length < PASSWORD_MIN_LENGTH) throw Errors.weakPassword(`Passwords need at least ${PASSWORD_MIN_LENGTH} characters.`);
   if (password.length > PASSWORD_MAX_LENGTH) throw Errors.weakPassword(`Passwords may have at most ${PASSWORD_MAX_LENGTH} characters.`);
-  if (email && password.toLowerCase().includes(email.split('@')[0]) && password.length < 2 * PASSWORD_MIN_LENGTH) {
-    throw Errors.weakPassword('The password must not be built on the e-mail address.');
-  }
 }
 
 export function userView(u: UserRecord) {
@@ -60,7 +58,7 @@ export async function createUser(
   opts: { adoptOwnerless?: boolean; actor?: Actor } = {},
 ): Promise<{ user: UserRecord; adopted: string[] }> {
   const email = normalizeEmail(input.email);
-  checkPasswordStrength(input.password, email);
+  checkPasswordStrength(input.password);
   const now = deps.clock.now();
   const user: UserRecord = {
     id: newId('usr', now), email, name: input.name?.trim() || email.split('@')[0],
@@ -183,7 +181,7 @@ export async function updateUser(deps: DomainDeps, user: UserRecord, input: { na
 /** `POST /v1/user/password`: needs the current password; every other session of the user ends. */
 export async function changePassword(deps: DomainDeps, user: UserRecord, sessionId: string, input: { currentPassword: string; newPassword: string }) {
   if (!(await verifyPassword(input.currentPassword, user.passwordHash))) throw Errors.invalidCredentials('The current password is wrong.');
-  checkPasswordStrength(input.newPassword, user.email);
+  checkPasswordStrength(input.newPassword);
   const now = deps.clock.now();
   await deps.db.users.update(user.id, { passwordHash: await hashPassword(input.newPassword, deps.settings.passwordHashCost), passwordChangedAt: now });
   return { revokedSessions: await deps.db.sessions.deleteForUser(user.id, sessionId) };
@@ -193,7 +191,7 @@ export async function changePassword(deps: DomainDeps, user: UserRecord, session
 export async function resetPassword(deps: DomainDeps, email: string, password: string): Promise<UserRecord> {
   const user = await deps.db.users.getByEmail(normalizeEmail(email));
   if (!user) throw Errors.invalidInput(`No user with e-mail ${email}.`);
-  checkPasswordStrength(password, user.email);
+  checkPasswordStrength(password);
   await deps.db.users.update(user.id, { passwordHash: await hashPassword(password, deps.settings.passwordHashCost), passwordChangedAt: deps.clock.now() });
   await deps.db.sessions.deleteForUser(user.id);
   return user;
@@ -217,7 +215,7 @@ export async function issueSetupToken(deps: DomainDeps): Promise<string | null> 
  */
 export async function completeSetup(deps: DomainDeps, input: { token: string; email: string; password: string; name?: string }, meta: SessionMeta) {
   normalizeEmail(input.email);
-  checkPasswordStrength(input.password, input.email.trim().toLowerCase());
+  checkPasswordStrength(input.password);
   const valid = (await deps.db.users.count()) === 0 && (await deps.db.setupTokens.consume(hashToken(input.token), deps.clock.now()));
   if (!valid) throw Errors.setupTokenInvalid('This setup link is unknown, used or expired; restart the server for a new one, or use "press-cloud users create".');
   const { user, adopted } = await createUser(deps, input, { adoptOwnerless: true });
