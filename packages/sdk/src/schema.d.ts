@@ -1445,6 +1445,8 @@ export interface operations {
                             role: "admin" | "editor" | "viewer";
                             /** @description first characters of the key, to recognise it */
                             prefix: string;
+                            /** @description the user who created the key; it acts with their current membership (null: made before the workspace had users) */
+                            userId: string | null;
                             /** @description Unix epoch milliseconds */
                             createdAt: number;
                             /** @description last use (updated at most once a minute) */

@@ -1,4 +1,4 @@
--- PostgreSQL twin of sqlite/migrations/006-people.sql. Users, sessions, the setup link, memberships, invitations and the audit log (spec §10). Accounts are workspaces;
+-- PostgreSQL twin of sqlite/migrations/007-people.sql. Users, sessions, the setup link, memberships, invitations and the audit log (spec §10). Accounts are workspaces;
 -- an account made before users existed has no members until the setup link or `press-cloud users create --workspace`
 -- gives it an owner. API keys now belong to the user who made them (NULL: made before the workspace had users).
 CREATE TABLE users (
