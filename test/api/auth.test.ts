@@ -118,7 +118,7 @@ describe('API keys', () => {
     expect(listed).toEqual({ ...apiKey, lastUsedAt: s.clock.now() });
     expect(list.text).not.toContain(key);
     expect(list.text).not.toMatch(/hash/i);
-    expect(list.body.items.every((k: Record<string, unknown>) => Object.keys(k).sort().join() === 'createdAt,disabledAt,id,lastUsedAt,name,prefix,role')).toBe(true);
+    expect(list.body.items.every((k: Record<string, unknown>) => Object.keys(k).sort().join() === 'createdAt,disabledAt,id,lastUsedAt,name,prefix,role,userId')).toBe(true);
   });
 
   it('keys are stored hashed: the plaintext is nowhere in the api_keys table nor in the database files', async () => {

@@ -14,7 +14,7 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
   const b = useBackend(backend);
 
   const apiKey = (accountId: string, over: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
-    id: fid('key'), accountId, name: 'k', role: 'admin', prefix: 'pcak_abc', keyHash: fid('hash'), createdAt: T0,
+    id: fid('key'), accountId, name: 'k', role: 'admin', prefix: 'pcak_abc', keyHash: fid('hash'), userId: null, createdAt: T0,
     lastUsedAt: null, disabledAt: null, ...over,
   });
 
