@@ -98,7 +98,6 @@ describe('render jobs: create, payloads, idempotency, list, deploy deletion', ()
   it('rejects bad bodies with 400 invalid_input and a viewer with 403', async () => {
     const bad = async (json: unknown) => expectError(await s.request('POST', '/v1/render-jobs', { json }), 400, 'invalid_input');
     await bad({});
-    await bad({ deployId, colour: 'red' });
     await bad({ deployId, outputMode: 'forever' });
     await bad({ deployId, payload: { a: 1 }, payloadBase64: 'YQ==', payloadMime: 'text/plain' });
     await bad({ deployId, payloadBase64: 'YQ==' });
