@@ -24,6 +24,7 @@ import { Errors } from './domain/errors.js';
 import { MAX_ID_LENGTH } from './domain/ids.js';
 import { peopleRoutes } from './http/routes/people.js';
 import { memberRoutes } from './http/routes/members.js';
+import { registerDashboard } from './http/dashboard.js';
 import type { Metrics } from './internal/metrics.js';
 import { PACKAGE_VERSION } from './version.js';
 
@@ -176,6 +177,8 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
     await v1.register(memberRoutes(ctx));
     v1.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   }, { prefix: '/v1' });
+
+  if ((opts.surface ?? 'api') === 'api') registerDashboard(app);
 
   app.get('/healthz', {
     config: { public: true },

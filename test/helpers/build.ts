@@ -39,3 +39,19 @@ export function ensureServerBuilt(): void {
   if (existsSync(dist) && statSync(dist).mtimeMs > Math.max(newest(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)) return;
   execFileSync('flock', [join(ROOT, 'packages', '.build.lock'), 'npm', 'run', 'build:server', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
+
+/**
+ * Builds the dashboard (`npm run build:dashboard`) when one of its sources, or the SDK schema it is typed by, is
+ * newer than the build, so browser tests load what `npm start` serves. Serialised like the packages' build.
+ */
+export function ensureDashboardBuilt(): void {
+  const index = join(ROOT, 'dashboard/dist/index.html');
+  const sources = Math.max(
+    newest(join(ROOT, 'dashboard/src')),
+    statSync(join(ROOT, 'dashboard/index.html')).mtimeMs,
+    statSync(join(ROOT, 'dashboard/vite.config.ts')).mtimeMs,
+    statSync(join(ROOT, 'packages/sdk/src/schema.d.ts')).mtimeMs,
+  );
+  if (existsSync(index) && statSync(index).mtimeMs > sources) return;
+  execFileSync('flock', [join(ROOT, 'dashboard', '.build.lock'), 'npm', 'run', 'build:dashboard', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
