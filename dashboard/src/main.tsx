@@ -20,6 +20,7 @@ const JobPage = lazy(() => import('./pages/jobs').then((m) => m.JobPage));
 const Pdfs = lazy(() => import('./pages/pdfs').then((m) => m.Pdfs));
 const Members = lazy(() => import('./pages/members').then((m) => m.Members));
 const AuditLog = lazy(() => import('./pages/audit').then((m) => m.AuditLog));
+const WorkspaceSettings = lazy(() => import('./pages/settings').then((m) => m.WorkspaceSettings));
 const Account = lazy(() => import('./pages/account').then((m) => m.Account));
 
 const queryClient = new QueryClient({
@@ -94,7 +95,7 @@ function App() {
 
 const NAV: [string, string][] = [
   ['', 'Overview'], ['/deploys', 'Deploys'], ['/jobs', 'Render jobs'], ['/pdfs', 'Managed PDFs'],
-  ['/keys', 'API keys'], ['/members', 'Members'], ['/audit', 'Audit log'],
+  ['/keys', 'API keys'], ['/members', 'Members'], ['/audit', 'Audit log'], ['/settings', 'Settings'],
 ];
 
 function Shell(props: { path: string }) {
@@ -151,6 +152,7 @@ function route(sub: string, ws: Workspace) {
   if (sub === '/pdfs') return <Pdfs workspace={ws} />;
   if (sub === '/members') return <Members workspace={ws} />;
   if (sub === '/audit') return <AuditLog workspace={ws} />;
+  if (sub === '/settings') return <WorkspaceSettings workspace={ws} />;
   return <NotFound what="No such page." />;
 }
 

@@ -137,7 +137,7 @@ describe('the dashboard in a browser', () => {
     await page.goBack();
 
     // --- settings: staged save of an env var, a write-only secret ---
-    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('navigation', { name: 'Deploy sections' }).getByRole('link', { name: 'Settings' }).click();
     await page.getByRole('button', { name: 'Add variable' }).click();
     await page.getByLabel('Name', { exact: true }).last().fill('COMPANY');
     await page.getByLabel('Value', { exact: true }).last().fill('Acme Ltd');
@@ -238,6 +238,18 @@ describe('the dashboard in a browser', () => {
     }
     await axe(page, 'audit log');
     await shot(page, 'audit-log');
+
+    // --- the workspace webhook secret: rotated, shown once behind the eye button ---
+    await nav(page, 'Settings').click();
+    const before = await page.getByText(/^Current:/).textContent();
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByRole('button', { name: 'Reveal' }).click();
+    const revealed = (await page.locator('.secret-once code.secret').textContent())!;
+    expect(revealed).toMatch(/^whsec_/);
+    await expect.poll(() => page.getByText(/^Current:/).textContent()).not.toBe(before);
+    await page.getByRole('button', { name: 'Hide' }).click();
+    expect(await page.locator('.secret-once code.secret').textContent()).not.toContain('whsec_');
+    await axe(page, 'workspace settings');
 
     // the overview again, now with usage
     await nav(page, 'Overview').click();
