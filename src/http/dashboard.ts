@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 export const DASHBOARD_DIST = fileURLToPath(new URL('../../dashboard/dist/', import.meta.url));
 
 /** The dashboard's own paths: only these fall back to index.html; everything else keeps the API's JSON 404. */
-const PAGES = ['/', '/sign-in', '/setup', '/accept-invitation', '/account', '/w/*'];
+export const DASHBOARD_PAGES = ['/', '/sign-in', '/setup', '/accept-invitation', '/account', '/w/*'];
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -46,7 +46,7 @@ export function registerDashboard(app: FastifyInstance, dir = DASHBOARD_DIST) {
       .type('text/html; charset=utf-8')
       .send(readFileSync(index));
   };
-  for (const url of PAGES) app.get(url, { config: { public: true }, schema: { hide: true } }, page);
+  for (const url of DASHBOARD_PAGES) app.get(url, { config: { public: true }, schema: { hide: true } }, page);
 
   app.get('/assets/:file', { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
     const { file } = req.params as { file: string };

@@ -115,6 +115,11 @@ describe('the dashboard in a browser', () => {
     expect(key).toMatch(/^pcak_/);
     await expect.poll(() => page.getByRole('button', { name: 'Copy key' }).count()).toBe(1);
     await expect.poll(() => page.getByRole('cell', { name: 'ci deploys', exact: true }).count()).toBe(1);
+    // disable and enable it again: the API answers accordingly
+    await page.getByRole('button', { name: 'Disable key ci deploys' }).click();
+    await expect.poll(async () => (await s.request('GET', '/v1/deploys', { key })).body.error).toBe('api_key_disabled');
+    await page.getByRole('button', { name: 'Enable key ci deploys' }).click();
+    await expect.poll(async () => (await s.request('GET', '/v1/deploys', { key })).status).toBe(200);
     await axe(page, 'api keys');
     await shot(page, 'api-keys');
 

@@ -25,8 +25,8 @@ export function ApiKeys(props: { workspace: Workspace }) {
       void qc.invalidateQueries({ queryKey: [ws.id, 'api-keys'] });
     },
   });
-  const disable = useMutation({
-    mutationFn: (id: string) => call('disableApiKey', 'DELETE', '/v1/api-keys/{keyId}', { path: { keyId: id } }),
+  const setDisabled = useMutation({
+    mutationFn: (v: { id: string; disabled: boolean }) => call('updateApiKey', 'PATCH', '/v1/api-keys/{keyId}', { path: { keyId: v.id }, body: { disabled: v.disabled } }),
     onSuccess: () => qc.invalidateQueries({ queryKey: [ws.id, 'api-keys'] }),
   });
 
@@ -69,7 +69,7 @@ export function ApiKeys(props: { workspace: Workspace }) {
           <button type="button" class="link" onClick={() => setCreated(null)}>I have stored it</button>
         </div>
       )}
-      <ErrorNote error={paged.query.error ?? disable.error} />
+      <ErrorNote error={paged.query.error ?? setDisabled.error} />
       <Table<Key>
         caption="API keys"
         rows={paged.items}
@@ -85,9 +85,11 @@ export function ApiKeys(props: { workspace: Workspace }) {
           { title: 'State', cell: (k) => (k.disabledAt ? <span class="status s-failed">disabled</span> : <span class="status s-succeeded">active</span>) },
           {
             title: 'Actions',
-            cell: (k) => admin && !k.disabledAt
-              ? <button type="button" class="secondary" onClick={() => disable.mutate(k.id)} aria-label={`Disable key ${k.name}`}>Disable</button>
-              : null,
+            cell: (k) => admin && (
+              <button type="button" class="secondary" onClick={() => setDisabled.mutate({ id: k.id, disabled: !k.disabledAt })} aria-label={`${k.disabledAt ? 'Enable' : 'Disable'} key ${k.name}`}>
+                {k.disabledAt ? 'Enable' : 'Disable'}
+              </button>
+            ),
           },
         ]}
       />

@@ -12,8 +12,8 @@ export function Pdfs(props: { workspace: Workspace }) {
   const paged = usePaged<Pdf>([ws.id, 'pdfs'], (cursor) => call('listPdfs', 'GET', '/v1/pdfs', { query: { cursor, limit: PAGE_SIZE } }));
   const open = useMutation({
     mutationFn: (v: { id: string; kind: 'download' | 'preview' }) => v.kind === 'download'
-      ? call('downloadPdf', 'POST', '/v1/pdfs/{pdfId}/download', { path: { pdfId: v.id }, body: {} })
-      : call('previewPdf', 'POST', '/v1/pdfs/{pdfId}/preview', { path: { pdfId: v.id }, body: {} }),
+      ? call('createPdfDownload', 'POST', '/v1/pdfs/{pdfId}/download', { path: { pdfId: v.id }, body: {} })
+      : call('createPdfPreview', 'POST', '/v1/pdfs/{pdfId}/preview', { path: { pdfId: v.id }, body: {} }),
     onSuccess: (r, v) => { if (v.kind === 'download') location.assign(r.access.url); else window.open(r.access.url, '_blank', 'noopener'); },
   });
   const del = useMutation({
