@@ -94,6 +94,14 @@ describe('npm pack → npm install in an empty project → the installed package
     });
     const env = userEnv({ PRESS_CLOUD_API: creds.api, PRESS_CLOUD_TOKEN: creds.token });
 
+    // the package ships the built dashboard, served at /
+    const page = await fetch(`${creds.api}/`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    expect((await fetch(creds.api + script)).status).toBe(200);
+
     const remote = sh('npx', ['press', 'render', '--remote', '--out', 'remote.pdf'], project, env);
     expect(remote).toMatch(/^rendered invoice on http:\/\/127\.0\.0\.1:\d+ → remote\.pdf/);
     expect(await pdfText(readFileSync(join(project, 'remote.pdf')))).toContain('Packed Widgets');
