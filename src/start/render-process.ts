@@ -116,7 +116,10 @@ export interface RenderProcessOptions {
   onAttempt?: (event: Omit<AttemptEvent, 'job'>) => void;
 }
 
-const CHILD_ENTRY = fileURLToPath(new URL('./render-process-main.ts', import.meta.url));
+/** Run from the sources (tsx: tests, npm run dev) the child is too; from dist/ (npm start, the package) it is built JS. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const CHILD_ENTRY = fileURLToPath(new URL(FROM_SOURCE ? './render-process-main.ts' : './render-process-main.js', import.meta.url));
+const SOURCE_ARGV = FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : [];
 const BACKOFF_MS = [250, 1_000, 2_000, 5_000, 10_000, 30_000];
 /** a child that ran this long without dying resets the backoff */
 const STABLE_MS = 30_000;
@@ -241,7 +244,7 @@ export class RenderProcess {
     this.workerId = null;
     this.startedAt = Date.now();
     const child = fork(CHILD_ENTRY, [], {
-      execArgv: ['--import', import.meta.resolve('tsx'), `--max-old-space-size=${this.opts.maxHeapMb}`],
+      execArgv: [...SOURCE_ARGV, `--max-old-space-size=${this.opts.maxHeapMb}`],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
     });
