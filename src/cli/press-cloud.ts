@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { createAccount, findAccount, issueApiKey, listApiKeys, updateApiKey } from '../domain/accounts.js';
 import type { Caller, DomainDeps } from '../domain/context.js';
+import { OPERATOR_KEY_ID } from '../domain/audit.js';
 import { AppError } from '../domain/errors.js';
 import { isPlanKey } from '../domain/policy.js';
 import { createUser, resetPassword } from '../domain/users.js';
@@ -170,7 +171,7 @@ async function accountOf(deps: DomainDeps, idOrName: string | undefined, usage: 
 }
 
 /** The operator acts as an admin of the account it names. */
-const operator = (accountId: string): Caller => ({ accountId, keyId: 'operator', role: 'admin' });
+const operator = (accountId: string): Caller => ({ accountId, keyId: OPERATOR_KEY_ID, role: 'admin' });
 
 async function accountsCreate(args: string[]) {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { plan: { type: 'string' } } });

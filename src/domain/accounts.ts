@@ -1,5 +1,6 @@
 import type { AccountRecord, ApiKeyRecord, Role } from '../model/records.js';
 import type { Caller, DomainDeps } from './context.js';
+import { audited, type Actor, type AuditEvent } from './audit.js';
 import { lesserRole, requireRole } from './context.js';
 import type { MemberRole } from '../model/people.js';
 import { hashToken, maskSecret } from './crypto.js';
@@ -72,8 +73,11 @@ export async function patchAccount(
     revealed = newSecret('whsec');
     patch.webhookSigningSecret = deps.secretBox.encrypt(revealed);
   }
+  const events: AuditEvent[] = [];
+  if (patch.name !== undefined) events.push({ action: 'workspace.renamed', targetType: 'workspace', targetId: caller.accountId, details: { name: patch.name } });
+  if (revealed) events.push({ action: 'workspace.webhook_secret_rotated', targetType: 'workspace', targetId: caller.accountId });
   try {
-    await deps.db.accounts.update(caller.accountId, patch);
+    await audited(deps, caller.accountId, caller, events, (db) => db.accounts.update(caller.accountId, patch));
   } catch (err) {
     if (err instanceof ConflictError) throw Errors.invalidInput(`An account named "${input.name}" already exists.`);
     throw err;
@@ -96,7 +100,7 @@ export async function accountWebhookSecret(deps: DomainDeps, accountId: string):
  * with their membership; without one (the operator CLI) it belongs to the workspace's owner, or to nobody while the
  * workspace has no users (the setup link then gives it to the new owner).
  */
-export async function issueApiKey(deps: DomainDeps, accountId: string, input: { name: string; role: Role; userId?: string | null }) {
+export async function issueApiKey(deps: DomainDeps, accountId: string, input: { name: string; role: Role; userId?: string | null }, actor: Actor = { operator: true }) {
   const now = deps.clock.now();
   const userId = input.userId !== undefined ? input.userId : (await deps.db.memberships.owner(accountId))?.userId ?? null;
   const key = newSecret('pcak');
@@ -112,13 +116,14 @@ export async function issueApiKey(deps: DomainDeps, accountId: string, input: { 
     lastUsedAt: null,
     disabledAt: null,
   };
-  await deps.db.apiKeys.create(record);
+  await audited(deps, accountId, actor, { action: 'api_key.created', targetType: 'api_key', targetId: record.id, details: { name: record.name, role: record.role } },
+    (db) => db.apiKeys.create(record));
   return { apiKey: apiKeyView(record), key };
 }
 
 export async function createApiKey(deps: DomainDeps, caller: Caller, input: { name: string; role: Role }) {
   requireRole(caller, 'admin', 'Creating API keys');
-  return issueApiKey(deps, caller.accountId, { ...input, userId: caller.userId });
+  return issueApiKey(deps, caller.accountId, { ...input, userId: caller.userId }, caller);
 }
 
 export async function listApiKeys(deps: DomainDeps, caller: Caller, query: { cursor?: string; limit?: number }) {
@@ -131,7 +136,8 @@ export async function disableApiKey(deps: DomainDeps, caller: Caller, keyId: str
   requireRole(caller, 'admin', 'Disabling API keys');
   const k = await deps.db.apiKeys.get(caller.accountId, keyId);
   if (!k) throw Errors.apiKeyNotFound(`No API key ${keyId} in this account.`);
-  await deps.db.apiKeys.disable(caller.accountId, keyId, deps.clock.now());
+  await audited(deps, caller.accountId, caller, { action: 'api_key.disabled', targetType: 'api_key', targetId: keyId, details: { name: k.name } },
+    (db) => db.apiKeys.disable(caller.accountId, keyId, deps.clock.now()));
 }
 
 /** `PATCH /v1/api-keys/{keyId}`: disable a key of the account, or enable it again. */
@@ -139,8 +145,12 @@ export async function updateApiKey(deps: DomainDeps, caller: Caller, keyId: stri
   requireRole(caller, 'admin', 'Changing API keys');
   const k = await deps.db.apiKeys.get(caller.accountId, keyId);
   if (!k) throw Errors.apiKeyNotFound(`No API key ${keyId} in this account.`);
-  if (input.disabled === true) await deps.db.apiKeys.disable(caller.accountId, keyId, deps.clock.now());
-  if (input.disabled === false) await deps.db.apiKeys.enable(caller.accountId, keyId);
+  if (input.disabled !== undefined && input.disabled !== (k.disabledAt !== null)) {
+    const disabled = input.disabled;
+    await audited(deps, caller.accountId, caller,
+      { action: disabled ? 'api_key.disabled' : 'api_key.enabled', targetType: 'api_key', targetId: keyId, details: { name: k.name } },
+      (db) => (disabled ? db.apiKeys.disable(caller.accountId, keyId, deps.clock.now()) : db.apiKeys.enable(caller.accountId, keyId)));
+  }
   return { apiKey: apiKeyView((await deps.db.apiKeys.get(caller.accountId, keyId))!) };
 }
 

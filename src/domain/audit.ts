@@ -10,6 +10,9 @@ import { pageRequest, toPage } from './pagination.js';
  * the change they describe, so a change is never without its entry (nor an entry without its change).
  */
 
+/** The keyId of the operator CLI's caller (`press-cloud keys disable` and the like). */
+export const OPERATOR_KEY_ID = 'operator';
+
 /** Who acted: a request's caller, or the operator at the command line (`press-cloud users …`, setup link). */
 export type Actor = Caller | { operator: true; userId?: string | null };
 
@@ -23,12 +26,14 @@ export interface AuditEvent {
 
 export function auditEntry(deps: DomainDeps, accountId: string, actor: Actor, event: AuditEvent): AuditEntryRecord {
   const now = deps.clock.now();
-  const byOperator = 'operator' in actor;
+  // the operator CLI acts as an admin caller without a key of its own
+  const byOperator = 'operator' in actor || actor.keyId === OPERATOR_KEY_ID;
   return {
     id: newId('aud', now),
     accountId,
     action: event.action,
     actorType: byOperator ? (actor.userId ? 'user' : 'operator') : actor.keyId ? 'api_key' : 'user',
+
     actorId: byOperator ? actor.userId ?? null : actor.keyId ?? actor.userId ?? null,
     actorUserId: actor.userId ?? null,
     targetType: event.targetType,
@@ -41,10 +46,12 @@ export function auditEntry(deps: DomainDeps, accountId: string, actor: Actor, ev
 
 
 /** Runs `change` and records the event in one transaction. `change` must touch nothing but the database (it may re-run). */
-export async function audited<T>(deps: DomainDeps, accountId: string, actor: Actor, event: AuditEvent, change: (db: Transactional) => Promise<T>): Promise<T> {
+export async function audited<T>(
+  deps: DomainDeps, accountId: string, actor: Actor, event: AuditEvent | AuditEvent[], change: (db: Transactional) => Promise<T>,
+): Promise<T> {
   return deps.db.transaction(async (tx) => {
     const result = await change(tx);
-    await tx.audit.record(auditEntry(deps, accountId, actor, event));
+    for (const e of [event].flat()) await tx.audit.record(auditEntry(deps, accountId, actor, e));
     return result;
   });
 }

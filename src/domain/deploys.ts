@@ -1,4 +1,5 @@
 import type { AliasRecord, DeployRecord, DeployVersionRecord } from '../model/records.js';
+import { audited, type AuditEvent } from './audit.js';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
 import { maskSecret } from './crypto.js';
@@ -37,14 +38,16 @@ export async function loadDeploy(deps: DomainDeps, caller: Caller, deployId: str
 }
 
 /** Inserts a deploy; shared by POST /v1/deploys and the inline create of upload sessions. */
-export async function insertDeploy(deps: DomainDeps, accountId: string, input: { slug: string; name: string }): Promise<DeployRecord> {
+export async function insertDeploy(deps: DomainDeps, caller: Caller, input: { slug: string; name: string }): Promise<DeployRecord> {
+  const accountId = caller.accountId;
   const now = deps.clock.now();
   const d: DeployRecord = {
     id: newId('dpl', now), accountId, slug: input.slug, name: input.name, createdAt: now, deletedAt: null,
     webhookEnabled: false, webhookUrl: null, webhookSigningSecret: null,
   };
   try {
-    await deps.db.deploys.create(d);
+    await audited(deps, accountId, caller, { action: 'deploy.created', targetType: 'deploy', targetId: d.id, details: { slug: d.slug, name: d.name } },
+      (db) => db.deploys.create(d));
   } catch (err) {
     if (err instanceof ConflictError) throw slugConflict(input.slug);
     throw err;
@@ -54,7 +57,7 @@ export async function insertDeploy(deps: DomainDeps, accountId: string, input: {
 
 export async function createDeploy(deps: DomainDeps, caller: Caller, input: { slug: string; name: string }) {
   requireRole(caller, 'editor', 'Creating deploys');
-  return { deploy: deployView(await insertDeploy(deps, caller.accountId, input)) };
+  return { deploy: deployView(await insertDeploy(deps, caller, input)) };
 }
 
 export async function listDeploys(deps: DomainDeps, caller: Caller, query: { cursor?: string; limit?: number }) {
@@ -72,7 +75,8 @@ export async function patchDeploy(deps: DomainDeps, caller: Caller, deployId: st
   requireRole(caller, 'editor', 'Changing deploys');
   await loadDeploy(deps, caller, deployId);
   try {
-    await deps.db.deploys.update(caller.accountId, deployId, { slug: input.slug, name: input.name });
+    await audited(deps, caller.accountId, caller, { action: 'deploy.updated', targetType: 'deploy', targetId: deployId, details: { slug: input.slug, name: input.name } },
+      (db) => db.deploys.update(caller.accountId, deployId, { slug: input.slug, name: input.name }));
   } catch (err) {
     if (err instanceof ConflictError) throw slugConflict(input.slug ?? '');
     throw err;
@@ -87,7 +91,8 @@ export async function patchDeploy(deps: DomainDeps, caller: Caller, deployId: st
 export async function deleteDeploy(deps: DomainDeps, caller: Caller, deployId: string, onDeleted?: (deployId: string) => Promise<void>) {
   requireRole(caller, 'editor', 'Deleting deploys');
   await loadDeploy(deps, caller, deployId);
-  await deps.db.deploys.markDeleted(caller.accountId, deployId, deps.clock.now());
+  await audited(deps, caller.accountId, caller, { action: 'deploy.deleted', targetType: 'deploy', targetId: deployId },
+    (db) => db.deploys.markDeleted(caller.accountId, deployId, deps.clock.now()));
   await onDeleted?.(deployId);
 }
 
@@ -164,7 +169,8 @@ export async function putAlias(deps: DomainDeps, caller: Caller, deployId: strin
   const d = await loadDeploy(deps, caller, deployId);
   await loadVersion(deps, d, deployVersionId);
   const alias: AliasRecord = { deployId: d.id, name, deployVersionId, updatedAt: deps.clock.now() };
-  await deps.db.aliases.put(alias);
+  await audited(deps, caller.accountId, caller, { action: 'alias.updated', targetType: 'deploy', targetId: d.id, details: { alias: name, deployVersionId } },
+    (db) => db.aliases.put(alias));
   return { alias: aliasView(alias) };
 }
 
@@ -177,7 +183,9 @@ export async function deleteAlias(deps: DomainDeps, caller: Caller, deployId: st
   checkAliasName(name);
   requireAliasRole(caller, name);
   const d = await loadDeploy(deps, caller, deployId);
-  if (!(await deps.db.aliases.delete(d.id, name))) throw Errors.aliasNotFound(`Deploy ${deployId} has no alias "${name}".`);
+  await audited(deps, caller.accountId, caller, { action: 'alias.deleted', targetType: 'deploy', targetId: d.id, details: { alias: name } }, async (db) => {
+    if (!(await db.aliases.delete(d.id, name))) throw Errors.aliasNotFound(`Deploy ${deployId} has no alias "${name}".`);
+  });
 }
 
 // ---- settings ----
@@ -281,8 +289,16 @@ export async function patchSettings(deps: DomainDeps, caller: Caller, deployId: 
       if (names.size > MAX_VARS_PER_KIND) throw Errors.invalidInput(`A deploy can have at most ${MAX_VARS_PER_KIND} ${kind === 'env' ? 'env vars' : 'secrets'}.`);
     }
   }
-  await deps.db.deploys.update(caller.accountId, d.id, patch);
-  if (changes.length) await deps.db.deploys.writeVars(d.id, changes);
+  // names only: values (secrets above all) never reach the audit log
+  const events: AuditEvent[] = [];
+  if (wh) events.push({ action: 'deploy.webhook_updated', targetType: 'deploy', targetId: d.id, details: { url: wh.url, enabled: wh.enabled, signingSecretAction: wh.signingSecretAction } });
+  const named = (kind: 'env' | 'secret') => ({ set: changes.filter((c) => c.kind === kind && c.value !== null).map((c) => c.name), removed: changes.filter((c) => c.kind === kind && c.value === null).map((c) => c.name) });
+  if (changes.some((c) => c.kind === 'env')) events.push({ action: 'deploy.env_updated', targetType: 'deploy', targetId: d.id, details: named('env') });
+  if (changes.some((c) => c.kind === 'secret')) events.push({ action: 'deploy.secrets_updated', targetType: 'deploy', targetId: d.id, details: named('secret') });
+  await audited(deps, caller.accountId, caller, events, async (db) => {
+    await db.deploys.update(caller.accountId, d.id, patch);
+    if (changes.length) await db.deploys.writeVars(d.id, changes);
+  });
   return settingsView(deps, await loadDeploy(deps, caller, deployId), revealed);
 }
 

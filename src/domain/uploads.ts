@@ -98,7 +98,7 @@ export async function createUploadSession(deps: DomainDeps, caller: Caller, inpu
 
   const deploy: DeployRecord = input.deployId !== undefined
     ? await loadDeploy(deps, caller, input.deployId)
-    : await insertDeploy(deps, caller.accountId, input.createDeploy!);
+    : await insertDeploy(deps, caller, input.createDeploy!);
 
   const now = deps.clock.now();
   const token = newSecret('ustk');

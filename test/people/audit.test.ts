@@ -54,7 +54,10 @@ describe('audit log', () => {
 
   it('another workspace sees none of it', async () => {
     const other = await s.newAccount('other-audit');
-    expect((await s.request('GET', '/v1/audit-logs', { key: other.keys.viewer })).body.items).toEqual([]);
+    // only its own history: the operator creating its three keys
+    expect((await s.request('GET', '/v1/audit-logs', { key: other.keys.viewer })).body.items.map((e: Entry) => `${e.action}:${e.actor.type}`)).toEqual(
+      ['api_key.created:operator', 'api_key.created:operator', 'api_key.created:operator'],
+    );
     expect((await s.request('GET', `/v1/audit-logs?targetId=${viewer.userId}`, { key: other.keys.admin })).body.items).toEqual([]);
   });
 
@@ -65,5 +68,61 @@ describe('audit log', () => {
     expect(log.some((e) => e.action === 'workspace.created')).toBe(false); // the default workspace's log
     const own = (await viewer.request('GET', '/v1/audit-logs', { workspace: ws.id })).body.items as Entry[];
     expect(own.map((e) => e.action)).toEqual(['workspace.renamed', 'workspace.created']);
+  });
+});
+
+describe('audit log: keys, settings, secrets, deploys, aliases', () => {
+  it('records key creation (by user, by the operator CLI), disabling and enabling', async () => {
+    const made = await owner.request('POST', '/v1/api-keys', { json: { name: 'ci', role: 'editor' } });
+    const keyId = made.body.apiKey.id;
+    await owner.request('PATCH', `/v1/api-keys/${keyId}`, { json: { disabled: true } });
+    await owner.request('PATCH', `/v1/api-keys/${keyId}`, { json: { disabled: false } });
+    await owner.request('DELETE', `/v1/api-keys/${keyId}`);
+    const { issueApiKey } = await import('../../src/domain/accounts.js');
+    const cli = await issueApiKey(s.deps, owner.workspace!, { name: 'from-cli', role: 'viewer' });
+    const log = await entries(owner, `?targetId=${keyId}`);
+    expect(log.map((e) => e.action)).toEqual(['api_key.disabled', 'api_key.enabled', 'api_key.disabled', 'api_key.created']);
+    expect(log.every((e) => e.actor.type === 'user' && e.actor.id === owner.userId)).toBe(true);
+    expect(log[3].details).toEqual({ name: 'ci', role: 'editor' });
+    const byCli = (await entries(owner, `?targetId=${cli.apiKey.id}`))[0];
+    expect(byCli).toMatchObject({ action: 'api_key.created', actor: { type: 'operator', id: null }, requestId: null });
+    expect(JSON.stringify(await entries(owner, '?limit=100'))).not.toContain(cli.key);
+  });
+
+  it('records workspace settings: rename and webhook secret rotation, never the secret', async () => {
+    const res = await owner.request('PATCH', '/v1/account', { json: { name: 'Default Co', webhook: { signingSecretAction: 'rotate' } } });
+    expect(res.status, res.text).toBe(200);
+    const log = await entries(owner, `?targetId=${owner.workspace}`);
+    expect(log.slice(0, 2).map((e) => e.action).sort()).toEqual(['workspace.renamed', 'workspace.webhook_secret_rotated']);
+    expect(JSON.stringify(log)).not.toContain(res.body.account.webhook.signingSecret);
+  });
+
+  it('records deploy create, update, settings (names of env vars and secrets, never values), aliases and delete', async () => {
+    const d = (await owner.request('POST', '/v1/deploys', { json: { slug: 'audited', name: 'A' } })).body.deploy;
+    await owner.request('PATCH', `/v1/deploys/${d.id}`, { json: { name: 'B' } });
+    await owner.request('PATCH', `/v1/deploys/${d.id}/settings`, { json: { env: { MODE: 'prod' }, secrets: { TOKEN: 'hunter2-very-secret' }, webhook: { url: 'http://127.0.0.1:9/hook', enabled: true } } });
+    const { deployFiles } = await import('../helpers/uploads.js');
+    const committed = await deployFiles(s, { deployId: d.id }, [{ path: 'index.html', content: '<p>x</p>' }]);
+    const versionId = committed.deployVersion.id as string;
+    expect((await owner.request('PUT', `/v1/deploys/${d.id}/aliases/production`, { json: { deployVersionId: versionId } })).status).toBe(200);
+    expect((await owner.request('DELETE', `/v1/deploys/${d.id}/aliases/production`)).status).toBe(204);
+    expect((await owner.request('DELETE', `/v1/deploys/${d.id}`)).status).toBe(204);
+
+    const log = await entries(owner, `?targetId=${d.id}&limit=100`);
+    expect(log.map((e) => e.action).reverse()).toEqual([
+      'deploy.created', 'deploy.updated', 'deploy.webhook_updated', 'deploy.env_updated', 'deploy.secrets_updated',
+      'alias.updated', 'alias.deleted', 'deploy.deleted',
+    ]);
+    expect(log.find((e) => e.action === 'deploy.secrets_updated')!.details).toEqual({ set: ['TOKEN'], removed: [] });
+    expect(JSON.stringify(log)).not.toContain('hunter2');
+    expect(log.find((e) => e.action === 'alias.updated')!.details).toEqual({ alias: 'production', deployVersionId: versionId });
+  });
+
+  it('a failed change writes no entry', async () => {
+    expect((await owner.request('POST', '/v1/deploys', { json: { slug: 'audited-2', name: 'x' } })).status).toBe(201);
+    const before = (await entries(owner, '?limit=100')).length;
+    expectError(await owner.request('POST', '/v1/deploys', { json: { slug: 'audited-2', name: 'again' } }), 409, 'deploy_slug_conflict');
+    expectError(await owner.request('DELETE', '/v1/deploys/dpl_00000000000000000000/aliases/preview'), 404, 'deploy_not_found');
+    expect((await entries(owner, '?limit=100')).length).toBe(before);
   });
 });
