@@ -35,6 +35,12 @@ const mine: Record<string, string[]> = {};
 const theirs: Record<string, string[]> = {};
 /** strings of the other account that must never show up in a response to us unless we sent them */
 const secrets: string[] = [];
+/** secrets my admin or editor created under an Idempotency-Key: a weaker key must never see them (a replay) */
+const roleSecrets: { minRole: Role; value: string }[] = [];
+/** those requests (route → body text), offered again to every role with the same Idempotency-Keys */
+const replayBodies: Record<string, string[]> = {};
+const IDEM_KEYS = ['fuzz-idem-1', 'fuzz-idem-2'];
+const RANK: Record<Role, number> = { viewer: 0, editor: 1, admin: 2 };
 const totals = { requests: 0, statuses: {} as Record<number, number> };
 
 async function seed(a: Account, into: Record<string, string[]>, tag: string) {
@@ -58,12 +64,25 @@ async function seed(a: Account, into: Record<string, string[]>, tag: string) {
   return [marker, d.deployId, d.deployVersion.id, d.sessionId, open.body.uploadSession.id, open.body.uploadToken, job.body.job.id, key.body.apiKey.id, key.body.key, a.accountId];
 }
 
+/** what my admin and editor create with Idempotency-Keys, so the fuzz can try to replay it with weaker keys */
+async function seedReplays() {
+  const keyBody = JSON.stringify({ name: 'replayed', role: 'admin' });
+  const key = await s.request('POST', '/v1/api-keys', { key: me.keys.admin, body: keyBody, headers: { 'content-type': 'application/json', 'idempotency-key': IDEM_KEYS[0] } });
+  roleSecrets.push({ minRole: 'admin', value: key.body.key });
+  (replayBodies['/v1/api-keys'] ??= []).push(keyBody);
+  const sessionBody = JSON.stringify({ deployId: mine.deployId[0], files: manifest([{ path: 'r.txt', content: 'replay' }]) });
+  const session = await s.request('POST', '/v1/upload-sessions', { key: me.keys.editor, body: sessionBody, headers: { 'content-type': 'application/json', 'idempotency-key': IDEM_KEYS[1] } });
+  roleSecrets.push({ minRole: 'editor', value: session.body.uploadToken });
+  (replayBodies['/v1/upload-sessions'] ??= []).push(sessionBody);
+}
+
 beforeAll(async () => {
   s = await startApiServer();
   me = await s.newAccount('fuzz-me');
   other = await s.newAccount('fuzz-other');
   await seed(me, mine, 'me');
   secrets.push(...(await seed(other, theirs, 'other')));
+  await seedReplays();
 });
 
 afterAll(async () => {
@@ -146,16 +165,22 @@ function fromSchema(schema: any, field = '', depth = 0): fc.Arbitrary<unknown> {
     case 'boolean':
       return fc.boolean();
     default:
-      return fc.jsonValue({ maxDepth: 2 });
+      // any JSON (a payload): sometimes nested thousands of levels deep, spliced in after stringifying (see jsonBody)
+      return fc.oneof({ weight: 4, arbitrary: fc.jsonValue({ maxDepth: 2 }) }, { weight: 1, arbitrary: fc.integer({ min: 50, max: 5_000 }).map((n) => `${DEEP}${n}`) });
   }
 }
 
-const deep = fc.integer({ min: 50, max: 5_000 }).map((n) => '['.repeat(n) + ']'.repeat(n));
+const DEEP = '\u0000deep:';
+const nest = (n: number) => '['.repeat(n) + ']'.repeat(n);
+const spliceDeep = (text: string) => text.replace(/"\\u0000deep:(\d+)"/g, (_, n) => nest(Number(n)));
+const deep = fc.integer({ min: 50, max: 5_000 }).map(nest);
 
 /** A request body as text: valid-ish JSON from the schema (usually), or anything else a client could send. */
-function jsonBody(schema: any): fc.Arbitrary<string | undefined> {
+function jsonBody(schema: any, path = ''): fc.Arbitrary<string | undefined> {
+  const replays = replayBodies[path] ?? [];
   return fc.oneof(
-    { weight: 8, arbitrary: fromSchema(schema).map((v) => JSON.stringify(v)) },
+    { weight: 8, arbitrary: fromSchema(schema).map((v) => spliceDeep(JSON.stringify(v))) },
+    ...(replays.length ? [{ weight: 3, arbitrary: fc.constantFrom(...replays) }] : []),
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)) },
     { weight: 1, arbitrary: fc.constantFrom(undefined, '', '{', '{"a":', 'null', '[]', '\ufeff{}', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}') },
     { weight: 1, arbitrary: deep.map((d) => `{"payload":${d},"name":${d}}`) },
@@ -183,7 +208,7 @@ function requestFor({ path, op }: Op): fc.Arbitrary<FuzzRequest> {
   const content = op.requestBody?.content ?? {};
   const body: fc.Arbitrary<string | Uint8Array | undefined> = content['application/octet-stream']
     ? fc.oneof(fc.uint8Array({ maxLength: 2_000 }), fc.constant(undefined))
-    : content['application/json'] ? jsonBody(content['application/json'].schema) : fc.oneof(fc.constant(undefined), jsonBody({}));
+    : content['application/json'] ? jsonBody(content['application/json'].schema, path) : fc.oneof(fc.constant(undefined), jsonBody({}));
   const contentType = content['application/octet-stream']
     ? fc.constantFrom('application/octet-stream', 'application/json', 'text/plain', '')
     : fc.oneof({ weight: 8, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/json; charset=utf-16', 'application/x-www-form-urlencoded', '') });
@@ -195,7 +220,7 @@ function requestFor({ path, op }: Op): fc.Arbitrary<FuzzRequest> {
     ),
     auth: authHeader(),
     token: fc.option(fc.constantFrom(...(mine.uploadToken ?? []), ...(theirs.uploadToken ?? []), 'ustk_x', ''), { nil: undefined }),
-    idem: fc.option(printable.filter((x) => x.trim().length > 0), { nil: undefined }),
+    idem: fc.option(fc.oneof(printable.filter((x) => x.trim().length > 0), fc.constantFrom(...IDEM_KEYS)), { nil: undefined }),
     contentType,
     body,
   }).map(({ pathValues, query, auth, token, idem, contentType: ct, body: b }) => {
@@ -262,6 +287,10 @@ describe(`API fuzz (seed ${SEED}, ${RUNS} runs per operation)`, () => {
           const sent = safeDecode(res.url) + JSON.stringify(r.headers) + (typeof r.body === 'string' ? r.body : '');
           const leaked = secrets.filter((x) => res.text.includes(x) && !sent.includes(x));
           expect(leaked, where).toEqual([]);
+          // nor what a stronger key of my account created, to a weaker one
+          const role = (Object.keys(me.keys) as Role[]).find((k) => r.headers.authorization?.includes(me.keys[k]));
+          const shown = roleSecrets.filter((x) => res.text.includes(x.value) && (!role || RANK[role] < RANK[x.minRole]));
+          expect(shown, `${where} (as ${role ?? 'no key'})`).toEqual([]);
         }),
         { seed: SEED + o.path.length * 31 + o.method.length, numRuns: RUNS, endOnFailure: false },
       );
