@@ -10,14 +10,14 @@ export const DEFAULT_LIMIT = 20;
 export const MAX_LIMIT = 100;
 
 export function encodeCursor(pos: CursorPosition): string {
-  return Buffer.from(JSON.stringify([pos.createdAt, pos.id])).toString('base64url');
+  return Buffer.from(JSON.stringify([pos.at, pos.id])).toString('base64url');
 }
 
 export function decodeCursor(cursor: string): CursorPosition {
   try {
     const raw = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(raw) && raw.length === 2 && Number.isSafeInteger(raw[0]) && typeof raw[1] === 'string' && raw[1].length <= 128) {
-      return { createdAt: raw[0], id: raw[1] };
+      return { at: raw[0], id: raw[1] };
     }
   } catch {
     // fall through
@@ -29,10 +29,17 @@ export function pageRequest(query: { cursor?: string; limit?: number }): PageReq
   return { limit: query.limit ?? DEFAULT_LIMIT, after: query.cursor ? decodeCursor(query.cursor) : undefined };
 }
 
-/** Stores fetch limit+1 rows; this turns them into a page with the cursor of the last item shown. */
-export function toPage<R extends CursorPosition, T>(rows: R[], limit: number, map: (r: R) => T): Page<T> {
+/**
+ * Repositories fetch limit+1 rows; this turns them into a page with the cursor of the last item shown. `at` is the
+ * list's order time: createdAt unless the list says otherwise (render jobs: requestedAt).
+ */
+export function toPage<R extends { id: string; createdAt: number }, T>(rows: R[], limit: number, map: (r: R) => T): Page<T>;
+export function toPage<R extends { id: string }, T>(rows: R[], limit: number, map: (r: R) => T, at: (r: R) => number): Page<T>;
+export function toPage<R extends { id: string }, T>(
+  rows: R[], limit: number, map: (r: R) => T, at = (r: R) => (r as unknown as { createdAt: number }).createdAt,
+): Page<T> {
   const more = rows.length > limit;
   const shown = more ? rows.slice(0, limit) : rows;
   const last = shown[shown.length - 1];
-  return { items: shown.map(map), nextCursor: more && last ? encodeCursor(last) : null };
+  return { items: shown.map(map), nextCursor: more && last ? encodeCursor({ at: at(last), id: last.id }) : null };
 }

@@ -197,7 +197,7 @@ export async function listRenderJobs(deps: DomainDeps, caller: Caller, query: Jo
   const page = pageRequest(query);
   const rows = await deps.db.renderJobs.list(caller.accountId, { deployId: query.deployId, status: query.status, businessKey: query.businessKey }, page);
   const now = deps.clock.now();
-  return toPage(rows.map((r) => ({ ...r, createdAt: r.requestedAt })), page.limit, (r) => jobView(r, now));
+  return toPage(rows, page.limit, (r) => jobView(r, now), (r) => r.requestedAt);
 }
 
 export async function cancelRenderJob(deps: DomainDeps, caller: Caller, jobId: string) {
@@ -231,7 +231,7 @@ async function jobOutput(deps: DomainDeps, job: RenderJobRecord): Promise<{ key:
   if (job.pdfId) {
     const pdf = await deps.db.pdfs.get(job.accountId, job.pdfId);
     if (!pdf) throw missing();
-    return { key: pdf.blobKey, fileName: pdf.fileName, bytes: pdf.bytes };
+    return { key: pdf.outputKey, fileName: pdf.fileName, bytes: pdf.bytes };
   }
   if (!job.outputKey) throw missing();
   return { key: job.outputKey, fileName: job.fileName, bytes: job.outputBytes ?? 0 };
@@ -261,7 +261,7 @@ export async function deleteJobOutput(deps: DomainDeps, caller: Caller, jobId: s
   const now = deps.clock.now();
   if (job.pdfId) {
     const pdf = await deps.db.pdfs.get(job.accountId, job.pdfId);
-    if (pdf && (await deps.db.pdfs.markDeleted(job.accountId, pdf.id, now))) await deps.blobs.delete(pdf.blobKey);
+    if (pdf && (await deps.db.pdfs.markDeleted(job.accountId, pdf.id, now))) await deps.blobs.delete(pdf.outputKey);
   } else if (job.outputKey) {
     await deps.blobs.delete(job.outputKey);
   }
@@ -302,7 +302,7 @@ export async function openSignedLink(deps: DomainDeps, target: LinkTarget, q: { 
   if (target.kind === 'pdf') {
     const pdf = await deps.db.pdfs.get(target.accountId, target.id);
     if (!pdf) throw Errors.pdfNotFound(`PDF ${target.id} does not exist or was deleted.`);
-    return open(deps, { key: pdf.blobKey, fileName: pdf.fileName, bytes: pdf.bytes }, () => Errors.pdfNotFound(`PDF ${target.id} has no content.`));
+    return open(deps, { key: pdf.outputKey, fileName: pdf.fileName, bytes: pdf.bytes }, () => Errors.pdfNotFound(`PDF ${target.id} has no content.`));
   }
   const job = await deps.db.renderJobs.get(target.accountId, target.id);
   if (!job) throw Errors.renderJobNotFound(`Render job ${target.id} does not exist.`);
@@ -329,19 +329,19 @@ export async function deletePdf(deps: DomainDeps, caller: Caller, pdfId: string)
   if (await deps.db.pdfs.markDeleted(caller.accountId, pdfId, now)) {
     // the job (if it still exists) no longer has an output: its view and GET output must agree (404, not a ghost)
     await deps.db.renderJobs.markOutputDeleted(p.renderJobId, now);
-    await deps.blobs.delete(p.blobKey);
+    await deps.blobs.delete(p.outputKey);
   }
 }
 
 export async function openPdf(deps: DomainDeps, caller: Caller, pdfId: string): Promise<PdfStream> {
   const p = await loadPdf(deps, caller, pdfId);
-  return open(deps, { key: p.blobKey, fileName: p.fileName, bytes: p.bytes }, () => Errors.pdfNotFound(`PDF ${pdfId} has no content.`));
+  return open(deps, { key: p.outputKey, fileName: p.fileName, bytes: p.bytes }, () => Errors.pdfNotFound(`PDF ${pdfId} has no content.`));
 }
 
 export async function pdfLink(deps: DomainDeps, caller: Caller, pdfId: string, disposition: Disposition, expiresInSeconds?: number) {
   const pdf = await loadPdf(deps, caller, pdfId);
   const expiresAt = deps.clock.now() + linkTtl(expiresInSeconds);
-  const presigned = await presignedAccess(deps, { key: pdf.blobKey, fileName: pdf.fileName }, disposition, expiresAt);
+  const presigned = await presignedAccess(deps, { key: pdf.outputKey, fileName: pdf.fileName }, disposition, expiresAt);
   if (presigned) return { access: presigned };
   return { access: signLink({ key: deps.linkSigningKey, baseUrl: deps.settings.publicUrl, target: { kind: 'pdf', accountId: caller.accountId, id: pdfId }, disposition, expiresAt }) };
 }

@@ -1,6 +1,9 @@
-/** Position in a (createdAt desc, id desc) list. Cursors are opaque base64url of this. */
+/**
+ * Position in a list ordered (time desc, id desc), where the time is the list's own: `createdAt`, or `requestedAt`
+ * for render jobs. Cursors are opaque base64url of this.
+ */
 export interface CursorPosition {
-  createdAt: number;
+  at: number;
   id: string;
 }
 

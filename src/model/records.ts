@@ -53,10 +53,15 @@ export interface DeployVar {
   value: string;
 }
 
+/** One file of a deploy version or upload session, as recorded in its manifest (the renderer reads these too). */
 export interface FileEntry {
+  /** relative POSIX path inside the version, e.g. `assets/logo.png` (no leading slash) */
   path: string;
+  /** lowercase hex sha256 of the bytes; lets the caller find the blob */
   sha256: string;
+  /** size in bytes */
   size: number;
+  /** served as the response's Content-Type */
   mime: string;
 }
 
@@ -209,7 +214,8 @@ export interface PdfRecord {
   fileName: string;
   bytes: number;
   pageCount: number;
-  blobKey: string;
+  /** where the PDF's bytes are in the blob store (a transient output's key is the job's outputKey) */
+  outputKey: string;
   createdAt: number;
   deletedAt: number | null;
 }

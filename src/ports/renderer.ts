@@ -3,24 +3,14 @@
  * job's payload, env and secrets into a PDF. The Chromium adapter lives in `src/adapters/chromium/`.
  */
 
-/** One file of a deploy version, as recorded in its manifest. */
-export interface RenderFile {
-  /** relative POSIX path inside the version, e.g. `assets/logo.png` (no leading slash) */
-  path: string;
-  /** lowercase hex sha256 of the bytes; lets the caller find the blob */
-  sha256: string;
-  /** size in bytes */
-  size: number;
-  /** served as the response's Content-Type */
-  mime: string;
-}
+import type { FileEntry } from '../model/records.js';
 
 /** Read access to the files of the deploy version being rendered. */
 export interface RenderFiles {
   /** The file at `path` (already percent-decoded, no leading slash), or null when the version has none (→ 404). */
-  get(path: string): Promise<RenderFile | null>;
+  get(path: string): Promise<FileEntry | null>;
   /** The file's bytes. A rejection is treated as a storage failure (retryable `render_internal_error`). */
-  open(file: RenderFile): Promise<Buffer>;
+  open(file: FileEntry): Promise<Buffer>;
 }
 
 export interface RenderRequest {

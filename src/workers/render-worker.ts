@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { RenderJobRecord } from '../model/records.js';
-import { RenderError, type Renderer, type RenderFile } from '../ports/renderer.js';
+import type { FileEntry } from '../model/records.js';
+import { RenderError, type Renderer } from '../ports/renderer.js';
 import { silentLogger, type Logger } from '../model/logger.js';
 import type { DomainDeps } from '../domain/context.js';
 import { renderEnvironment } from '../domain/deploys.js';
@@ -164,7 +165,7 @@ export class RenderWorker {
       if (!payload) throw new RenderError('render_internal_error', 'The job payload is missing.', false);
       const files = {
         get: (path: string) => deps.db.versions.getFile(job.deployVersionId, path),
-        open: async (file: RenderFile) => {
+        open: async (file: FileEntry) => {
           const stream = await deps.blobs.get(blobKey(file.sha256));
           if (!stream) throw new Error(`blob ${file.sha256} missing from storage`);
           const chunks: Buffer[] = [];
@@ -190,7 +191,7 @@ export class RenderWorker {
         pdf: pdfId
           ? {
               id: pdfId, accountId: job.accountId, deployId: job.deployId, deployVersionId: job.deployVersionId, renderJobId: job.id,
-              businessKey: job.businessKey, fileName: job.fileName, bytes: result.bytes, pageCount: result.pageCount, blobKey: writtenKey,
+              businessKey: job.businessKey, fileName: job.fileName, bytes: result.bytes, pageCount: result.pageCount, outputKey: writtenKey,
               createdAt: now, deletedAt: null,
             }
           : null,

@@ -24,19 +24,7 @@ export function startApiServer(env: Record<string, string> = {}): Promise<TestSe
   return startTestServer(env, { renderer: noRenderer() });
 }
 
-/**
- * Asserts the spec's error contract: the real status, a body of exactly `{error, message}`, never a Fastify-shaped
- * error or a stack trace, and the request id header.
- */
-export function expectError(res: TestResponse, status: number, code: string) {
-  expect({ status: res.status, error: res.body?.error }, res.text).toEqual({ status, error: code });
-  expect(Object.keys(res.body).sort()).toEqual(['error', 'message']);
-  expect(typeof res.body.message).toBe('string');
-  expect(res.body.message.length).toBeGreaterThan(0);
-  expect(res.text).not.toMatch(/statusCode|"stack"|\n\s+at /);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(res.headers.get('x-request-id')).toBeTruthy();
-}
+export { expectError } from '../helpers/http.js';
 
 /** A well-formed id that names nothing. */
 export const unknownId = (prefix: IdPrefix) => newId(prefix);

@@ -2,20 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { PdfRecord, RenderJobRecord, SucceededOutput } from '../../src/model/records.js';
 import type { RenderJobRepository } from '../../src/ports/database.js';
 import { BACKENDS, fid, payload, renderJob, seedJobParents, T0, useBackend } from '../helpers/backends.js';
+import { until } from '../helpers/wait.js';
 
 type Parents = { accountId: string; deployId: string; versionId: string };
 
 const unlimited = async () => null;
 const LEASE = 30_000;
-
-/** waits (polling, bounded) until `check` holds */
-async function until(check: () => boolean, ms = 3000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** The RenderJobRepository port contract: every adapter must pass the same suite. */
 describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) => {
@@ -37,7 +29,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
   });
   const pdf = (job: RenderJobRecord, over: Partial<PdfRecord> = {}): PdfRecord => ({
     id: fid('pdf'), accountId: job.accountId, deployId: job.deployId, deployVersionId: job.deployVersionId, renderJobId: job.id,
-    businessKey: job.businessKey, fileName: job.fileName, bytes: 5000, pageCount: 3, blobKey: `pdfs/x/${job.id}.pdf`, createdAt: T0 + 200, deletedAt: null, ...over,
+    businessKey: job.businessKey, fileName: job.fileName, bytes: 5000, pageCount: 3, outputKey: `pdfs/x/${job.id}.pdf`, createdAt: T0 + 200, deletedAt: null, ...over,
   });
 
   describe('enqueue and reads', () => {
@@ -72,7 +64,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
       await enqueue(p, { id: ids[3], requestedAt: T0 + 2, businessKey: 'k' });
       await enqueue(other, { requestedAt: T0 + 3 });
       expect((await b.queue.list(p.accountId, {}, { limit: 2 })).map((j) => j.id)).toEqual(['rj_3', 'rj_2', 'rj_1']);
-      expect((await b.queue.list(p.accountId, {}, { limit: 10, after: { createdAt: T0 + 1, id: 'rj_2' } })).map((j) => j.id)).toEqual(['rj_1', 'rj_0']);
+      expect((await b.queue.list(p.accountId, {}, { limit: 10, after: { at: T0 + 1, id: 'rj_2' } })).map((j) => j.id)).toEqual(['rj_1', 'rj_0']);
       expect((await b.queue.list(p.accountId, { businessKey: 'k' }, { limit: 10 })).map((j) => j.id)).toEqual(['rj_3', 'rj_1']);
       expect((await b.queue.list(p.accountId, { deployId: p.deployId, status: 'queued' }, { limit: 10 })).map((j) => j.id)).toEqual(['rj_3', 'rj_2', 'rj_1', 'rj_0']);
       expect(await b.queue.list(p.accountId, { status: 'rendering' }, { limit: 10 })).toEqual([]);
@@ -301,7 +293,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
         ids.push(rec.id);
       }
       expect((await b.store.pdfs.list(p.accountId, {}, { limit: 1 })).map((x) => x.id)).toEqual(['pdf_2', 'pdf_1']);
-      expect((await b.store.pdfs.list(p.accountId, { deployId: p.deployId }, { limit: 5, after: { createdAt: T0 + 201, id: 'pdf_1' } })).map((x) => x.id)).toEqual(['pdf_0']);
+      expect((await b.store.pdfs.list(p.accountId, { deployId: p.deployId }, { limit: 5, after: { at: T0 + 201, id: 'pdf_1' } })).map((x) => x.id)).toEqual(['pdf_0']);
       expect(await b.store.pdfs.list(p.accountId, { deployId: 'dpl_other' }, { limit: 5 })).toEqual([]);
       await b.store.pdfs.markDeleted(p.accountId, 'pdf_2', T0 + 400);
       expect((await b.store.pdfs.list(p.accountId, {}, { limit: 5 })).map((x) => x.id)).toEqual(['pdf_1', 'pdf_0']);

@@ -81,9 +81,9 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
       const expected = ['key_4', 'key_3', 'key_2', 'key_1', 'key_0'];
       const first = await b.store.apiKeys.list(a.id, { limit: 2 });
       expect(first.map((k) => k.id)).toEqual(expected.slice(0, 3)); // limit + 1: the caller sees there is more
-      const second = await b.store.apiKeys.list(a.id, { limit: 2, after: { createdAt: first[1].createdAt, id: first[1].id } });
+      const second = await b.store.apiKeys.list(a.id, { limit: 2, after: { at: first[1].createdAt, id: first[1].id } });
       expect(second.map((k) => k.id)).toEqual(expected.slice(2, 5));
-      const last = await b.store.apiKeys.list(a.id, { limit: 5, after: { createdAt: T0 + 1, id: 'key_2' } });
+      const last = await b.store.apiKeys.list(a.id, { limit: 5, after: { at: T0 + 1, id: 'key_2' } });
       expect(last.map((k) => k.id)).toEqual(['key_1', 'key_0']);
       expect(await b.store.apiKeys.list('acct_other', { limit: 10 })).toEqual([]);
     });
@@ -125,7 +125,7 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
       for (let i = 0; i < 4; i++) await b.store.deploys.create(deploy(a.id, { id: `dpl_${i}`, createdAt: T0 + i }));
       await b.store.deploys.markDeleted(a.id, 'dpl_2', T0 + 10);
       expect((await b.store.deploys.list(a.id, { limit: 1 })).map((d) => d.id)).toEqual(['dpl_3', 'dpl_1']);
-      expect((await b.store.deploys.list(a.id, { limit: 5, after: { createdAt: T0 + 3, id: 'dpl_3' } })).map((d) => d.id)).toEqual(['dpl_1', 'dpl_0']);
+      expect((await b.store.deploys.list(a.id, { limit: 5, after: { at: T0 + 3, id: 'dpl_3' } })).map((d) => d.id)).toEqual(['dpl_1', 'dpl_0']);
     });
 
     it('markDeleted hides the deploy and drops its aliases and vars and expires its open sessions, in one step', async () => {
@@ -176,7 +176,7 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
       expect(await b.store.versions.latest(d.id)).toEqual(v2);
       expect(await b.store.versions.latest('dpl_none')).toBeNull();
       expect((await b.store.versions.list(d.id, { limit: 1 })).map((v) => v.id)).toEqual([v2.id, v1.id]);
-      expect((await b.store.versions.list(d.id, { limit: 1, after: { createdAt: v2.createdAt, id: v2.id } })).map((v) => v.id)).toEqual([v1.id]);
+      expect((await b.store.versions.list(d.id, { limit: 1, after: { at: v2.createdAt, id: v2.id } })).map((v) => v.id)).toEqual([v1.id]);
       // bytewise path order, as SQLite's BINARY collation: upper case before lower case, '/' before letters
       const order = ['B.js', 'a.html', 'a/z.html', 'b/x.css'];
       expect((await b.store.versions.listFiles(v1.id, { limit: 10 })).map((f) => f.path)).toEqual(order);
@@ -471,7 +471,7 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
       const eo = event(a.id, other.id);
       await b.store.webhooks.createEvent(eo, delivery(eo));
       expect((await b.store.webhooks.list(a.id, d.id, { limit: 1 })).map((x) => x.id)).toEqual(['whd_2', 'whd_1']);
-      expect((await b.store.webhooks.list(a.id, d.id, { limit: 5, after: { createdAt: T0 + 1, id: 'whd_1' } })).map((x) => x.id)).toEqual(['whd_0']);
+      expect((await b.store.webhooks.list(a.id, d.id, { limit: 5, after: { at: T0 + 1, id: 'whd_1' } })).map((x) => x.id)).toEqual(['whd_0']);
       expect(await b.store.webhooks.list('acct_other', d.id, { limit: 5 })).toEqual([]);
     });
   });

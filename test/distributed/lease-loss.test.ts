@@ -14,7 +14,7 @@ import type { Renderer, RenderRequest, RenderResult } from '../../src/ports/rend
 import { deployFiles } from '../helpers/uploads.js';
 import { PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';
 import { TEST_BACKEND, startTestServer, type TestServer } from '../helpers/server.js';
-import { sleep } from './support.js';
+import { sleep, until } from '../helpers/wait.js';
 
 /** A renderer whose renders each wait for the test to release them; the PDF says which render made it. */
 class GatedRenderer implements Renderer {
@@ -31,14 +31,6 @@ class GatedRenderer implements Renderer {
   }
   async start() {}
   async close() {}
-}
-
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 const noPostgres = TEST_BACKEND === 'distributed' && !PG_TEST_URL;
@@ -72,7 +64,7 @@ describe.skipIf(noPostgres)('a worker that lost its lease mid-render', () => {
     const created = await s.request('POST', '/v1/render-jobs', { json: { deployId } });
     expect(created.status, created.text).toBe(202);
     const jobId = created.body.job.id as string;
-    await until('the first worker to start rendering', () => late.calls.length === 1);
+    await until(() => late.calls.length === 1, 10_000, 'the first worker to start rendering');
     b.start();
 
     // its lease lapses (clock), the job is reclaimed and retried on the other worker
@@ -81,19 +73,19 @@ describe.skipIf(noPostgres)('a worker that lost its lease mid-render', () => {
     expect((await s.deps.db.renderJobs.getById(jobId))!.status).toBe('retry_scheduled');
     s.clock.advance(3_000);
     await b.maintain();
-    await until('the second worker to start rendering', () => other.calls.length === 1);
+    await until(() => other.calls.length === 1, 10_000, 'the second worker to start rendering');
     expect((await s.deps.db.renderJobs.getById(jobId))!).toMatchObject({ status: 'rendering', attempt: 2 });
 
     // what a worker killed between storing and recording would have left: attempt 1's object
     await s.deps.blobs.put(transientOutputKey(jobId, 1), Readable.from([Buffer.from('%PDF-1.4 stray')]));
     // the new attempt stores its output, succeeds and removes the stray …
     other.calls[0].release();
-    await until('the job to succeed', async () => (await s.deps.db.renderJobs.getById(jobId))!.status === 'succeeded');
-    await until('the stray output to go', async () => (await s.storedKeys('outputs')).filter((k) => k.includes(jobId)).length === 1);
+    await until(async () => (await s.deps.db.renderJobs.getById(jobId))!.status === 'succeeded', 10_000, 'the job to succeed');
+    await until(async () => (await s.storedKeys('outputs')).filter((k) => k.includes(jobId)).length === 1, 10_000, 'the stray output to go');
     expect(await s.storedKeys('outputs')).toContain(transientOutputKey(jobId, 2));
     // … then the stalled one finishes, writes the same key, and is refused
     late.calls[0].release();
-    await until('the stalled render to settle', () => s.worker.activeCount === 0);
+    await until(() => s.worker.activeCount === 0, 10_000, 'the stalled render to settle');
 
     const job = (await s.request('GET', `/v1/render-jobs/${jobId}`)).body.job;
     expect(job).toMatchObject({ status: 'succeeded', attempt: 2 });

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alive, descendants, PRESS_CLOUD_FROM_SOURCE, ROOT } from '../helpers/processes.js';
+import { sleep } from '../helpers/wait.js';
 
 /** A port that was free a moment ago (the node needs it up front: PRESS_PUBLIC_URL names it). */
 export async function freePort(): Promise<number> {
@@ -18,7 +19,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Scrapes one Prometheus sample value (first match of `name{…labels…}`); null when absent. */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | null {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SqlDatabase } from '../../src/adapters/sql/database.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { httpClient, type RequestOpts, type TestResponse } from './http.js';
 import { createAccount, issueApiKey } from '../../src/domain/accounts.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { PlanKey } from '../../src/model/records.js';
@@ -49,19 +50,7 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export interface RequestOpts {
-  key?: string | null;
-  json?: unknown;
-  body?: string | Buffer;
-  headers?: Record<string, string>;
-}
-
-export interface TestResponse {
-  status: number;
-  headers: Headers;
-  body: any;
-  text: string;
-}
+export type { RequestOpts, TestResponse };
 
 /**
  * Starts the real server (SQLite + disk in a temp dir, listening on a free port) with a manual clock.
@@ -87,25 +76,7 @@ export async function startTestServer(
   }
   const adminKey = server.bootstrapKey!;
 
-  const request = async (method: string, path: string, opts: RequestOpts = {}): Promise<TestResponse> => {
-    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    const key = opts.key === undefined ? adminKey : opts.key;
-    if (key !== null) headers.authorization ??= `Bearer ${key}`;
-    let body: string | Buffer | undefined = opts.body;
-    if (opts.json !== undefined) {
-      body = JSON.stringify(opts.json);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${server.url}${path}`, { method, headers, body: body as BodyInit | undefined });
-    const text = await res.text();
-    let parsed: unknown = undefined;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, headers: res.headers, body: parsed, text };
-  };
+  const { request } = httpClient(server.url, adminKey);
 
   return {
     ...server,

@@ -3,8 +3,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { httpClient, type Requester } from '../helpers/http.js';
 import { PRESS_CLOUD_FROM_SOURCE, ROOT } from '../helpers/processes.js';
-import type { RequestOpts, TestResponse, TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
+import { sleep } from '../helpers/wait.js';
 
 export { expectError, unknownId } from '../api/helpers.js';
 
@@ -12,32 +14,7 @@ export { expectError, unknownId } from '../api/helpers.js';
 export const PROBE_DIR = fileURLToPath(new URL('../fixtures/http-apps/probe/', import.meta.url));
 export const INVOICE_DIR = fileURLToPath(new URL('../../examples/invoice/', import.meta.url));
 
-export type Requester = Pick<TestServer, 'request'>;
-
-/** Real HTTP against any Press Cloud base URL (e.g. a child process), same shape as TestServer.request. */
-export function httpClient(baseUrl: string, defaultKey: string): Requester {
-  return {
-    async request(method: string, path: string, opts: RequestOpts = {}): Promise<TestResponse> {
-      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-      const key = opts.key === undefined ? defaultKey : opts.key;
-      if (key !== null) headers.authorization ??= `Bearer ${key}`;
-      let body: string | Buffer | undefined = opts.body;
-      if (opts.json !== undefined) {
-        body = JSON.stringify(opts.json);
-        headers['content-type'] ??= 'application/json';
-      }
-      const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body as BodyInit | undefined });
-      const text = await res.text();
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      return { status: res.status, headers: res.headers, body: parsed, text };
-    },
-  };
-}
+export { httpClient, sleep, type Requester };
 
 export const TERMINAL = ['succeeded', 'failed', 'canceled'];
 
@@ -87,7 +64,6 @@ export async function getOutput(s: TestServer, jobId: string, key?: string) {
   return fetchBytes(`${s.url}/v1/render-jobs/${jobId}/output`, key ?? s.adminKey);
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Objects under `<prefix>/`, as keys relative to it: of a test server's blob store, whichever backend it runs on

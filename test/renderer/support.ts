@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RenderFile, RenderFiles, RenderRequest } from '../../src/ports/renderer.js';
+import type { FileEntry } from '../../src/model/records.js';
+import type { RenderFiles, RenderRequest } from '../../src/ports/renderer.js';
 import type { Logger } from '../../src/model/logger.js';
 
 const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
@@ -25,7 +26,7 @@ export interface FixtureFiles extends RenderFiles {
 
 export function fixtureFiles(app: string): FixtureFiles {
   const root = join(APPS, app);
-  const files = new Map<string, { file: RenderFile; body: Buffer }>();
+  const files = new Map<string, { file: FileEntry; body: Buffer }>();
   const walk = (dir: string) => {
     for (const name of readdirSync(dir)) {
       const full = join(dir, name);

@@ -26,11 +26,7 @@ export function uniqueFiles(count: number, prefix = 'f'): TestFile[] {
   return Array.from({ length: count }, (_, i) => ({ path: `${prefix}/${i}.txt`, content: `${salt}:${prefix}:${i}`, mime: 'text/plain' }));
 }
 
-/** Asserts the spec's error shape: exactly `{error, message}` with a non-empty message. */
-export function expectError(res: TestResponse, status: number, code: string) {
-  expect({ status: res.status, body: res.body }).toEqual({ status, body: { error: code, message: expect.any(String) } });
-  expect(res.body.message.length).toBeGreaterThan(0);
-}
+export { expectError } from '../helpers/http.js';
 
 export type Target = { deployId: string } | { createDeploy: { slug: string; name: string } };
 

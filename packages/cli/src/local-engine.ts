@@ -8,7 +8,7 @@
  * `press render` without --remote, and says how to install the engine when it is missing.
  */
 import { readFile } from 'node:fs/promises';
-import type { ChromiumRenderer, PdfOptions, RenderFile, RenderFiles, RenderTimings } from '@press-cloud/engine';
+import type { ChromiumRenderer, PdfOptions, FileEntry, RenderFiles, RenderTimings } from '@press-cloud/engine';
 import { listFiles, type LocalFile } from '@press-cloud/sdk/node';
 import { CliError } from './errors.js';
 
@@ -49,12 +49,12 @@ export async function loadEngine(): Promise<Engine> {
 export async function directoryFiles(dir: string, exclude: (path: string) => boolean): Promise<RenderFiles> {
   const byPath = new Map<string, LocalFile>((await listFiles(dir, { exclude })).map((f) => [f.path, f]));
   return {
-    async get(path: string): Promise<RenderFile | null> {
+    async get(path: string): Promise<FileEntry | null> {
       const f = byPath.get(path);
       // sha256 locates a blob in storage; local files are read by path, so it stays empty
       return f ? { path: f.path, sha256: '', size: f.size, mime: f.mime } : null;
     },
-    open: (file: RenderFile) => readFile(byPath.get(file.path)!.absPath),
+    open: (file: FileEntry) => readFile(byPath.get(file.path)!.absPath),
   };
 }
 

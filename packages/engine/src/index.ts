@@ -7,5 +7,6 @@ export { ChromiumRenderer } from '../../../src/adapters/chromium/chromium-render
 export type { ChromiumRendererOptions } from '../../../src/adapters/chromium/chromium-renderer.js';
 export { createOutbound } from '../../../src/adapters/outbound/outbound.js';
 export { RenderError } from '../../../src/ports/renderer.js';
-export type { PdfOptions, Renderer, RenderErrorCode, RenderFile, RenderFiles, RenderRequest, RenderResult, RenderTimings } from '../../../src/ports/renderer.js';
+export type { PdfOptions, Renderer, RenderErrorCode, RenderFiles, RenderRequest, RenderResult, RenderTimings } from '../../../src/ports/renderer.js';
+export type { FileEntry } from '../../../src/model/records.js';
 export { canonicalJson } from '../../../src/domain/canonical-json.js';

@@ -17,7 +17,7 @@ export type ColumnType = 'text' | 'int' | 'bool' | 'bytes';
 
 export interface Table<R = Row> {
   name: string;
-  /** record field → column type; the column is the field in snake_case */
+  /** record field → column type; the column is the field in snake_case unless the table names it otherwise */
   fields: Record<string, ColumnType>;
   /** primary-key columns (migrate-store upserts by them) */
   primaryKey: string[];
@@ -32,9 +32,12 @@ export interface Table<R = Row> {
 
 const snake = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
-function table<R>(name: string, fields: { [K in keyof R]-?: ColumnType }, primaryKey: string[] = ['id']): Table<R> {
+function table<R>(
+  name: string, fields: { [K in keyof R]-?: ColumnType }, primaryKey: string[] = ['id'], columns: Partial<Record<keyof R, string>> = {},
+): Table<R> {
   const f = fields as Record<string, ColumnType>;
-  const entries = Object.keys(f).map((field) => [snake(field), field] as const);
+  const named = columns as Record<string, string>;
+  const entries = Object.keys(f).map((field) => [named[field] ?? snake(field), field] as const);
   return {
     name,
     fields: f,
@@ -93,10 +96,11 @@ export const renderJobs = table<RenderJobRecord>('render_jobs', {
 export const renderJobPayloads = table<{ renderJobId: string; mime: string; body: Buffer }>(
   'render_job_payloads', { renderJobId: T, mime: T, body: BYTES }, ['render_job_id'],
 );
+/** a managed PDF's `outputKey` (its key in the blob store, as a job's transient output has) is column blob_key */
 export const pdfs = table<PdfRecord>('pdfs', {
   id: T, accountId: T, deployId: T, deployVersionId: T, renderJobId: T, businessKey: T, fileName: T, bytes: I, pageCount: I,
-  blobKey: T, createdAt: I, deletedAt: I,
-});
+  outputKey: T, createdAt: I, deletedAt: I,
+}, ['id'], { outputKey: 'blob_key' });
 export const webhookEvents = table<WebhookEventRecord>('webhook_events', {
   id: T, accountId: T, deployId: T, renderJobId: T, type: T, data: T, createdAt: I,
 });

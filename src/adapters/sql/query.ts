@@ -30,7 +30,7 @@ export async function updateRecord<R>(x: SqlExecutor, t: Table<R>, patch: Partia
 
 /**
  * One page of a keyset list ordered (`orderBy` desc, id desc): `limit + 1` rows after the cursor.
- * `where` filters without the cursor; the cursor's createdAt is compared against `orderBy`.
+ * `where` filters without the cursor; the cursor's time is compared against `orderBy`.
  */
 export async function pageOf<R>(
   x: SqlExecutor, t: Table<R>, where: string, params: readonly unknown[], page: PageRequest, orderBy = 'created_at',
@@ -39,7 +39,7 @@ export async function pageOf<R>(
   const p = [...params];
   if (page.after) {
     sql += ` AND (${orderBy} < ? OR (${orderBy} = ? AND id < ?))`;
-    p.push(page.after.createdAt, page.after.createdAt, page.after.id);
+    p.push(page.after.at, page.after.at, page.after.id);
   }
   p.push(page.limit + 1);
   return every(x, t, `${sql} ORDER BY ${orderBy} DESC, id DESC LIMIT ?`, p);
