@@ -10,8 +10,8 @@ import type { Row } from './executor.js';
 /**
  * The catalogue of tables: for each column its record field and its type. It drives row decoding and encoding for
  * both databases (booleans are 0/1 on SQLite and BOOLEAN on PostgreSQL, which accepts 0/1 as input) and the table
- * list of `migrate-store`. The schema itself lives in the numbered migrations of each dialect; a contract test
- * checks that the two create the same columns, and `catalogue.test.ts` that the catalogue matches them.
+ * list of `migrate-store`. The schema itself lives in the numbered migrations of each dialect; test/contract/pg-migrate
+ * checks that the two create the same columns, and test/adapters/catalogue.test.ts that the catalogue lists them all.
  */
 export type ColumnType = 'text' | 'int' | 'bool' | 'bytes';
 
