@@ -1,3 +1,4 @@
+import type { PageRequest } from '../../model/pagination.js';
 import type { MemberRecord, MembershipRecord, WorkspaceMembershipRecord } from '../../model/people.js';
 import type {
   AuditLogRepository, InvitationRepository, MembershipRepository, SessionRepository, SetupTokenRepository, UserRepository,
@@ -45,12 +46,12 @@ const WORKSPACE_SELECT = `SELECT m.*, a.name AS workspace_name, a.plan_key AS pl
   a.created_at AS workspace_created_at FROM memberships m JOIN accounts a ON a.id = m.account_id`;
 
 /** keyset page over memberships joined with another table (the shared `pageOf` reads one table) */
-async function joinedPage<R>(x: SqlExecutor, select: string, where: string, params: unknown[], page: { limit: number; after?: { createdAt: number; id: string } }): Promise<R[]> {
+async function joinedPage<R>(x: SqlExecutor, select: string, where: string, params: unknown[], page: PageRequest): Promise<R[]> {
   let sql = `${select} WHERE ${where}`;
   const p = [...params];
   if (page.after) {
     sql += ' AND (m.created_at < ? OR (m.created_at = ? AND m.id < ?))';
-    p.push(page.after.createdAt, page.after.createdAt, page.after.id);
+    p.push(page.after.at, page.after.at, page.after.id);
   }
   p.push(page.limit + 1);
   const rows = await x.all(`${sql} ORDER BY m.created_at DESC, m.id DESC LIMIT ?`, p);
