@@ -1,5 +1,5 @@
 /**
- * Queue benchmark: the JobQueue port on its own, with no-op jobs (claim → succeed, no rendering), on SQLite (the
+ * Queue benchmark: the render-job repository (the queue) on its own, with no-op jobs (claim → succeed, no rendering), on SQLite (the
  * embedded store: one process, in-process wake-ups) and on PostgreSQL (a producer node and a worker node with their
  * own pools: the worker learns of new jobs only through LISTEN/NOTIFY; the 1 s safety-net poll of the real worker is
  * left out so a missed notification would show as a ~1000 ms latency).
@@ -267,7 +267,7 @@ async function main() {
     ...rows.map((r) => `| ${r.backend} | ${r.scenario} | ${r.jobs} | ${r.workers || '–'} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.jobsPerSec.toFixed(0)} |`),
   ];
   console.log(`\nQueue benchmark — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}${pgVersion ? `, PostgreSQL ${pgVersion}` : ''}`);
-  console.log('No-op jobs through the JobQueue port: enqueue (job + payload + usage row) → claim → succeed (terminal bookkeeping). ' +
+  console.log('No-op jobs through the render-job repository: enqueue (job + payload + usage row) → claim → succeed (terminal bookkeeping). ' +
     'Latency = enqueue call start → claim returned on the worker; jobs/s = first enqueue → last succeed.\n');
   console.log(lines.join('\n'));
 }
