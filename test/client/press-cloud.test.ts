@@ -11,8 +11,8 @@ const BIN = join(ROOT, 'bin/press-cloud.js');
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
 /** The built `press-cloud` (bin/press-cloud.js → dist/) as a child process. */
-const run = (args: string[], env: Record<string, string> = {}) =>
-  runProcess(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
+const run = (args: string[], env: Record<string, string> = {}, input?: string) =>
+  runProcess(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, input });
 
 /** `serve` in the background until its banner names the URL (and the bootstrap key, on an empty data dir). */
 function serve(env: Record<string, string>, command: string[] = [process.execPath, BIN, 'serve']): Promise<{ child: ChildProcess; url: string; output: () => string }> {
@@ -55,7 +55,7 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
     for (const flag of ['--version', '-v']) expect(await run([flag])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
     const top = await run(['--help']);
     expect(top.code).toBe(0);
-    for (const cmd of ['serve', 'accounts create', 'accounts set-plan', 'keys create', 'keys list', 'keys disable', 'keys enable', 'migrate-store']) {
+    for (const cmd of ['serve', 'accounts create', 'accounts set-plan', 'keys create', 'keys list', 'keys disable', 'keys enable', 'users create', 'users reset-password', 'migrate-store']) {
       expect(top.stdout).toContain(`press-cloud ${cmd}`);
       const help = await run([...cmd.split(' '), '--help']);
       expect(help.code, cmd).toBe(0);
@@ -92,6 +92,33 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
     expect((await run(['keys', 'list', '--account', 'acme'], env)).stdout.trim().split('\n')[1]).toMatch(/\s-$/);
     expect((await run(['keys', 'enable', 'key_nope', '--account', 'acme'], env)).stderr).toContain('No API key key_nope');
   }, 120_000);
+
+  it('first run prints a one-time setup link; users create|reset-password work headless against the same store', async () => {
+    const env = { ...(await store()), PRESS_PASSWORD_HASH_COST: '12' };
+    const server = await serve(env);
+    children.push(server.child);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.output()).toMatch(new RegExp(`Finish setup: .*\\n\\n  ${server.url.replace(/[.]/g, '\\.')}/setup#token=pcsetup_[A-Za-z0-9_-]+`));
+
+    const created = await run(['users', 'create', '--email', 'Ops@Example.com', '--workspace', 'default'], env);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout.trim()).toMatch(/^usr_/);
+    const password = /shown only this once\): (\S+)/.exec(created.stderr)![1];
+    const signIn = (pw: string) => fetch(`${server.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ops@example.com', password: pw }) });
+    const res = await signIn(password);
+    expect(res.status).toBe(201);
+    const cookie = res.headers.get('set-cookie')!.split(';')[0];
+    const workspaces = await (await fetch(`${server.url}/v1/workspaces`, { headers: { cookie } })).json();
+    expect(workspaces.items.map((w: { name: string; role: string }) => `${w.name}:${w.role}`).sort()).toEqual(['default:owner', 'ops@example.com:owner']);
+    expect((await run(['users', 'create', '--email', 'ops@example.com'], env)).stderr).toContain('already exists');
+    expect((await run(['users', 'create', '--email', 'two@example.com', '--workspace', 'default'], env)).stderr).toContain('already has an owner');
+
+    const reset = await run(['users', 'reset-password', '--email', 'ops@example.com', '--password-stdin'], env, 'a new operator password\n');
+    expect(reset.code, reset.stderr).toBe(0);
+    expect((await fetch(`${server.url}/v1/session`, { headers: { cookie } })).status).toBe(401);
+    expect((await signIn(password)).status).toBe(401);
+    expect((await signIn('a new operator password')).status).toBe(201);
+  }, 180_000);
 
   it('a second serve on a busy port says so in one line; logs are JSON off a terminal and pretty on one', async () => {
     const first = await serve({ ...(await store()), LOG_LEVEL: 'info' });
