@@ -33,7 +33,8 @@ function rssMiB(): number {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (Number(pid) !== process.pid && !/chrom|headless_shell/i.test(cmd)) continue;
+      // this process, Chromium, and the render process that drives it (press-cloud serve runs renders there)
+      if (Number(pid) !== process.pid && !/chrom|headless_shell|render-process-main/i.test(cmd)) continue;
       const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) kb += Number(m[1]);
     } catch {
@@ -78,7 +79,7 @@ interface Row {
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'press-bench-'));
   const engine = await findChromium();
-  let server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4' }), { logger: false });
+  let server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4' }), { logger: false, renderProcess: process.env.PRESS_RENDER_ISOLATION !== 'inline' });
   let key = server.bootstrapKey!;
   let distributed: Awaited<ReturnType<typeof startDistributed>> | null = null;
   let serverClosed = false;
@@ -216,7 +217,7 @@ async function startDistributed(dataDir: string) {
   const server = await startServer(loadConfig({
     PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4',
     DATABASE_URL: url.toString(), PRESS_SECRET_KEY: randomBytes(32).toString('hex'), ...(s3rver?.env ?? s3env),
-  }), { logger: false });
+  }), { logger: false, renderProcess: process.env.PRESS_RENDER_ISOLATION !== 'inline' });
   return {
     server, pgVersion, s3: s3rver ? 's3rver (in-process S3 emulator)' : `S3 bucket ${s3env.S3_BUCKET}`,
     async stop() {

@@ -11,6 +11,7 @@ import { addMemberAsOperator } from '../domain/workspaces.js';
 import { MEMBER_ROLES, type MemberRole } from '../model/people.js';
 import { createDomainDeps } from '../start/compose.js';
 import { startServer } from '../start/server.js';
+import { chromiumSandbox } from '../adapters/chromium/find-chromium.js';
 import { PACKAGE_VERSION } from '../version.js';
 
 const ENV_HELP = `Environment:
@@ -139,6 +140,13 @@ async function serve(args: string[]) {
       `Finish setup: open this one-time link to create the first user (owner of "default"):\n\n  ${server.setupUrl}\n\n` +
       `Headless: POST ${base}/v1/setup {"token": "<the part after #token=>", "email": …, "password": …},\n` +
       `or: press-cloud users create --email you@example.com --workspace default\n\n`,
+    );
+  }
+  if (role !== 'api') {
+    const sandbox = chromiumSandbox();
+    process.stderr.write(
+      `Renders: ${role === 'all' && config.renderIsolation === 'process' ? 'in a supervised render process' : 'in this process'}; ` +
+      `Chromium sandbox: off (--no-sandbox, as ${sandbox.user}); pages confined by the ${sandbox.confinedBy} (docs/security-model.md)\n`,
     );
   }
   let stopping = false;

@@ -11,6 +11,7 @@ import { WebhookSender } from '../workers/webhook-sender.js';
 import type { AppContext } from '../http/context.js';
 import type { Renderer } from '../ports/renderer.js';
 import { ChromiumRenderer } from '../adapters/chromium/chromium-renderer.js';
+import { chromiumSandbox } from '../adapters/chromium/find-chromium.js';
 import { createDomainDeps } from './compose.js';
 import { bridgeQueue, RenderProcess } from './render-process.js';
 import os from 'node:os';
@@ -119,6 +120,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           engine: st.engine, executablePath: st.executablePath, version: st.version, capacity: renderer.capacity, active: st.active, restarts: st.restarts,
           isolation: supervisor ? { mode: 'process', ...st.renderProcess } : { mode: 'inline' },
           networkGuard: st.networkGuard ?? null,
+          sandbox: chromiumSandbox(),
         };
       },
     },

@@ -24,6 +24,7 @@ describe('the render process', () => {
   let api: Requester;
   let probe = '';
   let hostile = '';
+  let banner: () => string = () => '';
   const stray: number[] = [];
 
   /** the ready render process's pid (another than `not`) */
@@ -56,6 +57,7 @@ describe('the render process', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'press-render-process-'));
     const serve = await spawnServe(dataDir, {}, { PRESS_RENDER_CONCURRENCY: '2', PRESS_RENDER_PROCESS_HEAP_MB: '128' });
     child = serve.child;
+    banner = serve.stderr;
     api = httpClient(serve.url, serve.key);
     probe = (await deployDir(api as unknown as TestServer, PROBE_DIR, { slug: 'probe' })).deployId;
     hostile = (await deployDir(api as unknown as TestServer, HOSTILE_DIR, { slug: 'hostile' })).deployId;
@@ -71,6 +73,15 @@ describe('the render process', () => {
     }
     for (const pid of stray) if (alive(pid)) process.kill(pid, 'SIGKILL');
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('says which isolation and sandbox mode is in force, in /readyz and the startup banner', async () => {
+    const detail = (await api.request('GET', '/readyz')).body.checks.renderer.detail;
+    expect(detail.isolation).toMatchObject({ mode: 'process', restarts: 0 });
+    expect(detail.sandbox).toMatchObject({ enabled: false });
+    expect(detail.networkGuard.proxy).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    for (let i = 0; i < 50 && !banner().includes('Chromium sandbox'); i++) await sleep(100);
+    expect(banner()).toMatch(/Renders: in a supervised render process; Chromium sandbox: off \(--no-sandbox, as (root|uid \d+)\)/);
   });
 
   it(`a flooding page fails with render_resource_limit; the API's RSS moves by < ${API_RSS_BOUND_MIB} MiB`, async () => {
