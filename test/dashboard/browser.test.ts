@@ -21,6 +21,9 @@ const SHOTS = mkdtempSync(join(tmpdir(), 'press-dashboard-shots-'));
 const OWNER = { name: 'Olivia Owner', email: 'olivia@example.com', password: 'correct horse battery' };
 const VIEWER = { name: 'Victor Viewer', email: 'victor@example.com', password: 'another long password' };
 
+/** how long a condition may take to hold in the browser (generous: CI runs test files side by side) */
+const POLL_MS = 20_000;
+
 let s: TestServer;
 let browser: Browser;
 let owner: BrowserContext;
@@ -89,7 +92,7 @@ describe('the dashboard in a browser', () => {
     await page.getByLabel('E-mail').fill(OWNER.email);
     await page.getByLabel('Password').fill('wrong password!!');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/invalid_credentials|password/i);
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: POLL_MS }).toMatch(/invalid_credentials|password/i);
     await axe(page, 'sign-in');
     await shot(page, 'sign-in');
     await page.getByLabel('Password').fill(OWNER.password);
@@ -101,9 +104,9 @@ describe('the dashboard in a browser', () => {
     await page.getByLabel('New workspace name').fill('Acme Documents');
     await page.getByRole('button', { name: 'Create workspace' }).click();
     await page.waitForURL(/\/w\/acct_[\w-]+$/);
-    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Acme Documents');
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), { timeout: POLL_MS }).toBe('Acme Documents');
     const ws = /\/w\/(acct_[\w-]+)/.exec(page.url())![1];
-    await expect.poll(() => page.getByRole('meter', { name: 'Render jobs' }).count()).toBe(1);
+    await expect.poll(() => page.getByRole('meter', { name: 'Render jobs' }).count(), { timeout: POLL_MS }).toBe(1);
     await axe(page, 'overview');
 
     // --- an API key, shown once ---
@@ -113,13 +116,13 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Create key' }).click();
     const key = (await page.getByTestId('new-key').textContent())!;
     expect(key).toMatch(/^pcak_/);
-    await expect.poll(() => page.getByRole('button', { name: 'Copy key' }).count()).toBe(1);
-    await expect.poll(() => page.getByRole('cell', { name: 'ci deploys', exact: true }).count()).toBe(1);
+    await expect.poll(() => page.getByRole('button', { name: 'Copy key' }).count(), { timeout: POLL_MS }).toBe(1);
+    await expect.poll(() => page.getByRole('cell', { name: 'ci deploys', exact: true }).count(), { timeout: POLL_MS }).toBe(1);
     // disable and enable it again: the API answers accordingly
     await page.getByRole('button', { name: 'Disable key ci deploys' }).click();
-    await expect.poll(async () => (await s.request('GET', '/v1/deploys', { key })).body.error).toBe('api_key_disabled');
+    await expect.poll(async () => (await s.request('GET', '/v1/deploys', { key })).body.error, { timeout: POLL_MS }).toBe('api_key_disabled');
     await page.getByRole('button', { name: 'Enable key ci deploys' }).click();
-    await expect.poll(async () => (await s.request('GET', '/v1/deploys', { key })).status).toBe(200);
+    await expect.poll(async () => (await s.request('GET', '/v1/deploys', { key })).status, { timeout: POLL_MS }).toBe(200);
     await axe(page, 'api keys');
     await shot(page, 'api-keys');
 
@@ -134,11 +137,11 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('link', { name: 'Invoices' }).click();
     await page.waitForURL(new RegExp(`/deploys/${deployId}`));
     await page.getByRole('button', { name: `Promote ${deployVersion.id} to preview` }).click();
-    await expect.poll(() => page.getByRole('table', { name: 'Aliases' }).getByRole('cell', { name: 'preview', exact: true }).count()).toBe(1);
+    await expect.poll(() => page.getByRole('table', { name: 'Aliases' }).getByRole('cell', { name: 'preview', exact: true }).count(), { timeout: POLL_MS }).toBe(1);
     await axe(page, 'deploy versions');
     await shot(page, 'deploy-versions');
     await page.getByRole('link', { name: deployVersion.id }).first().click();
-    await expect.poll(() => page.getByRole('cell', { name: 'index.html', exact: true }).count()).toBe(1);
+    await expect.poll(() => page.getByRole('cell', { name: 'index.html', exact: true }).count(), { timeout: POLL_MS }).toBe(1);
     await page.goBack();
 
     // --- settings: staged save of an env var, a write-only secret ---
@@ -149,9 +152,9 @@ describe('the dashboard in a browser', () => {
     await page.getByLabel('Secret name').fill('BILLING_TOKEN');
     await page.getByLabel('Secret value').fill('s3cret-value');
     await page.getByRole('button', { name: 'Stage secret' }).click();
-    await expect.poll(() => page.getByText('Unsaved changes').count()).toBe(1);
+    await expect.poll(() => page.getByText('Unsaved changes').count(), { timeout: POLL_MS }).toBe(1);
     await page.getByRole('button', { name: 'Save changes' }).click();
-    await expect.poll(() => page.getByText('Unsaved changes').count()).toBe(0);
+    await expect.poll(() => page.getByText('Unsaved changes').count(), { timeout: POLL_MS }).toBe(0);
     const settings = await s.request('GET', `/v1/deploys/${deployId}/settings`, { key });
     expect(settings.body.settings).toMatchObject({ env: { COMPANY: 'Acme Ltd' }, secrets: ['BILLING_TOKEN'] });
     expect(await page.content()).not.toContain('s3cret-value');
@@ -164,15 +167,24 @@ describe('the dashboard in a browser', () => {
     await page.getByLabel('Payload (JSON)').fill(readFileSync(join(INVOICE_DIR, 'payload.json'), 'utf8'));
     await page.getByRole('button', { name: 'Render', exact: true }).click();
     await page.waitForURL(/\/jobs\/rj_/);
-    await page.evaluate(() => ((window as any).__sameDocument = true));
-    const seen = new Set<string>();
-    await expect.poll(async () => {
-      const status = (await page.getByTestId('job-status').textContent()) ?? '';
-      seen.add(status.trim());
-      return status.trim();
-    }, { timeout: 60_000, interval: 100 }).toBe('succeeded');
+    // every status the page shows, as it shows it (the first render of a fresh server also starts the browser, so
+    // the job is seen unfinished first)
+    await page.evaluate(() => {
+      const w = window as any;
+      w.__sameDocument = true;
+      w.__statuses = [];
+      const note = () => {
+        const t = document.querySelector('[data-testid="job-status"]')?.textContent?.trim();
+        if (t && w.__statuses[w.__statuses.length - 1] !== t) w.__statuses.push(t);
+      };
+      note();
+      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 90_000, interval: 100 }).toBe('succeeded');
+    const statuses: string[] = await page.evaluate(() => (window as any).__statuses);
+    expect(statuses.at(-1)).toBe('succeeded');
+    expect(statuses.some((x) => ['queued', 'rendering'].includes(x)), statuses.join(' → ')).toBe(true);
     expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true); // live: no reload happened
-    expect([...seen].some((x) => ['queued', 'rendering'].includes(x)) || seen.size >= 1).toBe(true);
 
     // --- the PDF's pages drawn inline by pdf.js ---
     await page.getByRole('button', { name: 'Preview PDF' }).click();
@@ -198,7 +210,7 @@ describe('the dashboard in a browser', () => {
     // --- the second user accepts in their own browser ---
     const vpage = await guest.newPage();
     await vpage.goto(link);
-    await expect.poll(() => vpage.getByText('Acme Documents').count()).toBeGreaterThan(0);
+    await expect.poll(() => vpage.getByText('Acme Documents').count(), { timeout: POLL_MS }).toBeGreaterThan(0);
     await axe(vpage, 'accept invitation');
     await vpage.getByLabel('Your name').fill(VIEWER.name);
     await vpage.getByLabel('Choose a password').fill(VIEWER.password);
@@ -207,7 +219,7 @@ describe('the dashboard in a browser', () => {
 
     // a viewer cannot create a key: no form, and the API refuses it too
     await nav(vpage, 'API keys').click();
-    await expect.poll(() => vpage.getByRole('note').textContent()).toMatch(/Only admins and the owner/);
+    await expect.poll(() => vpage.getByRole('note').textContent(), { timeout: POLL_MS }).toMatch(/Only admins and the owner/);
     expect(await vpage.getByRole('button', { name: 'Create key' }).count()).toBe(0);
     const refused = await vpage.evaluate(async (w) => {
       const csrf = (await (await fetch('/v1/session')).json()).csrfToken;
@@ -219,7 +231,7 @@ describe('the dashboard in a browser', () => {
     // the owner makes them an admin; now they make a key of their own
     await page.reload();
     await page.getByLabel(`Role of ${VIEWER.email}`).selectOption('admin');
-    await expect.poll(async () => (await s.request('GET', '/v1/members', { key })).body.items.find((m: { email: string }) => m.email === VIEWER.email)?.role).toBe('admin');
+    await expect.poll(async () => (await s.request('GET', '/v1/members', { key })).body.items.find((m: { email: string }) => m.email === VIEWER.email)?.role, { timeout: POLL_MS }).toBe('admin');
     await vpage.reload();
     await vpage.getByLabel('Key name').fill('victor laptop');
     await vpage.getByLabel('Role').selectOption('viewer');
@@ -229,7 +241,7 @@ describe('the dashboard in a browser', () => {
 
     // --- remove the member: their key stops working at once ---
     await page.getByRole('button', { name: `Remove ${VIEWER.email}` }).click();
-    await expect.poll(() => page.getByRole('cell', { name: VIEWER.email, exact: true }).count()).toBe(0);
+    await expect.poll(() => page.getByRole('cell', { name: VIEWER.email, exact: true }).count(), { timeout: POLL_MS }).toBe(0);
     const after = await s.request('GET', '/v1/deploys', { key: victorKey });
     expect(after.status).toBe(403);
     expect(after.body.error).toBe('insufficient_permission');
@@ -239,7 +251,7 @@ describe('the dashboard in a browser', () => {
     // --- the audit log shows it all ---
     await nav(page, 'Audit log').click();
     for (const action of ['workspace.created', 'invitation.created', 'member.added', 'member.role_changed', 'member.removed']) {
-      await expect.poll(() => page.getByRole('cell', { name: action, exact: true }).count(), { message: action }).toBeGreaterThan(0);
+      await expect.poll(() => page.getByRole('cell', { name: action, exact: true }).count(), { message: action, timeout: POLL_MS }).toBeGreaterThan(0);
     }
     await axe(page, 'audit log');
     await shot(page, 'audit-log');
@@ -251,14 +263,14 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Reveal' }).click();
     const revealed = (await page.locator('.secret-once code.secret').textContent())!;
     expect(revealed).toMatch(/^whsec_/);
-    await expect.poll(() => page.getByText(/^Current:/).textContent()).not.toBe(before);
+    await expect.poll(() => page.getByText(/^Current:/).textContent(), { timeout: POLL_MS }).not.toBe(before);
     await page.getByRole('button', { name: 'Hide' }).click();
     expect(await page.locator('.secret-once code.secret').textContent()).not.toContain('whsec_');
     await axe(page, 'workspace settings');
 
     // the overview again, now with usage
     await nav(page, 'Overview').click();
-    await expect.poll(() => page.getByRole('meter', { name: 'Render jobs' }).getAttribute('aria-valuenow')).toBe('1');
+    await expect.poll(() => page.getByRole('meter', { name: 'Render jobs' }).getAttribute('aria-valuenow'), { timeout: POLL_MS }).toBe('1');
     await shot(page, 'overview');
 
     expect(pageErrors).toEqual([]);

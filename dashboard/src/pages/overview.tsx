@@ -99,7 +99,7 @@ export function Overview(props: { workspace: Workspace }) {
       </div>
       <div class="grid">
         <section class="card wide">
-          <DayChart title="Render jobs requested" days={days} values={jobsPerDay} format={count} />
+          <DayChart title="Render jobs requested (newest 100)" days={days} values={jobsPerDay} format={count} />
         </section>
         <section class="card wide">
           <DayChart title="Managed PDF storage, daily peak" days={days} values={storagePerDay} format={bytes} />
