@@ -250,7 +250,10 @@ describe('the dashboard in a browser', () => {
 
     // --- the audit log shows it all ---
     await nav(page, 'Audit log').click();
-    for (const action of ['workspace.created', 'invitation.created', 'member.added', 'member.role_changed', 'member.removed']) {
+    for (const action of [
+      'workspace.created', 'api_key.created', 'api_key.disabled', 'deploy.created', 'alias.updated', 'deploy.env_updated', 'deploy.secrets_updated',
+      'invitation.created', 'member.added', 'member.role_changed', 'member.removed',
+    ]) {
       await expect.poll(() => page.getByRole('cell', { name: action, exact: true }).count(), { message: action, timeout: POLL_MS }).toBeGreaterThan(0);
     }
     await axe(page, 'audit log');
