@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/readiness.ts   # BENCH_RUNS=100 by default
  */
-import { ChromiumRenderer } from '../src/adapters/chromium/chromium-renderer.js';
+import { ChromiumRenderer } from '../packages/engine/src/chromium/chromium-renderer.js';
 import { fixtureFiles, jsonPayload, renderRequest } from '../test/renderer/support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 100);

@@ -13,7 +13,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
-import { findChromium } from '../src/adapters/chromium/find-chromium.js';
+import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
 import { startServer } from '../src/start/server.js';
 import { fiftyPages, onePage } from './documents.js';
 import { rawLoop } from './raw-playwright.js';

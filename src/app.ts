@@ -19,7 +19,7 @@ import { deployRoutes } from './http/routes/deploys.js';
 import { uploadRoutes } from './http/routes/uploads.js';
 import { renderJobRoutes } from './http/routes/render-jobs.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
-import { jsonDepth } from './domain/canonical-json.js';
+import { jsonDepth } from '@press-cloud/engine/canonical-json';
 import { Errors } from './domain/errors.js';
 import { MAX_ID_LENGTH } from './domain/ids.js';
 import { peopleRoutes } from './http/routes/people.js';

@@ -11,7 +11,7 @@ import { addMemberAsOperator } from '../domain/workspaces.js';
 import { MEMBER_ROLES, type MemberRole } from '../model/people.js';
 import { createDomainDeps } from '../start/compose.js';
 import { startServer } from '../start/server.js';
-import { chromiumSandbox } from '../adapters/chromium/find-chromium.js';
+import { chromiumSandbox } from '@press-cloud/engine';
 import { PACKAGE_VERSION } from '../version.js';
 
 const ENV_HELP = `Environment:

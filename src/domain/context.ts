@@ -1,6 +1,6 @@
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Database } from '../ports/database.js';
-import type { Outbound } from '../ports/outbound.js';
+import type { Outbound } from '@press-cloud/engine';
 import type { Mailer } from '../ports/mailer.js';
 import type { MemberRole } from '../model/people.js';
 import type { Clock } from './clock.js';

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { JobFilter, PdfRecord, RenderJobRecord } from '../model/records.js';
 import { TERMINAL_STATUSES } from '../model/records.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '@press-cloud/engine/canonical-json';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
 import { loadDeploy, resolveVersion } from './deploys.js';

@@ -8,7 +8,7 @@ import { newId } from './ids.js';
 import { DEFAULT_LINK_TTL_SECONDS, signLink } from './links.js';
 import { pageRequest, toPage } from './pagination.js';
 import { jobView } from './render-jobs.js';
-import { silentLogger, type Logger } from '../model/logger.js';
+import { silentLogger, type Logger } from '@press-cloud/engine/logger';
 
 /*
  * Webhooks (spec §7): `render.job.terminated` once per job that ends (succeeded, failed, canceled).

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RenderJobRepository } from '../ports/database.js';
-import type { Renderer } from '../ports/renderer.js';
+import type { Renderer } from '@press-cloud/engine';
 
 /**
  * Prometheus metrics of one process (GET /metrics on every node). Counters are per process; gauges that describe

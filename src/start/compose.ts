@@ -2,7 +2,7 @@ import { hkdfSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { createOutbound } from '../adapters/outbound/outbound.js';
+import { createOutbound } from '@press-cloud/engine';
 import { FsBlobStore } from '../adapters/fs-blob/fs-blob-store.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import { openSqlite } from '../adapters/sqlite/index.js';

@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import type { Config } from '../config.js';
-import { ChromiumRenderer } from '../adapters/chromium/chromium-renderer.js';
+import { ChromiumRenderer } from '@press-cloud/engine';
 import { RenderWorker } from '../workers/render-worker.js';
 import { createDomainDeps } from './compose.js';
 import { bridgeQueue } from './render-process.js';

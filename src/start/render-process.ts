@@ -2,12 +2,12 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
-import type { Logger } from '../model/logger.js';
+import type { Logger } from '@press-cloud/engine/logger';
 import type { RenderJobRecord } from '../model/records.js';
 import type { DomainDeps } from '../domain/context.js';
 import type { Database, RenderJobRepository } from '../ports/database.js';
-import { RenderError } from '../ports/renderer.js';
-import type { Renderer, RendererStatus } from '../ports/renderer.js';
+import { RenderError } from '@press-cloud/engine';
+import type { Renderer, RendererStatus } from '@press-cloud/engine';
 import type { AttemptEvent } from '../workers/render-worker.js';
 
 /*
@@ -119,7 +119,7 @@ export interface RenderProcessOptions {
 /** Run from the sources (tsx: tests, npm run dev) the child is too; from dist/ (npm start, the package) it is built JS. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const CHILD_ENTRY = fileURLToPath(new URL(FROM_SOURCE ? './render-process-main.ts' : './render-process-main.js', import.meta.url));
-const SOURCE_ARGV = FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : [];
+const SOURCE_ARGV = FROM_SOURCE ? ['--conditions=source', '--import', import.meta.resolve('tsx')] : [];
 const BACKOFF_MS = [250, 1_000, 2_000, 5_000, 10_000, 30_000];
 /** a child that ran this long without dying resets the backoff */
 const STABLE_MS = 30_000;

@@ -9,13 +9,12 @@ import { RenderWorker } from '../workers/render-worker.js';
 import { Sweeper } from '../workers/sweeper.js';
 import { WebhookSender } from '../workers/webhook-sender.js';
 import type { AppContext } from '../http/context.js';
-import type { Renderer } from '../ports/renderer.js';
-import { ChromiumRenderer } from '../adapters/chromium/chromium-renderer.js';
-import { chromiumSandbox } from '../adapters/chromium/find-chromium.js';
+import type { Renderer } from '@press-cloud/engine';
+import { ChromiumRenderer, chromiumSandbox } from '@press-cloud/engine';
 import { createDomainDeps } from './compose.js';
 import { bridgeQueue, RenderProcess } from './render-process.js';
 import os from 'node:os';
-import type { Logger } from '../model/logger.js';
+import type { Logger } from '@press-cloud/engine/logger';
 import { Metrics } from '../internal/metrics.js';
 
 export interface RunningServer {

@@ -1,4 +1,4 @@
-import { silentLogger, type Logger } from '../model/logger.js';
+import { silentLogger, type Logger } from '@press-cloud/engine/logger';
 import type { DomainDeps } from '../domain/context.js';
 import { IDEMPOTENCY_TTL_MS } from '../domain/idempotency.js';
 import { sweepExpiredOutputs, sweepUnrecordedOutputs } from '../domain/render-jobs.js';

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { RenderJobRecord, WebhookDeliveryRecord } from '../model/records.js';
-import { silentLogger, type Logger } from '../model/logger.js';
+import { silentLogger, type Logger } from '@press-cloud/engine/logger';
 import { accountWebhookSecret } from '../domain/accounts.js';
 import type { DomainDeps } from '../domain/context.js';
 import { newId } from '../domain/ids.js';
-import { OutboundRefusedError } from '../ports/outbound.js';
-import type { OutboundResponse } from '../ports/outbound.js';
+import { OutboundRefusedError } from '@press-cloud/engine';
+import type { OutboundResponse } from '@press-cloud/engine';
 import {
   buildWebhookBody, signWebhook, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_TIMEOUT_MS, WEBHOOK_USER_AGENT, webhookEvent,
 } from '../domain/webhooks.js';

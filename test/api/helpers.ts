@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { newId, type IdPrefix } from '../../src/domain/ids.js';
-import { RenderError, type Renderer } from '../../src/ports/renderer.js';
+import { RenderError, type Renderer } from '../../packages/engine/src/renderer.js';
 import { startTestServer, type TestResponse, type TestServer } from '../helpers/server.js';
 
 /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/domain/canonical-json.js';
+import { canonicalJson } from '../../packages/engine/src/canonical-json.js';
 import { hashToken, sha256Hex } from '../../src/domain/crypto.js';
 import type { Role } from '../../src/model/records.js';
 import type { TestServer } from '../helpers/server.js';

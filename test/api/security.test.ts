@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/domain/canonical-json.js';
+import { canonicalJson } from '../../packages/engine/src/canonical-json.js';
 import type { Role } from '../../src/model/records.js';
 import { startTestServer, TEST_BACKEND, type TestResponse, type TestServer } from '../helpers/server.js';
 import { manifest } from '../helpers/uploads.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findChromium } from '../../src/adapters/chromium/find-chromium.js';
+import { findChromium } from '../../packages/engine/src/chromium/find-chromium.js';
 import { ensureDashboardBuilt } from '../helpers/build.js';
 import { ROOT } from '../helpers/processes.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

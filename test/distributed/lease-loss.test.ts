@@ -9,8 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { RenderWorker, transientOutputKey } from '../../src/workers/render-worker.js';
-import { emptyDiagnostics } from '../../src/ports/renderer.js';
-import type { Renderer, RenderRequest, RenderResult } from '../../src/ports/renderer.js';
+import { emptyDiagnostics } from '../../packages/engine/src/renderer.js';
+import type { Renderer, RenderRequest, RenderResult } from '../../packages/engine/src/renderer.js';
 import { deployFiles } from '../helpers/uploads.js';
 import { PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';
 import { TEST_BACKEND, startTestServer, type TestServer } from '../helpers/server.js';

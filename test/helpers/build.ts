@@ -25,19 +25,18 @@ export function ensurePackagesBuilt(): void {
   }
   const sources = Math.max(
     ...['sdk', 'engine', 'cli'].flatMap((p) => [newest(join(ROOT, 'packages', p, 'src')), statSync(join(ROOT, 'packages', p, 'package.json')).mtimeMs]),
-    newest(join(ROOT, 'src/adapters/chromium')),
-    newest(join(ROOT, 'src/ports')),
   );
   const built = (p: string) => (existsSync(join(ROOT, 'packages', p, 'dist')) ? statSync(join(ROOT, 'packages', p, 'dist')).mtimeMs : 0);
   if (Math.min(built('sdk'), built('engine'), built('cli')) > sources) return;
   execFileSync('flock', [join(ROOT, 'packages', '.build.lock'), 'npm', 'run', 'build:packages', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-/** Builds the server (`npm run build:server`) when a file under src/ is newer than dist/: its tests run the built bin. */
+/** Builds everything (`npm run build`: the server needs the built engine) when a source is newer than dist/. */
 export function ensureServerBuilt(): void {
   const dist = join(ROOT, 'dist/cli/press-cloud.js');
-  if (existsSync(dist) && statSync(dist).mtimeMs > Math.max(newest(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)) return;
-  execFileSync('flock', [join(ROOT, 'packages', '.build.lock'), 'npm', 'run', 'build:server', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const sources = Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'packages/engine/src')), statSync(join(ROOT, 'package.json')).mtimeMs);
+  if (existsSync(dist) && statSync(dist).mtimeMs > sources) return;
+  execFileSync('flock', [join(ROOT, 'packages', '.build.lock'), 'npm', 'run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /**

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Node arguments that run `press-cloud` from the sources (cwd ROOT): tests never run a stale build. */
-export const PRESS_CLOUD_FROM_SOURCE = ['--import', 'tsx', 'scripts/press-cloud-dev.ts'];
+export const PRESS_CLOUD_FROM_SOURCE = ['--conditions=source', '--import', 'tsx', 'scripts/press-cloud-dev.ts'];
 
 /** pids of every descendant of `pid` (Chromium and its helpers), read from ps */
 export function descendants(pid: number): number[] {

@@ -9,7 +9,7 @@ import { createAccount, issueApiKey } from '../../src/domain/accounts.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { PlanKey } from '../../src/model/records.js';
 import type { Role } from '../../src/model/records.js';
-import type { Renderer } from '../../src/ports/renderer.js';
+import type { Renderer } from '../../packages/engine/src/renderer.js';
 import { startServer, type RunningServer } from '../../src/start/server.js';
 import type { S3TestServer } from './s3-server.js';
 

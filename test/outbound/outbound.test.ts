@@ -2,12 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkUrl, createOutbound, fetchPinned } from '../../src/adapters/outbound/outbound.js';
-import type { HostLookup } from '../../src/adapters/outbound/outbound.js';
+import { checkUrl, createOutbound, fetchPinned } from '../../packages/engine/src/outbound/outbound.js';
+import type { HostLookup } from '../../packages/engine/src/outbound/outbound.js';
 import type { DomainDeps } from '../../src/domain/context.js';
 import { checkWebhookUrl } from '../../src/domain/deploys.js';
-import { isBlockedAddress } from '../../src/adapters/outbound/address-policy.js';
-import { OutboundRefusedError } from '../../src/ports/outbound.js';
+import { isBlockedAddress } from '../../packages/engine/src/outbound/address-policy.js';
+import { OutboundRefusedError } from '../../packages/engine/src/outbound/port.js';
 
 describe('isBlockedAddress', () => {
   const blocked = [

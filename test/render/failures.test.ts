@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
+import type { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
 import { deployDir } from '../helpers/deploy-dir.js';
 import { pdfText } from '../helpers/pdf.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
-import { RenderError } from '../../src/ports/renderer.js';
+import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import { RenderError } from '../../packages/engine/src/renderer.js';
 import { fixtureFiles, renderRequest } from './support.js';
 import type { FixtureFiles } from './support.js';
 

@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
-import { createOutbound } from '../../src/adapters/outbound/outbound.js';
-import type { HostLookup } from '../../src/adapters/outbound/outbound.js';
+import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import { createOutbound } from '../../packages/engine/src/outbound/outbound.js';
+import type { HostLookup } from '../../packages/engine/src/outbound/outbound.js';
 import { jsonPayload, memoryLogger, pdfText, renderRequest } from './support.js';
 
 // Ways out of a page that request interception does not see (issue 10 part 4), each run against a loopback victim

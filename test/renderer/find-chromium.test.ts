@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
-import { BASE_ARGS, findChromium, sparticuzArgs } from '../../src/adapters/chromium/find-chromium.js';
+import { BASE_ARGS, findChromium, sparticuzArgs } from '../../packages/engine/src/chromium/find-chromium.js';
 import {
   EXTRA_DISABLED_FEATURES,
   mergeDisabledFeatures,
   playwrightDisableFeaturesArg,
-} from '../../src/adapters/chromium/launch-features.js';
+} from '../../packages/engine/src/chromium/launch-features.js';
 
 function fakeBinary(dir: string, name: string): string {
   const path = join(dir, name);

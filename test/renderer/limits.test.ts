@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
-import { RenderError } from '../../src/ports/renderer.js';
+import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import { RenderError } from '../../packages/engine/src/renderer.js';
 import { jsonPayload, pdfText, renderRequest } from './support.js';
 
 // Hostile pages (issue 10 part 3): each is stopped by a per-render bound with render_resource_limit, quickly, and

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
-import type { RenderResult } from '../../src/ports/renderer.js';
+import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import type { RenderResult } from '../../packages/engine/src/renderer.js';
 import { fixtureFiles, jsonPayload, pdfText, renderRequest } from './support.js';
 
 /*

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawLoop } from '../../bench/raw-playwright.js';
-import { findChromium } from '../../src/adapters/chromium/find-chromium.js';
-import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
-import { RenderError } from '../../src/ports/renderer.js';
-import type { RenderFiles } from '../../src/ports/renderer.js';
+import { findChromium } from '../../packages/engine/src/chromium/find-chromium.js';
+import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import { RenderError } from '../../packages/engine/src/renderer.js';
+import type { RenderFiles } from '../../packages/engine/src/renderer.js';
 import { fixtureFiles, jsonPayload, memoryLogger, pdfPagesText, pdfText, renderRequest } from './support.js';
 
 const logger = memoryLogger();

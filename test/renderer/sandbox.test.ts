@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
-import { createOutbound } from '../../src/adapters/outbound/outbound.js';
-import type { HostLookup } from '../../src/adapters/outbound/outbound.js';
+import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import { createOutbound } from '../../packages/engine/src/outbound/outbound.js';
+import type { HostLookup } from '../../packages/engine/src/outbound/outbound.js';
 import { jsonPayload, memoryLogger, pdfText, renderRequest } from './support.js';
 
 // A local server standing in for everything a page must not reach. Any connection to it is a failure.

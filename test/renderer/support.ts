@@ -3,8 +3,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FileEntry } from '../../src/model/records.js';
-import type { RenderFiles, RenderRequest } from '../../src/ports/renderer.js';
-import type { Logger } from '../../src/model/logger.js';
+import type { RenderFiles, RenderRequest } from '../../packages/engine/src/renderer.js';
+import type { Logger } from '../../packages/engine/src/logger.js';
 
 const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
 

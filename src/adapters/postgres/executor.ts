@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ConflictError } from '../../model/errors.js';
-import type { Logger } from '../../model/logger.js';
+import type { Logger } from '@press-cloud/engine/logger';
 import type { Row, SqlConnection, SqlExecutor } from '../sql/executor.js';
 
 /** application_name of pooled sessions (visible in pg_stat_activity) */

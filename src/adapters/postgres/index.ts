@@ -1,4 +1,4 @@
-import type { Logger } from '../../model/logger.js';
+import type { Logger } from '@press-cloud/engine/logger';
 import { SqlDatabase } from '../sql/database.js';
 import type { Dialect } from '../sql/dialect.js';
 import { claim } from './claim.js';

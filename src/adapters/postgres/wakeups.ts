@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../../model/logger.js';
+import type { Logger } from '@press-cloud/engine/logger';
 import type { Wakeups, WakeKind } from '../sql/dialect.js';
 import type { SqlExecutor } from '../sql/executor.js';
 

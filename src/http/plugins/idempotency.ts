@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { beginIdempotent, finishIdempotent } from '../../domain/idempotency.js';
 import type { DomainDeps } from '../../domain/context.js';
 import { sha256Hex } from '../../domain/crypto.js';
-import { canonicalJson } from '../../domain/canonical-json.js';
+import { canonicalJson } from '@press-cloud/engine/canonical-json';
 import type { IdempotencyScope } from '../../model/records.js';
 
 declare module 'fastify' {

@@ -1,13 +1,13 @@
 import type { Route } from 'playwright-core';
-import { RenderError } from '../../ports/renderer.js';
-import type { RenderRequest } from '../../ports/renderer.js';
+import { RenderError } from '../renderer.js';
+import type { RenderRequest } from '../renderer.js';
 import type { PageJob } from './browser-pool.js';
 import { DiagnosticsCollector, diagnosticUrl, errorLocation } from './diagnostics.js';
-import { OutboundRefusedError } from '../../ports/outbound.js';
-import type { Outbound } from '../../ports/outbound.js';
+import { OutboundRefusedError } from '../outbound/port.js';
+import type { Outbound } from '../outbound/port.js';
 import { APP_ORIGIN, DATA_ORIGIN } from './page-runtime.js';
 import { redactPageText } from './logger.js';
-import type { Logger } from '../../model/logger.js';
+import type { Logger } from '../logger.js';
 
 export interface SessionOptions {
   outbound: Outbound;

@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import zlib from 'node:zlib';
 import { isReservedHostName, refusedAddressReason } from './address-policy.js';
-import { OutboundRefusedError } from '../../ports/outbound.js';
+import { OutboundRefusedError } from './port.js';
 import type {
   Outbound,
   OutboundCheck,
@@ -13,7 +13,7 @@ import type {
   OutboundRequest,
   OutboundResponse,
   ResolvedAddress,
-} from '../../ports/outbound.js';
+} from './port.js';
 
 /** DNS resolution for outbound requests; injectable so tests never touch real DNS. */
 export type HostLookup = (hostname: string) => Promise<ResolvedAddress[]>;

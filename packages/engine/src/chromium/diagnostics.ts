@@ -1,5 +1,5 @@
-import { DIAGNOSTICS_MAX_BYTES, DIAGNOSTICS_MAX_ITEMS, emptyDiagnostics } from '../../ports/renderer.js';
-import type { RenderDiagnostics } from '../../ports/renderer.js';
+import { DIAGNOSTICS_MAX_BYTES, DIAGNOSTICS_MAX_ITEMS, emptyDiagnostics } from '../renderer.js';
+import type { RenderDiagnostics } from '../renderer.js';
 import { redactPageText } from './logger.js';
 
 type ListName = Exclude<keyof RenderDiagnostics, 'omitted'>;

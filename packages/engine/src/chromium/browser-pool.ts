@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, CDPSession, Page, Route } from 'playwrigh
 import type { ResolvedChromium } from './find-chromium.js';
 import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from './launch-features.js';
 import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
-import type { Logger } from '../../model/logger.js';
+import type { Logger } from '../logger.js';
 import { GuardProxy } from './guard-proxy.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
