@@ -53,17 +53,8 @@ export interface DeployVar {
   value: string;
 }
 
-/** One file of a deploy version or upload session, as recorded in its manifest (the renderer reads these too). */
-export interface FileEntry {
-  /** relative POSIX path inside the version, e.g. `assets/logo.png` (no leading slash) */
-  path: string;
-  /** lowercase hex sha256 of the bytes; lets the caller find the blob */
-  sha256: string;
-  /** size in bytes */
-  size: number;
-  /** served as the response's Content-Type */
-  mime: string;
-}
+/** One file of a deploy version or upload session, as recorded in its manifest: the render engine's FileEntry. */
+export type { FileEntry } from '@press-cloud/engine/renderer';
 
 export interface DeployVersionRecord {
   id: string;

@@ -1,9 +1,19 @@
 /**
  * The render engine as the rest of Press Cloud sees it: turn one deploy version (served from storage) plus a
- * job's payload, env and secrets into a PDF. The Chromium adapter lives in `src/adapters/chromium/`.
+ * job's payload, env and secrets into a PDF. The Chromium implementation is `chromium/`.
  */
 
-import type { FileEntry } from '../model/records.js';
+/** One file of a deploy version or upload session, as recorded in its manifest (the server records these; the renderer reads them). */
+export interface FileEntry {
+  /** relative POSIX path inside the version, e.g. `assets/logo.png` (no leading slash) */
+  path: string;
+  /** lowercase hex sha256 of the bytes; lets the caller find the blob */
+  sha256: string;
+  /** size in bytes */
+  size: number;
+  /** served as the response's Content-Type */
+  mime: string;
+}
 
 /** Read access to the files of the deploy version being rendered. */
 export interface RenderFiles {

@@ -1,7 +1,7 @@
 /**
  * Requests to tenant-controlled destinations (webhook URLs, rendered pages' external requests). One policy
  * (`domain/net-policy.ts`) decides on the resolved addresses, and the request connects to the address that was
- * checked, never resolving the name again (no DNS-rebinding window). The adapter is `adapters/outbound/`.
+ * checked, never resolving the name again (no DNS-rebinding window). The implementation is `outbound.ts` beside it.
  */
 
 export interface ResolvedAddress {
