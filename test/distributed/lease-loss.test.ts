@@ -88,7 +88,7 @@ describe.skipIf(noPostgres)('a worker that lost its lease mid-render', () => {
     await until(() => s.worker.activeCount === 0, 10_000, 'the stalled render to settle');
 
     const job = (await s.request('GET', `/v1/render-jobs/${jobId}`)).body.job;
-    expect(job).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect(job).toMatchObject({ status: 'succeeded', attempt: 1 }); // the API counts retries (spec §9.2): the second attempt is retry 1
     const out = await fetch(`${s.url}/v1/render-jobs/${jobId}/output`, { headers: { authorization: `Bearer ${s.adminKey}` } });
     expect(out.status).toBe(200);
     // the recorded output, untouched by the late attempt
