@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { emptyDiagnostics, parseDiagnostics } from '../model/diagnostics.js';
 import type { JobFilter, PdfRecord, RenderJobRecord } from '../model/records.js';
 import { TERMINAL_STATUSES } from '../model/records.js';
 import { canonicalJson } from '@press-cloud/engine/canonical-json';
@@ -45,6 +46,9 @@ export function jobView(j: RenderJobRecord, now: number) {
     error: j.errorCode && (terminal || j.status === 'retry_scheduled') && j.status !== 'succeeded'
       ? { code: j.errorCode, message: j.errorMessage ?? '' }
       : null,
+    // what went wrong inside the page (spec §9.1): every terminal job has them (empty lists when no page was
+    // rendered); a scheduled retry shows the last attempt's
+    diagnostics: terminal || j.status === 'retry_scheduled' ? (parseDiagnostics(j.diagnostics) ?? (terminal ? emptyDiagnostics() : null)) : null,
     output: hasOutput
       ? {
           fileName: j.fileName,
@@ -138,7 +142,7 @@ export async function createRenderJob(deps: DomainDeps, caller: Caller, input: C
     outputMode: input.outputMode ?? 'transient', status: 'queued', attempt: 0, maxAttempts: MAX_ATTEMPTS,
     timeoutMs: policy.maxRenderTimeoutMs, requestedAt: now, startedAt: null, finishedAt: null, nextAttemptAt: null,
     leaseOwner: null, leaseExpiresAt: null, errorCode: null, errorMessage: null, outputKey: null, outputBytes: null,
-    outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false,
+    outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false, diagnostics: null,
   };
   await deps.db.renderJobs.enqueue(job, payload);
   return job;

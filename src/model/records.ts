@@ -193,6 +193,8 @@ export interface RenderJobRecord {
   pdfId: string | null;
   renderTimeMs: number | null;
   webhookPending: boolean;
+  /** the last attempt's RenderDiagnostics as JSON (model/diagnostics.ts); null before one ended */
+  diagnostics: string | null;
 }
 
 export interface PdfRecord {
@@ -230,5 +232,15 @@ export interface SucceededOutput {
   renderTimeMs: number;
   /** managed output: the PDF record created in the same step */
   pdf: PdfRecord | null;
+  /** RenderDiagnostics as JSON; absent: none */
+  diagnostics?: string | null;
+}
+
+/** How an attempt failed; `diagnostics` (RenderDiagnostics as JSON) is absent or null when no page was rendered. */
+export interface AttemptError {
+  code: string;
+  message: string;
+  renderTimeMs: number;
+  diagnostics?: string | null;
 }
 

@@ -2,7 +2,7 @@ import type { PageRequest } from '../model/pagination.js';
 import type { PeopleRepositories } from './people.js';
 import type {
   AccountRecord, AliasRecord, ApiKeyRecord, DeployRecord, DeployVar, DeployVersionRecord, FileEntry, IdempotencyRecord,
-  IdempotencyScope, JobFilter, JobPayload, PdfRecord, RenderJobRecord, RenderJobStatus, StoredPdf, SucceededOutput, UploadSessionRecord,
+  AttemptError, IdempotencyScope, JobFilter, JobPayload, PdfRecord, RenderJobRecord, RenderJobStatus, StoredPdf, SucceededOutput, UploadSessionRecord,
   UsageMeterCode, WebhookAttemptResult, WebhookDeliveryRecord, WebhookEventRecord,
 } from '../model/records.js';
 
@@ -153,7 +153,7 @@ export interface RenderJobRepository {
   /** rendering → succeeded (leased by workerId); false if the job moved on meanwhile (canceled) */
   succeed(id: string, workerId: string, now: number, output: SucceededOutput): Promise<boolean>;
   /** rendering → failed, or → retry_scheduled when `retryAt` is given */
-  fail(id: string, workerId: string, now: number, error: { code: string; message: string; renderTimeMs: number }, retryAt: number | null): Promise<boolean>;
+  fail(id: string, workerId: string, now: number, error: AttemptError, retryAt: number | null): Promise<boolean>;
   /** queued/retry_scheduled/rendering → canceled; returns the job after the attempt */
   cancel(accountId: string, id: string, now: number): Promise<{ canceled: boolean; job: RenderJobRecord | null }>;
   /** cancels every unfinished job of a deploy; returns how many */

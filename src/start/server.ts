@@ -79,6 +79,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const bridge = isolated ? bridgeQueue(deps.db) : null;
   if (bridge) deps.db = bridge.db;
   let log: Logger | null = null;
+  // The app's logger exists only once the app is built; renderers log through it from then on.
+  const lateLog: Logger = {
+    debug: (o, m) => log?.debug(o, m),
+    info: (o, m) => log?.info(o, m),
+    warn: (o, m) => log?.warn(o, m),
+    error: (o, m) => log?.error(o, m),
+  };
   const supervisor = bridge
     ? new RenderProcess({
         deps,
@@ -87,12 +94,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         config,
         capacity: config.renderConcurrency ?? os.availableParallelism(),
         maxHeapMb: config.renderProcessHeapMb,
-        logger: {
-          debug: (o, m) => log?.debug(o, m),
-          info: (o, m) => log?.info(o, m),
-          warn: (o, m) => log?.warn(o, m),
-          error: (o, m) => log?.error(o, m),
-        },
+        logger: lateLog,
         onAttempt: (e) => {
           metrics.jobDuration.observe({ outcome: e.outcome }, e.renderMs / 1000);
           if (e.code && e.outcome !== 'succeeded') metrics.renderFailures.inc({ code: e.code });
@@ -104,6 +106,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     capacity: config.renderConcurrency ?? undefined,
     recycleAfterRenders: config.browserRecycleAfter,
     env: config.chromiumPath ? { ...process.env, PRESS_CHROMIUM_PATH: config.chromiumPath } : process.env,
+    logger: lateLog,
   });
   const ctx: AppContext = {
     deps,

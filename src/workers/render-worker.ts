@@ -187,6 +187,7 @@ export class RenderWorker {
       const renderTimeMs = Math.max(1, Math.round(result.timings.totalMs));
       const ok = await deps.db.renderJobs.succeed(job.id, this.workerId, deps.clock.now(), {
         outputKey: writtenKey, bytes: result.bytes, pageCount: result.pageCount, renderTimeMs,
+        diagnostics: JSON.stringify(result.diagnostics),
         outputExpiresAt: pdfId ? null : now + deps.settings.transientOutputTtlMs,
         pdf: pdfId
           ? {
@@ -204,7 +205,11 @@ export class RenderWorker {
       }
       // an earlier attempt whose worker died between storing and recording left its output behind: remove it
       for (let a = 1; a < job.attempt && !pdfId; a++) await this.discardOutput(job, transientOutputKey(job.id, a));
-      this.log.info({ jobId: job.id, attempt: job.attempt, pages: result.pageCount, bytes: result.bytes, timings: result.timings }, 'render job succeeded');
+      const { pageErrors, console: consoleLines, blockedRequests, failedRequests } = result.diagnostics;
+      this.log.info({
+        jobId: job.id, attempt: job.attempt, pages: result.pageCount, bytes: result.bytes, timings: result.timings,
+        diagnostics: { pageErrors: pageErrors.length, console: consoleLines.length, blockedRequests: blockedRequests.length, failedRequests: failedRequests.length },
+      }, 'render job succeeded');
       report('succeeded');
     } catch (err) {
       if (writtenKey) await this.discardOutput(job, writtenKey);
@@ -223,7 +228,10 @@ export class RenderWorker {
       const re = err instanceof RenderError ? err : new RenderError('render_internal_error', 'Storing or preparing the render failed.', true, { cause: err });
       const retry = re.retryable && job.attempt < job.maxAttempts;
       const now = deps.clock.now();
-      const moved = await deps.db.renderJobs.fail(job.id, this.workerId, now, { code: re.code, message: re.message, renderTimeMs: Math.max(0, Date.now() - started) }, retry ? now + retryDelayMs(job.attempt) : null);
+      const moved = await deps.db.renderJobs.fail(job.id, this.workerId, now, {
+        code: re.code, message: re.message, renderTimeMs: Math.max(0, Date.now() - started),
+        diagnostics: re.diagnostics ? JSON.stringify(re.diagnostics) : null,
+      }, retry ? now + retryDelayMs(job.attempt) : null);
       const level = re.code === 'render_internal_error' ? 'error' : 'info';
       this.log[level]({ jobId: job.id, attempt: job.attempt, code: re.code, retry, err: re.cause ?? undefined }, `render job attempt failed: ${re.message}`);
       report(moved ? (retry ? 'retry_scheduled' : 'failed') : 'lost', re.code);

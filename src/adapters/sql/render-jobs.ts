@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import {
   RENDER_JOB_STATUSES, TERMINAL_STATUSES, UNFINISHED_STATUSES, type JobFilter, type JobPayload, type RenderJobRecord, type RenderJobStatus,
-  type SucceededOutput,
+  type AttemptError, type SucceededOutput,
 } from '../../model/records.js';
 import type { PageRequest } from '../../model/pagination.js';
 import type { PdfRepository, RenderJobRepository } from '../../ports/database.js';
@@ -114,8 +114,8 @@ export class SqlRenderJobs implements RenderJobRepository {
       await t.run(
         `UPDATE render_jobs SET status = 'succeeded', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, error_code = NULL, error_message = NULL,
            output_key = ?, output_bytes = ?, output_page_count = ?, output_expires_at = ?, pdf_id = ?, render_time_ms = coalesce(render_time_ms, 0) + ?,
-           webhook_pending = true WHERE id = ?`,
-        [now, out.pdf ? null : out.outputKey, out.bytes, out.pageCount, out.outputExpiresAt, out.pdf?.id ?? null, out.renderTimeMs, id],
+           diagnostics = ?, webhook_pending = true WHERE id = ?`,
+        [now, out.pdf ? null : out.outputKey, out.bytes, out.pageCount, out.outputExpiresAt, out.pdf?.id ?? null, out.renderTimeMs, out.diagnostics ?? null, id],
       );
       await this.terminal(t, job, now, out.renderTimeMs);
       await this.publish(t, 'terminal', [id]);
@@ -125,23 +125,23 @@ export class SqlRenderJobs implements RenderJobRepository {
     return ok;
   }
 
-  async fail(id: string, workerId: string, now: number, error: { code: string; message: string; renderTimeMs: number }, retryAt: number | null) {
+  async fail(id: string, workerId: string, now: number, error: AttemptError, retryAt: number | null) {
     const ok = await this.x.tx(async (t) => {
       const job = await this.leased(t, id, workerId);
       if (!job) return false;
       if (retryAt !== null) {
         await t.run(
           `UPDATE render_jobs SET status = 'retry_scheduled', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,
-             error_code = ?, error_message = ?, render_time_ms = coalesce(render_time_ms, 0) + ? WHERE id = ?`,
-          [retryAt, error.code, error.message, error.renderTimeMs, id],
+             error_code = ?, error_message = ?, diagnostics = ?, render_time_ms = coalesce(render_time_ms, 0) + ? WHERE id = ?`,
+          [retryAt, error.code, error.message, error.diagnostics ?? null, error.renderTimeMs, id],
         );
         await this.meterRenderTime(t, job, now, error.renderTimeMs);
         await this.publish(t, 'work', [id]); // the account's slot is free again
       } else {
         await t.run(
           `UPDATE render_jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
-             error_code = ?, error_message = ?, render_time_ms = coalesce(render_time_ms, 0) + ?, webhook_pending = true WHERE id = ?`,
-          [now, error.code, error.message, error.renderTimeMs, id],
+             error_code = ?, error_message = ?, diagnostics = ?, render_time_ms = coalesce(render_time_ms, 0) + ?, webhook_pending = true WHERE id = ?`,
+          [now, error.code, error.message, error.diagnostics ?? null, error.renderTimeMs, id],
         );
         await this.terminal(t, job, now, error.renderTimeMs);
         await this.publish(t, 'terminal', [id]);

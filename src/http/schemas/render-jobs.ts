@@ -1,8 +1,43 @@
 import { Type } from 'typebox';
 import { DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS } from '../../domain/links.js';
+import { DIAGNOSTICS_MAX_BYTES, DIAGNOSTICS_MAX_ITEMS } from '../../model/diagnostics.js';
 import { RENDER_JOB_STATUSES } from '../../model/records.js';
 import { Id, Millis, NullableMillis } from './common.js';
 
+
+const Located = { source: Type.Union([Type.String(), Type.Null()]), line: Type.Union([Type.Integer(), Type.Null()]) };
+
+export const RenderDiagnostics = Type.Object(
+  {
+    pageErrors: Type.Array(Type.Object({ message: Type.String(), ...Located }, { additionalProperties: false }), {
+      description: 'uncaught exceptions and unhandled rejections of the page, with the script and line when known',
+    }),
+    console: Type.Array(
+      Type.Object({ level: Type.String({ enum: ['error', 'warning'] }), text: Type.String(), ...Located }, { additionalProperties: false }),
+      { description: 'console.error / console.warn output (and Chromium\'s own errors, e.g. a failed resource)' },
+    ),
+    blockedRequests: Type.Array(
+      Type.Object({
+        url: Type.String({ description: 'without query and fragment' }),
+        reason: Type.String({ enum: ['external_network_not_allowed', 'address_not_allowed', 'scheme_not_allowed', 'navigation_not_allowed'] }),
+      }, { additionalProperties: false }),
+      { description: 'requests the network policy refused' },
+    ),
+    failedRequests: Type.Array(
+      Type.Object({
+        url: Type.String({ description: 'without query and fragment' }),
+        status: Type.Union([Type.Integer(), Type.Null()], { description: '4xx/5xx, or null when no response came' }),
+        error: Type.Union([Type.String(), Type.Null()]),
+      }, { additionalProperties: false }),
+      { description: 'e.g. a 404 for a file missing from the deploy version' },
+    ),
+    omitted: Type.Integer({ description: `items left out over the caps (${DIAGNOSTICS_MAX_ITEMS} per list, ${DIAGNOSTICS_MAX_BYTES} bytes in all)` }),
+  },
+  {
+    title: 'RenderDiagnostics', additionalProperties: false,
+    description: 'What went wrong inside the page during the last attempt (spec §9.1); texts are truncated and secrets masked.',
+  },
+);
 
 export const RenderJob = Type.Object(
   {
@@ -16,6 +51,7 @@ export const RenderJob = Type.Object(
     requestedAt: Millis(), startedAt: NullableMillis(), finishedAt: NullableMillis(),
     nextAttemptAt: NullableMillis('when a scheduled retry runs'),
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+    diagnostics: Type.Union([RenderDiagnostics, Type.Null()], { description: 'on every terminal job (and while a retry is scheduled); null before' }),
     output: Type.Union([
       Type.Object({
         fileName: Type.String(), bytes: Type.Integer(), pageCount: Type.Integer(),

@@ -336,7 +336,7 @@ export class ChromiumRenderer implements Renderer {
         }
         throw new DocumentFailure('the document did not load', err);
       }
-      if (!onAppOrigin(page)) throw navigatedAway(page);
+      if (!onAppOrigin(page)) throw navigatedAway(page, session);
       return;
     }
   }
@@ -348,7 +348,7 @@ export class ChromiumRenderer implements Renderer {
       evaluateMainWorld<boolean>(cdp, `(k => k ? k.${fn}().then(() => true) : false)(window.${INTERNAL_KEY})`),
     );
     if (found) return;
-    if (!onAppOrigin(page)) throw navigatedAway(page);
+    if (!onAppOrigin(page)) throw navigatedAway(page, session);
     // An app-origin document without the runtime: it is being replaced right now.
     throw new Error('no document to wait for yet');
   }
@@ -453,11 +453,10 @@ async function describeWait(cdp: CDPSession, network: NetworkActivity): Promise<
   return `while waiting for ${reasons.join(', ')}`;
 }
 
-function navigatedAway(page: Page): RenderError {
-  return new RenderError(
-    'render_navigation_failed',
-    `the page navigated away from the deploy version (to ${diagnosticUrl(page.url())}) before it was ready`,
-  );
+function navigatedAway(page: Page, session: RenderSession): RenderError {
+  // A refused navigation leaves Chromium's error page in place of the document: name where the page wanted to go.
+  const to = session.blockedNavigation ? `${session.blockedNavigation}, refused` : diagnosticUrl(page.url());
+  return new RenderError('render_navigation_failed', `the page navigated away from the deploy version (to ${to}) before it was ready`);
 }
 
 function onAppOrigin(page: Page): boolean {

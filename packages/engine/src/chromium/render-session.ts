@@ -47,6 +47,8 @@ export class RenderSession implements PageJob {
   /** requests being answered (any origin, any context of the page, workers included) */
   pending = 0;
   readonly diagnostics: DiagnosticsCollector;
+  /** where the page last tried to take its main document outside the internal origins (refused) */
+  blockedNavigation: string | null = null;
   /** external origins whose responses reached the page; their storage is wiped with the page's */
   readonly externalOrigins = new Set<string>();
   private idleWaiters: Array<() => void> = [];
@@ -158,6 +160,7 @@ export class RenderSession implements PageJob {
     if (url.origin === APP_ORIGIN || url.origin === DATA_ORIGIN) return this.internal(route, url);
     // The document being printed must stay ours: no main-frame navigation elsewhere, allowed network or not.
     if (request.isNavigationRequest() && isMainFrame(route)) {
+      this.blockedNavigation = diagnosticUrl(url.href);
       this.blocked(url.href, 'navigation_not_allowed');
       return abort(route);
     }
