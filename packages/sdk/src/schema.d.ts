@@ -8523,6 +8523,40 @@ export interface operations {
                                 code: string;
                                 message: string;
                             } | null;
+                            /** @description on every terminal job (and while a retry is scheduled); null before */
+                            diagnostics: {
+                                /** @description uncaught exceptions and unhandled rejections of the page, with the script and line when known */
+                                pageErrors: {
+                                    message: string;
+                                    source: string | null;
+                                    line: number | null;
+                                }[];
+                                /** @description console.error / console.warn output (and Chromium's own errors, e.g. a failed resource) */
+                                console: {
+                                    /** @enum {string} */
+                                    level: "error" | "warning";
+                                    text: string;
+                                    source: string | null;
+                                    line: number | null;
+                                }[];
+                                /** @description requests the network policy refused */
+                                blockedRequests: {
+                                    /** @description without query and fragment */
+                                    url: string;
+                                    /** @enum {string} */
+                                    reason: "external_network_not_allowed" | "address_not_allowed" | "scheme_not_allowed" | "navigation_not_allowed";
+                                }[];
+                                /** @description e.g. a 404 for a file missing from the deploy version */
+                                failedRequests: {
+                                    /** @description without query and fragment */
+                                    url: string;
+                                    /** @description 4xx/5xx, or null when no response came */
+                                    status: number | null;
+                                    error: string | null;
+                                }[];
+                                /** @description items left out over the caps (20 per list, 8192 bytes in all) */
+                                omitted: number;
+                            } | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
