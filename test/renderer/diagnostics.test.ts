@@ -73,14 +73,14 @@ describe('render diagnostics', () => {
     expect(Buffer.byteLength(JSON.stringify(d))).toBeLessThanOrEqual(DIAGNOSTICS_MAX_BYTES + 200);
     expect(d.omitted).toBeGreaterThan(300);
     expect(d.console[0].text.length).toBeLessThanOrEqual(501);
-    // 30 MB went through the console; what the render holds on to is a few KiB (loose: GC timing varies)
+    // 1.4 MB went through the console (under the renderer's output bound); what the render keeps is a few KiB
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(200 * 1024 * 1024);
   });
 
   it('times out a manual page that throws before pressCloud.ready(), saying so and showing the error', async () => {
-    const err = await renderError(renderer.render(tricky('manual-throws.html', { timeoutMs: 1500 })));
+    const err = await renderError(renderer.render(tricky('manual-throws.html', { timeoutMs: 3000 })));
     expect(err.code).toBe('render_timeout');
-    expect(err.message).toContain('render did not finish within 1500 ms while waiting for pressCloud.ready()');
+    expect(err.message).toContain('render did not finish within 3000 ms while waiting for pressCloud.ready()');
     expect(err.message).toContain(
       "last page error: TypeError: Cannot read properties of undefined (reading 'name') (https://app.press.internal/manual-throws.html:9)",
     );
@@ -98,11 +98,11 @@ describe('render diagnostics', () => {
     const files: RenderFiles = {
       get: (path) => real.get(path),
       open: async (file) => {
-        if (file.path === 'slow.json') await new Promise((r) => setTimeout(r, 5000));
+        if (file.path === 'slow.json') await new Promise((r) => setTimeout(r, 8000));
         return real.open(file);
       },
     };
-    const err = await renderError(renderer.render(tricky('hanging.html', { files, timeoutMs: 1500 })));
+    const err = await renderError(renderer.render(tricky('hanging.html', { files, timeoutMs: 3000 })));
     expect(err.code).toBe('render_timeout');
     expect(err.message).toContain('while waiting for a request to https://app.press.internal/slow.json');
   });
@@ -135,11 +135,6 @@ describe('render diagnostics', () => {
     expect(err.diagnostics?.blockedRequests).toEqual([
       { url: 'https://example.com/elsewhere', reason: 'navigation_not_allowed' },
     ]);
-  });
-
-  it('waits for a dedicated worker\'s requests to be answered', async () => {
-    const result = await renderer.render(tricky('worker.html'));
-    expect(await pdfText(result.pdf)).toContain('worker n=7');
   });
 
   it('logs blocked requests through the renderer logger', () => {
