@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromiumRenderer } from '../../src/adapters/chromium/chromium-renderer.js';
-import { DIAGNOSTICS_MAX_BYTES, DIAGNOSTICS_MAX_ITEMS } from '../../src/model/diagnostics.js';
-import { RenderError } from '../../src/ports/renderer.js';
-import type { RenderFiles } from '../../src/ports/renderer.js';
+import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import { DIAGNOSTICS_MAX_BYTES, DIAGNOSTICS_MAX_ITEMS } from '../../packages/engine/src/renderer.js';
+import { RenderError } from '../../packages/engine/src/renderer.js';
+import type { RenderFiles } from '../../packages/engine/src/renderer.js';
 import { fixtureFiles, jsonPayload, memoryLogger, pdfText, renderRequest } from './support.js';
 
 /* Spec §9.1: every page problem is visible — in the result (or the error) of the render, bounded in size. */
