@@ -61,7 +61,8 @@ export function diagnosticUrl(raw: string): string {
   let out = raw;
   try {
     const url = new URL(raw);
-    out = url.protocol === 'http:' || url.protocol === 'https:' ? `${url.origin}${url.pathname}` : url.protocol;
+    if (url.protocol === 'http:' || url.protocol === 'https:') out = `${url.origin}${url.pathname}`;
+    else out = url.protocol === 'about:' ? `about:${url.pathname}` : url.protocol;
   } catch {
     out = raw.split(/[?#]/)[0];
   }
