@@ -196,6 +196,25 @@ export class PressCloud {
       this.http.request('post', '/v1/pdfs/{pdfId}/preview', { ...o, path: { pdfId }, body, retry: 'safe' }),
   };
 
+  readonly members = {
+    list: (query: QueryParams<'/v1/members', 'get'> = {}, o: CallOptions = {}) => this.http.request('get', '/v1/members', { ...o, query }),
+    update: (userId: string, body: JsonBody<'/v1/members/{userId}', 'patch'>, o: CallOptions = {}) =>
+      this.http.request('patch', '/v1/members/{userId}', { ...o, path: { userId }, body, retry: 'safe' }),
+    remove: (userId: string, o: CallOptions = {}) => this.http.request('delete', '/v1/members/{userId}', { ...o, path: { userId } }),
+  };
+
+  readonly invitations = {
+    /** the answer holds the invitation link once; it is e-mailed too when the server has SMTP */
+    create: (body: JsonBody<'/v1/invitations', 'post'>, o: CallOptions = {}) => this.http.request('post', '/v1/invitations', { ...o, body }),
+    list: (query: QueryParams<'/v1/invitations', 'get'> = {}, o: CallOptions = {}) => this.http.request('get', '/v1/invitations', { ...o, query }),
+    revoke: (invitationId: string, o: CallOptions = {}) =>
+      this.http.request('delete', '/v1/invitations/{invitationId}', { ...o, path: { invitationId } }),
+  };
+
+  readonly auditLogs = {
+    list: (query: QueryParams<'/v1/audit-logs', 'get'> = {}, o: CallOptions = {}) => this.http.request('get', '/v1/audit-logs', { ...o, query }),
+  };
+
   readonly usage = {
     get: (o: CallOptions = {}) => this.http.request('get', '/v1/usage', o),
   };
