@@ -6,6 +6,9 @@ import { Link, navigate, useLocation } from '../router';
 import { atLeast, type Workspace } from '../session';
 import { bytes, ErrorNote, Field, PageHeader, Pager, PAGE_SIZE, Status, Table, usePaged, when } from '../ui';
 
+/** the fields the diagnostics lists' items have between them (page errors, console, blocked and failed requests) */
+type DiagnosticItem = { message?: string; text?: string; url?: string; status?: number | null; source?: string | null; line?: number | null };
+
 const PdfPreview = lazy(() => import('./preview').then((m) => m.PdfPreview));
 
 type Job = Ok<'getRenderJob'>['job'];
@@ -137,7 +140,7 @@ export function JobPage(props: { workspace: Workspace; jobId: string }) {
               {Object.entries(diagnostics).filter(([, l]) => Array.isArray(l) && l.length).map(([kind, list]) => (
                 <div key={kind}>
                   <h3>{kind}</h3>
-                  <ul class="diag">{list.map((d, i) => <li key={i}><code>{d.message ?? d.text ?? d.url}</code>{d.status ? ` (${d.status})` : ''}{d.source ? ` at ${d.source}:${d.line ?? '?'}` : ''}</li>)}</ul>
+                  <ul class="diag">{(list as unknown as DiagnosticItem[]).map((d, i) => <li key={i}><code>{d.message ?? d.text ?? d.url}</code>{d.status ? ` (${d.status})` : ''}{d.source ? ` at ${d.source}:${d.line ?? '?'}` : ''}</li>)}</ul>
                 </div>
               ))}
             </section>
