@@ -14,10 +14,13 @@ import { ROOT } from '../helpers/processes.js';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
-/** npm and npx see nothing of the repository: no npm_* variables of an enclosing `npm run`, no Press Cloud login. */
+/**
+ * npm and npx see nothing of the repository: no npm_* variables of an enclosing `npm run`, no Press Cloud login.
+ * Kept: npm_config_nodedir, the headers node-gyp builds better-sqlite3 against (CI's Node 24 leg sets it).
+ */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(npm_|PRESS_|XDG_CONFIG_HOME$|INIT_CWD$)/i.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!/^(npm_(?!config_nodedir$)|PRESS_|XDG_CONFIG_HOME$|INIT_CWD$)/i.test(k)) env[k] = v;
   return { ...env, XDG_CONFIG_HOME: join(tmpdir(), 'press-pack-home'), ...extra };
 }
 
