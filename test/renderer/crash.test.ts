@@ -1,29 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
-import { RenderError } from '../../packages/engine/src/renderer.js';
-import { fixtureFiles, renderRequest } from './support.js';
+import { fixtureFiles, renderError, renderRequest, useRenderer } from './support.js';
 import type { FixtureFiles } from './support.js';
 
-let renderer: ChromiumRenderer;
-
-beforeAll(async () => {
-  renderer = new ChromiumRenderer({ capacity: 2, recycleAfterRenders: 4 });
-  await renderer.start();
-});
-
-afterAll(async () => {
-  await renderer?.close();
-});
-
-async function renderError(promise: Promise<unknown>): Promise<RenderError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RenderError);
-    return err as RenderError;
-  }
-  throw new Error('the render succeeded');
-}
+const renderer = useRenderer({ capacity: 2, recycleAfterRenders: 4 });
 
 /** Resolves once the page has asked for the entry: the render holds a page and is waiting for readiness. */
 async function whileRendering(files: FixtureFiles): Promise<void> {
@@ -34,43 +14,43 @@ async function whileRendering(files: FixtureFiles): Promise<void> {
 
 describe('browser lifecycle', () => {
   it('fails an in-flight render retryably when the browser crashes, then renders on a fresh browser', async () => {
-    const restartsBefore = renderer.status().restarts;
+    const restartsBefore = renderer().status().restarts;
     const files = fixtureFiles('never-ready');
-    const pending = renderError(renderer.render(renderRequest('never-ready', { files, timeoutMs: 15_000 })));
+    const pending = renderError(renderer().render(renderRequest('never-ready', { files, timeoutMs: 15_000 })));
     await whileRendering(files);
     const started = Date.now();
-    await renderer.crashForTest('browser');
+    await renderer().crashForTest('browser');
     const err = await pending;
     expect(err.code).toBe('render_internal_error');
     expect(err.retryable).toBe(true);
     expect(Date.now() - started).toBeLessThan(2000);
 
-    const result = await renderer.render(renderRequest('simple'));
+    const result = await renderer().render(renderRequest('simple'));
     expect(result.pageCount).toBe(1);
-    const status = renderer.status();
+    const status = renderer().status();
     expect(status.ready).toBe(true);
     expect(status.restarts).toBe(restartsBefore + 1);
   });
 
   it('fails with a retryable render_page_crashed when the page crashes, and the account keeps rendering', async () => {
     const files = fixtureFiles('never-ready');
-    const pending = renderError(renderer.render(renderRequest('never-ready', { files, timeoutMs: 15_000 })));
+    const pending = renderError(renderer().render(renderRequest('never-ready', { files, timeoutMs: 15_000 })));
     await whileRendering(files);
-    await renderer.crashForTest('pages');
+    await renderer().crashForTest('pages');
     const err = await pending;
     expect(err.code).toBe('render_page_crashed');
     expect(err.retryable).toBe(true);
-    expect((await renderer.render(renderRequest('simple'))).pageCount).toBe(1);
+    expect((await renderer().render(renderRequest('simple'))).pageCount).toBe(1);
   });
 
   it('recycles the browser after the configured number of renders without failing renders', async () => {
-    const before = renderer.status().restarts;
+    const before = renderer().status().restarts;
     for (let i = 0; i < 10; i++) {
-      const result = await renderer.render(renderRequest('simple', { accountId: `acct_${i % 3}` }));
+      const result = await renderer().render(renderRequest('simple', { accountId: `acct_${i % 3}` }));
       expect(result.pageCount).toBe(1);
     }
-    expect(renderer.status().restarts).toBeGreaterThanOrEqual(before + 2);
-    expect(renderer.status().ready).toBe(true);
+    expect(renderer().status().restarts).toBeGreaterThanOrEqual(before + 2);
+    expect(renderer().status().ready).toBe(true);
   });
 
   it('keeps at most maxIdlePages warm pages', async () => {

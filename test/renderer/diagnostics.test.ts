@@ -1,40 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import { describe, expect, it } from 'vitest';
 import { DIAGNOSTICS_MAX_BYTES, DIAGNOSTICS_MAX_ITEMS } from '../../packages/engine/src/renderer.js';
-import { RenderError } from '../../packages/engine/src/renderer.js';
 import type { RenderFiles } from '../../packages/engine/src/renderer.js';
-import { fixtureFiles, jsonPayload, memoryLogger, pdfText, renderRequest } from './support.js';
+import {
+  fixtureFiles,
+  jsonPayload,
+  memoryLogger,
+  pdfText,
+  renderError,
+  renderRequest,
+  useRenderer,
+} from './support.js';
 
 /* Spec §9.1: every page problem is visible — in the result (or the error) of the render, bounded in size. */
 
 const logger = memoryLogger();
-let renderer: ChromiumRenderer;
-
-beforeAll(async () => {
-  renderer = new ChromiumRenderer({ capacity: 2, logger });
-  await renderer.start();
-});
-
-afterAll(async () => {
-  await renderer?.close();
-});
-
-async function renderError(promise: Promise<unknown>): Promise<RenderError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RenderError);
-    return err as RenderError;
-  }
-  throw new Error('the render succeeded');
-}
+const renderer = useRenderer({ capacity: 2, logger });
 
 const tricky = (entry: string, over: Parameters<typeof renderRequest>[1] = {}) =>
   renderRequest('tricky', { entry, payload: jsonPayload({ n: 7 }), ...over });
 
 describe('render diagnostics', () => {
   it('reports page errors with source and line, console errors and warnings, blocked and failed requests', async () => {
-    const result = await renderer.render(tricky('errors.html', { secrets: { API_TOKEN: 'sk_live_0123456789' } }));
+    const result = await renderer().render(tricky('errors.html', { secrets: { API_TOKEN: 'sk_live_0123456789' } }));
     expect(await pdfText(result.pdf)).toContain('rendered n=7');
     const d = result.diagnostics;
     expect(d.pageErrors).toEqual(
@@ -64,7 +51,7 @@ describe('render diagnostics', () => {
 
   it('keeps at most the caps of a page that floods its console and throws again and again', async () => {
     const heapBefore = process.memoryUsage().heapUsed;
-    const result = await renderer.render(tricky('flood.html'));
+    const result = await renderer().render(tricky('flood.html'));
     expect(await pdfText(result.pdf)).toContain('survived the flood');
     const d = result.diagnostics;
     for (const list of [d.pageErrors, d.console, d.blockedRequests, d.failedRequests]) {
@@ -78,7 +65,7 @@ describe('render diagnostics', () => {
   });
 
   it('times out a manual page that throws before pressCloud.ready(), saying so and showing the error', async () => {
-    const err = await renderError(renderer.render(tricky('manual-throws.html', { timeoutMs: 3000 })));
+    const err = await renderError(renderer().render(tricky('manual-throws.html', { timeoutMs: 3000 })));
     expect(err.code).toBe('render_timeout');
     expect(err.message).toContain('render did not finish within 3000 ms while waiting for pressCloud.ready()');
     expect(err.message).toContain(
@@ -102,32 +89,32 @@ describe('render diagnostics', () => {
         return real.open(file);
       },
     };
-    const err = await renderError(renderer.render(tricky('hanging.html', { files, timeoutMs: 3000 })));
+    const err = await renderError(renderer().render(tricky('hanging.html', { files, timeoutMs: 3000 })));
     expect(err.code).toBe('render_timeout');
     expect(err.message).toContain('while waiting for a request to https://app.press.internal/slow.json');
   });
 
   it("says when a timed-out page's script never yields", async () => {
-    const err = await renderError(renderer.render(renderRequest('busy-loop', { timeoutMs: 1500 })));
+    const err = await renderError(renderer().render(renderRequest('busy-loop', { timeoutMs: 1500 })));
     expect(err.code).toBe('render_timeout');
     expect(err.message).toContain("while waiting for the page's script, which did not yield");
   });
 
   it('times out a page that never stops polling', async () => {
-    const err = await renderError(renderer.render(tricky('polling.html', { timeoutMs: 1500 })));
+    const err = await renderError(renderer().render(tricky('polling.html', { timeoutMs: 1500 })));
     expect(err.code).toBe('render_timeout');
     expect(err.message).toMatch(/while waiting for /);
   });
 
   it('fails a page that navigates away with render_navigation_failed and a message that says so', async () => {
-    const err = await renderError(renderer.render(tricky('navigate-away.html')));
+    const err = await renderError(renderer().render(tricky('navigate-away.html')));
     expect(err.code).toBe('render_navigation_failed');
     expect(err.message).toBe('the page navigated away from the deploy version (to about:blank) before it was ready');
     expect(err.retryable).toBe(false);
   });
 
   it('fails a page that navigates to another origin, naming where it wanted to go', async () => {
-    const err = await renderError(renderer.render(tricky('navigate-external.html')));
+    const err = await renderError(renderer().render(tricky('navigate-external.html')));
     expect(err.code).toBe('render_navigation_failed');
     expect(err.message).toBe(
       'the page navigated away from the deploy version (to https://example.com/elsewhere, refused) before it was ready',

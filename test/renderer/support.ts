@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { FileEntry } from '../../src/model/records.js';
+import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import type { ChromiumRendererOptions } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import { RenderError } from '../../packages/engine/src/renderer.js';
 import type { RenderFiles, RenderRequest } from '../../packages/engine/src/renderer.js';
 import type { Logger } from '../../packages/engine/src/logger.js';
 
@@ -89,4 +93,31 @@ export function memoryLogger(): Logger & { entries: Array<{ level: string; obj: 
   const entries: Array<{ level: string; obj: object; msg?: string }> = [];
   const at = (level: string) => (obj: object, msg?: string) => void entries.push({ level, obj, msg });
   return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** One started renderer for the test file (closed after it); call the returned function inside a test. */
+export function useRenderer(options: ChromiumRendererOptions): () => ChromiumRenderer {
+  let renderer: ChromiumRenderer | undefined;
+  beforeAll(async () => {
+    renderer = new ChromiumRenderer(options);
+    await renderer.start();
+  });
+  afterAll(async () => {
+    await renderer?.close();
+  });
+  return () => {
+    if (!renderer) throw new Error('useRenderer(): the renderer is only there inside a test');
+    return renderer;
+  };
+}
+
+/** The RenderError a render fails with; fails the test if it succeeds or fails with anything else. */
+export async function renderError(promise: Promise<unknown>): Promise<RenderError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(RenderError);
+    return err as RenderError;
+  }
+  throw new Error('the render succeeded');
 }
