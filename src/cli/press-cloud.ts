@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { createAccount, findAccount, issueApiKey, listApiKeys, updateApiKey } from '../domain/accounts.js';
+import { createAccount, findAccount, issueApiKey, listAccounts, listApiKeys, setAccountDisabled, updateApiKey } from '../domain/accounts.js';
 import type { Caller, DomainDeps } from '../domain/context.js';
 import { OPERATOR_KEY_ID } from '../domain/audit.js';
 import { AppError } from '../domain/errors.js';
@@ -26,8 +26,11 @@ const HELP: Record<string, string> = {
 
 Usage:
   press-cloud serve [--role all|api|worker]       start the server
+  press-cloud accounts list [--json]
   press-cloud accounts create <name> [--plan <plan>]
   press-cloud accounts set-plan <account> <plan>
+  press-cloud accounts disable <account>
+  press-cloud accounts enable <account>
   press-cloud keys create --account <account> [--role admin|editor|viewer] [--name <label>]
   press-cloud keys list --account <account>
   press-cloud keys disable <key-id> --account <account>
@@ -49,8 +52,23 @@ empty store creates the account "default" and prints its admin API key once.
 
 ${ENV_HELP}`,
   accounts: `Usage:
+  press-cloud accounts list [--json]                                      every account (workspace)
   press-cloud accounts create <name> [--plan unlimited|free|starter|pro]   create an account; prints its id
-  press-cloud accounts set-plan <account> <plan>                          change an account's plan`,
+  press-cloud accounts set-plan <account> <plan>                          change an account's plan
+  press-cloud accounts disable <account>                                  refuse its keys and sessions, hold its jobs
+  press-cloud accounts enable <account>                                   undo disable`,
+  'accounts list': `Usage: press-cloud accounts list [--json]
+
+Lists every account (workspace), newest first: id, name, plan, created, disabled (when, or -). --json prints an
+array of {id, name, plan, personalUserId, createdAt, disabledAt} (times in ms since the epoch, as the API gives them).`,
+  'accounts disable': `Usage: press-cloud accounts disable <account>
+
+Disables the account (id or name): every request with one of its API keys, or a session acting in it, is refused
+with 403 account_disabled. Its queued render jobs stay queued and are not rendered until it is enabled again; jobs
+already rendering finish. Nothing is deleted.`,
+  'accounts enable': `Usage: press-cloud accounts enable <account>
+
+Enables a disabled account (id or name) again: its keys and sessions work, and its queued render jobs render.`,
   'accounts create': `Usage: press-cloud accounts create <name> [--plan unlimited|free|starter|pro]
 
 Creates an account (default plan: PRESS_DEFAULT_PLAN, else unlimited) and prints its id.`,
@@ -71,7 +89,7 @@ be shown again.`,
 Lists the account's API keys: id, prefix, role, name, created, last used, disabled.`,
   'keys disable': `Usage: press-cloud keys disable <key-id> --account <account>
 
-Disables the API key (key_…): requests with it fail with 401 api_key_disabled.`,
+Disables the API key (key_…): requests with it fail with 403 api_key_disabled.`,
   'keys enable': `Usage: press-cloud keys enable <key-id> --account <account>
 
 Enables a disabled API key (key_…) again.`,
@@ -204,6 +222,45 @@ async function accountsSetPlan(args: string[]) {
   });
 }
 
+/** Prints rows as a table: columns padded to their widest cell, the first row the header. */
+function printTable(rows: string[][]) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  process.stdout.write(rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n');
+}
+
+async function accountsList(args: string[]) {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
+  await withDeps(async (deps) => {
+    const all = [];
+    let cursor: string | undefined;
+    do {
+      const page = await listAccounts(deps, { cursor, limit: 100 });
+      all.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    if (values.json) {
+      const json = all.map((a) => ({ id: a.id, name: a.name, plan: a.planKey, personalUserId: a.personalUserId ?? null, createdAt: a.createdAt, disabledAt: a.disabledAt ?? null }));
+      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      return;
+    }
+    printTable([['ID', 'NAME', 'PLAN', 'CREATED', 'DISABLED'], ...all.map((a) => [a.id, a.name, a.planKey, when(a.createdAt), when(a.disabledAt)])]);
+  });
+}
+
+/** `accounts disable` / `accounts enable` */
+function accountsSetDisabled(disabled: boolean) {
+  const verb = disabled ? 'disable' : 'enable';
+  return async (args: string[]) => {
+    const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+    await withDeps(async (deps) => {
+      const account = await accountOf(deps, positionals[0], `accounts ${verb} needs an account: press-cloud accounts ${verb} <account>`);
+      const was = account.disabledAt != null;
+      await setAccountDisabled(deps, account.id, disabled);
+      process.stdout.write(`${account.name} (${account.id}): ${was === disabled ? `already ${verb}d` : `${verb}d`}\n`);
+    });
+  };
+}
+
 async function keysCreate(args: string[]) {
   const { values } = parseArgs({ args, options: { account: { type: 'string' }, role: { type: 'string', default: 'admin' }, name: { type: 'string' } } });
   const role = values.role!;
@@ -228,8 +285,7 @@ async function keysList(args: string[]) {
       for (const k of page.items) rows.push([k.id, k.prefix, k.role, k.name, when(k.createdAt), when(k.lastUsedAt), when(k.disabledAt)]);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-    process.stdout.write(rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n');
+    printTable(rows);
   });
 }
 
@@ -289,7 +345,10 @@ async function usersResetPassword(args: string[]) {
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   serve,
   'accounts create': accountsCreate,
+  'accounts list': accountsList,
   'accounts set-plan': accountsSetPlan,
+  'accounts disable': accountsSetDisabled(true),
+  'accounts enable': accountsSetDisabled(false),
   'keys create': keysCreate,
   'keys list': keysList,
   'keys disable': keysSetDisabled(true),

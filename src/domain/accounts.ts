@@ -39,6 +39,7 @@ export async function createAccount(deps: DomainDeps, input: { name: string; pla
     planKey: input.planKey ?? deps.settings.defaultPlan,
     webhookSigningSecret: deps.secretBox.encrypt(newSecret('whsec')),
     createdAt: now,
+    disabledAt: null,
   };
   try {
     await deps.db.accounts.create(account);
@@ -47,6 +48,35 @@ export async function createAccount(deps: DomainDeps, input: { name: string; pla
     throw err;
   }
   return account;
+}
+
+/** Refuses every request of an account the operator has disabled, whichever key or session it comes with. */
+export async function requireEnabledAccount(deps: DomainDeps, accountId: string): Promise<void> {
+  const a = await deps.db.accounts.get(accountId);
+  if (a?.disabledAt != null) {
+    throw Errors.accountDisabled(`The workspace ${a.name} (${a.id}) has been disabled by the operator of this server; its queued render jobs wait until it is enabled again.`);
+  }
+}
+
+/**
+ * `press-cloud accounts disable|enable`: a disabled account's keys and sessions are refused (403 account_disabled)
+ * and its queued jobs are not claimed (renderSlots); jobs already rendering finish. Enabling undoes both.
+ */
+export async function setAccountDisabled(deps: DomainDeps, accountId: string, disabled: boolean): Promise<AccountRecord> {
+  const a = await deps.db.accounts.get(accountId);
+  if (!a) throw Errors.workspaceNotFound(`No account ${accountId}.`);
+  if (disabled === (a.disabledAt != null)) return a;
+  const disabledAt = disabled ? deps.clock.now() : null;
+  await audited(deps, accountId, { operator: true },
+    { action: disabled ? 'workspace.disabled' : 'workspace.enabled', targetType: 'workspace', targetId: accountId },
+    (db) => db.accounts.update(accountId, { disabledAt }));
+  return { ...a, disabledAt };
+}
+
+/** Every account, newest first (operator CLI). */
+export async function listAccounts(deps: DomainDeps, query: { cursor?: string; limit?: number }) {
+  const page = pageRequest(query);
+  return toPage(await deps.db.accounts.list(page), page.limit, (a) => a);
 }
 
 /** Finds an account by id or by name (operator CLI). */
@@ -168,6 +198,7 @@ export async function authenticate(deps: DomainDeps, authorization: string | und
   const k = await deps.db.apiKeys.getByHash(hashToken(token));
   if (!k) throw Errors.invalidApiKey('The API key is not recognised.');
   if (k.disabledAt !== null) throw Errors.apiKeyDisabled('This API key has been disabled; enable the key in the dashboard (PATCH /v1/api-keys/{keyId} {"disabled": false}) or use another.');
+  await requireEnabledAccount(deps, k.accountId);
   // The key acts with its creator's current membership: removed → no access, demoted → at most the new role.
   let role: MemberRole = k.role;
   if (k.userId) {

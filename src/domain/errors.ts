@@ -40,6 +40,7 @@ export const Errors = {
   missingAuthorization: e(401, 'missing_authorization'),
   invalidApiKey: e(401, 'invalid_api_key'),
   apiKeyDisabled: e(403, 'api_key_disabled'),
+  accountDisabled: e(403, 'account_disabled'),
   insufficientPermission: e(403, 'insufficient_permission'),
   apiKeyNotFound: e(404, 'api_key_not_found'),
   // §10 users, sessions, workspaces, members, invitations

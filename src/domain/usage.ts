@@ -10,6 +10,16 @@ export async function accountPolicy(deps: DomainDeps, accountId: string): Promis
   return planOf(deps, a.planKey);
 }
 
+/**
+ * How many of the account's jobs may render at once (null: no limit): its plan's limit, or none at all while the
+ * operator has the account disabled — its queued jobs stay queued, unclaimed, until it is enabled again.
+ */
+export async function renderSlots(deps: DomainDeps, accountId: string): Promise<number | null> {
+  const a = await deps.db.accounts.get(accountId);
+  if (!a) throw Errors.internal(`account ${accountId} missing`);
+  return a.disabledAt != null ? 0 : planOf(deps, a.planKey).policy.maxConcurrentRenderJobs;
+}
+
 export function planOf(deps: DomainDeps, key: PlanKey): Plan {
   const plan = PLANS[key];
   if (key !== 'unlimited') return plan;

@@ -3,6 +3,7 @@ import type { AccountRecord } from '../model/records.js';
 import type { Transactional } from '../ports/database.js';
 import type { MemberRecord, MemberRole, MembershipRecord, UserRecord, WorkspaceMembershipRecord } from '../model/people.js';
 import { audited, auditEntry, type Actor } from './audit.js';
+import { requireEnabledAccount } from './accounts.js';
 import { requireRole, type Caller, type DomainDeps } from './context.js';
 import { ConflictError } from '../model/errors.js';
 import { Errors } from './errors.js';
@@ -45,6 +46,7 @@ async function insertWorkspace(deps: DomainDeps, db: Transactional, name: string
     webhookSigningSecret: deps.secretBox.encrypt(newSecret('whsec')),
     createdAt: now,
     personalUserId: personal ? owner.id : null,
+    disabledAt: null,
   };
   try {
     await db.accounts.create(account);
@@ -131,6 +133,7 @@ export async function renameWorkspace(deps: DomainDeps, caller: Caller, input: {
 export async function memberCaller(deps: DomainDeps, userId: string, workspaceId: string, requestId: string | null): Promise<Caller> {
   const m = await deps.db.memberships.get(workspaceId, userId);
   if (!m) throw Errors.workspaceNotFound(`No workspace ${workspaceId} among yours; GET /v1/workspaces lists them.`);
+  await requireEnabledAccount(deps, workspaceId);
   return { accountId: workspaceId, role: m.role, keyId: null, userId, requestId };
 }
 

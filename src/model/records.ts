@@ -17,6 +17,8 @@ export interface AccountRecord {
   createdAt: number;
   /** the user whose personal workspace this is; null for team workspaces and accounts made by the operator */
   personalUserId?: string | null;
+  /** set by the operator (`press-cloud accounts disable`): keys and sessions refused, queued jobs not claimed */
+  disabledAt?: number | null;
 }
 
 export interface ApiKeyRecord {

@@ -18,7 +18,9 @@ export interface AccountRepository {
   get(id: string): Promise<AccountRecord | null>;
   getByName(name: string): Promise<AccountRecord | null>;
   count(): Promise<number>;
-  update(id: string, patch: Partial<Pick<AccountRecord, 'name' | 'planKey' | 'webhookSigningSecret'>>): Promise<void>;
+  /** every account, newest first (the operator's list) */
+  list(page: PageRequest): Promise<AccountRecord[]>;
+  update(id: string, patch: Partial<Pick<AccountRecord, 'name' | 'planKey' | 'webhookSigningSecret' | 'disabledAt'>>): Promise<void>;
 }
 
 export interface ApiKeyRepository {

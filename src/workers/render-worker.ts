@@ -8,7 +8,7 @@ import type { DomainDeps } from '../domain/context.js';
 import { renderEnvironment } from '../domain/deploys.js';
 import { newId } from '../domain/ids.js';
 import { blobKey } from '../domain/uploads.js';
-import { accountPolicy } from '../domain/usage.js';
+import { accountPolicy, renderSlots } from '../domain/usage.js';
 
 
 /** one job attempt's end, for metrics */
@@ -121,7 +121,7 @@ export class RenderWorker {
             workerId: this.workerId,
             now: this.deps.clock.now(),
             leaseMs: this.leaseMs,
-            accountLimit: async (accountId) => (await accountPolicy(this.deps, accountId)).policy.maxConcurrentRenderJobs,
+            accountLimit: (accountId) => renderSlots(this.deps, accountId),
           });
           if (!job) break;
           const controller = new AbortController();

@@ -55,7 +55,7 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
     for (const flag of ['--version', '-v']) expect(await run([flag])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
     const top = await run(['--help']);
     expect(top.code).toBe(0);
-    for (const cmd of ['serve', 'accounts create', 'accounts set-plan', 'keys create', 'keys list', 'keys disable', 'keys enable', 'users create', 'users reset-password', 'migrate-store']) {
+    for (const cmd of ['serve', 'accounts list', 'accounts create', 'accounts set-plan', 'accounts disable', 'accounts enable', 'keys create', 'keys list', 'keys disable', 'keys enable', 'users create', 'users reset-password', 'migrate-store']) {
       expect(top.stdout).toContain(`press-cloud ${cmd}`);
       const help = await run([...cmd.split(' '), '--help']);
       expect(help.code, cmd).toBe(0);
@@ -91,6 +91,37 @@ describe('press-cloud, the operator CLI (built, child process)', () => {
     expect(await run(['keys', 'enable', keyId, '--account', 'acme'], env)).toMatchObject({ code: 0, stdout: `enabled ${keyId}\n` });
     expect((await run(['keys', 'list', '--account', 'acme'], env)).stdout.trim().split('\n')[1]).toMatch(/\s-$/);
     expect((await run(['keys', 'enable', 'key_nope', '--account', 'acme'], env)).stderr).toContain('No API key key_nope');
+  }, 120_000);
+
+  it('accounts list [--json] and accounts disable|enable (the refusal itself: test/render/account-disabled.test.ts)', async () => {
+    const env = await store();
+    const acme = (await run(['accounts', 'create', 'acme', '--plan', 'starter'], env)).stdout.trim();
+    const beta = (await run(['accounts', 'create', 'beta'], env)).stdout.trim();
+    expect(await run(['accounts', 'disable', 'beta'], env)).toMatchObject({ code: 0, stdout: `beta (${beta}): disabled\n` });
+    expect(await run(['accounts', 'disable', beta], env)).toMatchObject({ code: 0, stdout: `beta (${beta}): already disabled\n` });
+
+    const table = await run(['accounts', 'list'], env);
+    expect(table.code, table.stderr).toBe(0);
+    const [header, ...rows] = table.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^ID\s+NAME\s+PLAN\s+CREATED\s+DISABLED$/);
+    expect(rows).toHaveLength(2); // newest first; an empty store gets no "default" from operator commands
+    expect(rows[0]).toMatch(new RegExp(`^${beta}\\s+beta\\s+unlimited\\s+\\d{4}-\\S+Z\\s+\\d{4}-\\d\\d-\\d\\dT\\S+Z$`));
+    expect(rows[1]).toMatch(new RegExp(`^${acme}\\s+acme\\s+starter\\s+\\d{4}-\\S+Z\\s+-$`));
+
+    const json = await run(['accounts', 'list', '--json'], env);
+    expect(json.code, json.stderr).toBe(0);
+    const accounts = JSON.parse(json.stdout);
+    expect(accounts).toEqual([
+      { id: beta, name: 'beta', plan: 'unlimited', personalUserId: null, createdAt: expect.any(Number), disabledAt: expect.any(Number) },
+      { id: acme, name: 'acme', plan: 'starter', personalUserId: null, createdAt: expect.any(Number), disabledAt: null },
+    ]);
+
+    expect(await run(['accounts', 'enable', 'beta'], env)).toMatchObject({ code: 0, stdout: `beta (${beta}): enabled\n` });
+    expect(JSON.parse((await run(['accounts', 'list', '--json'], env)).stdout)[0].disabledAt).toBeNull();
+    const missing = await run(['accounts', 'disable', 'nobody'], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('No account "nobody"');
+    expect((await run(['accounts', 'disable'], env)).code).toBe(2);
   }, 120_000);
 
   it('first run prints a one-time setup link; users create|reset-password work headless against the same store', async () => {

@@ -32,6 +32,19 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
       await b.store.accounts.update(a.id, { planKey: 'pro', name: undefined });
       expect(await b.store.accounts.get(a.id)).toEqual({ ...a, planKey: 'pro' });
       await b.store.accounts.update(a.id, {}); // nothing to change is fine
+      await b.store.accounts.update(a.id, { disabledAt: T0 + 5 });
+      expect((await b.store.accounts.get(a.id))!.disabledAt).toBe(T0 + 5);
+      await b.store.accounts.update(a.id, { disabledAt: null });
+      expect((await b.store.accounts.get(a.id))!.disabledAt).toBeNull();
+    });
+
+    it('lists every account newest first, in keyset pages', async () => {
+      const older = account({ name: 'older', createdAt: T0 });
+      const newer = account({ name: 'newer', createdAt: T0 + 1 });
+      await b.store.accounts.create(older);
+      await b.store.accounts.create(newer);
+      expect((await b.store.accounts.list({ limit: 10 })).map((a) => a.id)).toEqual([newer.id, older.id]);
+      expect((await b.store.accounts.list({ limit: 10, after: { at: newer.createdAt, id: newer.id } })).map((a) => a.id)).toEqual([older.id]);
     });
 
     it('rejects a duplicate name or id with ConflictError', async () => {

@@ -159,7 +159,7 @@ export const T0 = 1_750_000_000_000;
 
 export function account(over: Partial<AccountRecord> = {}): AccountRecord {
   const id = over.id ?? fid('acct');
-  return { id, name: `name-${id}`, planKey: 'unlimited', webhookSigningSecret: 'enc:secret', createdAt: T0, personalUserId: null, ...over };
+  return { id, name: `name-${id}`, planKey: 'unlimited', webhookSigningSecret: 'enc:secret', createdAt: T0, personalUserId: null, disabledAt: null, ...over };
 }
 
 export function deploy(accountId: string, over: Partial<DeployRecord> = {}): DeployRecord {

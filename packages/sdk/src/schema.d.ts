@@ -956,7 +956,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1061,7 +1061,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1161,7 +1161,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1267,7 +1267,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1362,7 +1362,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1475,7 +1475,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1644,7 +1644,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1738,7 +1738,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1837,7 +1837,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1957,7 +1957,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2043,7 +2043,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2151,7 +2151,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2267,7 +2267,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2370,7 +2370,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2476,7 +2476,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2583,7 +2583,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2670,7 +2670,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2770,7 +2770,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2875,7 +2875,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2997,7 +2997,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3131,7 +3131,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3260,7 +3260,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3362,7 +3362,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3488,7 +3488,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3638,7 +3638,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3825,7 +3825,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4008,7 +4008,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4221,7 +4221,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4404,7 +4404,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4490,7 +4490,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4665,7 +4665,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4762,7 +4762,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4857,7 +4857,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4959,7 +4959,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5070,7 +5070,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5172,7 +5172,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5283,7 +5283,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5396,7 +5396,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5495,7 +5495,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5581,7 +5581,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5669,7 +5669,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5763,7 +5763,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5866,7 +5866,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5996,7 +5996,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6122,7 +6122,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6229,7 +6229,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6339,7 +6339,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6413,7 +6413,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6516,7 +6516,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6590,7 +6590,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6676,7 +6676,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6768,7 +6768,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6855,7 +6855,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6953,7 +6953,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7051,7 +7051,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7155,7 +7155,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7265,7 +7265,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7385,7 +7385,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7487,7 +7487,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7564,7 +7564,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7673,7 +7673,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7786,7 +7786,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7887,7 +7887,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7973,7 +7973,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8077,7 +8077,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8211,7 +8211,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8354,7 +8354,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -9,6 +9,7 @@ export function accountRepository(x: SqlExecutor): AccountRepository {
     get: (id) => first(x, accounts, 'SELECT * FROM accounts WHERE id = ?', [id]),
     getByName: (name) => first(x, accounts, 'SELECT * FROM accounts WHERE name = ?', [name]),
     count: () => scalar(x, 'SELECT count(*) AS n FROM accounts'),
+    list: (page) => pageOf(x, accounts, '1 = 1', [], page),
     update: (id, patch) => updateRecord(x, accounts, patch, 'id = ?', [id]),
   };
 }

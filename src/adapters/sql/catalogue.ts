@@ -50,7 +50,7 @@ function table<R>(
 
 const T = 'text', I = 'int', B = 'bool', BYTES = 'bytes';
 
-export const accounts = table<AccountRecord>('accounts', { id: T, name: T, planKey: T, webhookSigningSecret: T, createdAt: I, personalUserId: T });
+export const accounts = table<AccountRecord>('accounts', { id: T, name: T, planKey: T, webhookSigningSecret: T, createdAt: I, personalUserId: T, disabledAt: I });
 export const apiKeys = table<ApiKeyRecord>('api_keys', {
   id: T, accountId: T, name: T, role: T, prefix: T, keyHash: T, userId: T, createdAt: I, lastUsedAt: I, disabledAt: I,
 });

@@ -17,7 +17,7 @@ export const ErrorRef = Type.Unsafe<{ error: string; message: string }>({ $ref: 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: invalid_input, invalid_path_param, invalid_query_param, invalid_header, or a hard limit',
   401: 'missing_authorization or invalid_api_key',
-  403: 'api_key_disabled or insufficient_permission',
+  403: 'api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission',
   404: 'Not found (another account\'s resources are not found either)',
   409: 'Conflict',
   410: 'Gone (expired)',
