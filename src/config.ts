@@ -27,8 +27,12 @@ export interface Config {
   transientOutputTtlHours: number;
   /** concurrent renders in this process; default = CPU cores */
   renderConcurrency: number | null;
-  /** browser recycled after this many renders */
+  /** browser recycled after this many renders; 0 = never (the memory bounds recycle instead) */
   browserRecycleAfter: number;
+  /** a warm page whose renderer process is over this many bytes after a render is closed and replaced; 0 = off */
+  pageMemoryBytes: number;
+  /** the browser is recycled when its own processes (all but renderers) are over this many bytes; 0 = off */
+  browserMemoryBytes: number;
   /** `process` (default for `serve`): renders run in a supervised child process; `inline`: in the API process */
   renderIsolation: 'process' | 'inline';
   /** V8 heap bound of the render process (MiB) */
@@ -166,7 +170,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     sweepIntervalSeconds: int(env, 'PRESS_SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
     transientOutputTtlHours: int(env, 'PRESS_TRANSIENT_OUTPUT_TTL_HOURS', 24, 1, 24 * 365),
     renderConcurrency: env.PRESS_RENDER_CONCURRENCY ? int(env, 'PRESS_RENDER_CONCURRENCY', 1, 1, 256) : null,
-    browserRecycleAfter: int(env, 'PRESS_BROWSER_RECYCLE_AFTER', 1000, 1, 1_000_000),
+    browserRecycleAfter: int(env, 'PRESS_BROWSER_RECYCLE_AFTER', 0, 0, 1_000_000),
+    pageMemoryBytes: int(env, 'PRESS_PAGE_MEMORY_MIB', 512, 0, 1_048_576) * 1024 * 1024,
+    browserMemoryBytes: int(env, 'PRESS_BROWSER_MEMORY_MIB', 1024, 0, 1_048_576) * 1024 * 1024,
     renderIsolation: env.PRESS_RENDER_ISOLATION === 'inline' ? 'inline' : 'process',
     renderProcessHeapMb: int(env, 'PRESS_RENDER_PROCESS_HEAP_MB', 1024, 128, 65_536),
     chromiumPath: env.PRESS_CHROMIUM_PATH || null,

@@ -62,6 +62,17 @@ export class Metrics {
         },
       });
       new Gauge({
+        name: 'press_renderer_memory_recycles',
+        help: 'Warm pages (kind="page") and browsers (kind="browser") recycled for their measured memory in this process',
+        labelNames: ['kind'] as const,
+        registers: [this.registry],
+        collect() {
+          const memory = renderer.status().memory;
+          this.set({ kind: 'page' }, memory?.pagesRecycled ?? 0);
+          this.set({ kind: 'browser' }, memory?.browsersRecycled ?? 0);
+        },
+      });
+      new Gauge({
         name: 'press_renders_active',
         help: 'Renders in progress in this process',
         registers: [this.registry],

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { createOutbound } from '@press-cloud/engine';
+import type { ChromiumRendererOptions } from '@press-cloud/engine';
 import { FsBlobStore } from '../adapters/fs-blob/fs-blob-store.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import { openSqlite } from '../adapters/sqlite/index.js';
@@ -85,5 +86,16 @@ export async function createDomainDeps(config: Config, opts: { clock?: Clock } =
       passwordHashCost: config.passwordHashCost,
       secureCookies: (config.publicUrl ?? '').startsWith('https:'),
     },
+  };
+}
+
+/** The Chromium renderer's options from the configuration (the same inline and in the render process). */
+export function chromiumOptions(config: Config, deps: Pick<DomainDeps, 'outbound'>): ChromiumRendererOptions {
+  return {
+    outbound: deps.outbound,
+    capacity: config.renderConcurrency ?? undefined,
+    recycleAfterRenders: config.browserRecycleAfter,
+    memory: { pageBytes: config.pageMemoryBytes, browserBytes: config.browserMemoryBytes },
+    env: config.chromiumPath ? { ...process.env, PRESS_CHROMIUM_PATH: config.chromiumPath } : process.env,
   };
 }

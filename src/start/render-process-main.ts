@@ -7,7 +7,7 @@ import pino from 'pino';
 import type { Config } from '../config.js';
 import { ChromiumRenderer } from '@press-cloud/engine';
 import { RenderWorker } from '../workers/render-worker.js';
-import { createDomainDeps } from './compose.js';
+import { chromiumOptions, createDomainDeps } from './compose.js';
 import { bridgeQueue } from './render-process.js';
 import type { FromChild, ToChild } from './render-process.js';
 
@@ -25,10 +25,7 @@ async function main(config: Config): Promise<void> {
   deps.db = bridge.db;
   deps.db.renderJobs.onTerminal((id) => send({ t: 'terminal', id }));
   const renderer = new ChromiumRenderer({
-    outbound: deps.outbound,
-    capacity: config.renderConcurrency ?? undefined,
-    recycleAfterRenders: config.browserRecycleAfter,
-    env: config.chromiumPath ? { ...process.env, PRESS_CHROMIUM_PATH: config.chromiumPath } : process.env,
+    ...chromiumOptions(config, deps),
     logger,
   });
   const worker = new RenderWorker(deps, renderer, {

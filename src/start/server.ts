@@ -11,7 +11,7 @@ import { WebhookSender } from '../workers/webhook-sender.js';
 import type { AppContext } from '../http/context.js';
 import type { Renderer } from '@press-cloud/engine';
 import { ChromiumRenderer, chromiumSandbox } from '@press-cloud/engine';
-import { createDomainDeps } from './compose.js';
+import { chromiumOptions, createDomainDeps } from './compose.js';
 import { bridgeQueue, RenderProcess } from './render-process.js';
 import os from 'node:os';
 import type { Logger } from '@press-cloud/engine/logger';
@@ -102,10 +102,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       })
     : null;
   const renderer = supervisor?.renderer ?? opts.renderer ?? new ChromiumRenderer({
-    outbound: deps.outbound,
-    capacity: config.renderConcurrency ?? undefined,
-    recycleAfterRenders: config.browserRecycleAfter,
-    env: config.chromiumPath ? { ...process.env, PRESS_CHROMIUM_PATH: config.chromiumPath } : process.env,
+    ...chromiumOptions(config, deps),
     logger: lateLog,
   });
   const ctx: AppContext = {
@@ -122,6 +119,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           engine: st.engine, executablePath: st.executablePath, version: st.version, capacity: renderer.capacity, active: st.active, restarts: st.restarts,
           isolation: supervisor ? { mode: 'process', ...st.renderProcess } : { mode: 'inline' },
           networkGuard: st.networkGuard ?? null,
+          memory: st.memory ?? null,
           sandbox: chromiumSandbox(),
         };
       },

@@ -209,6 +209,19 @@ export interface RendererStatus {
   error: string | null;
   /** the proxy the browser is pointed at, which refuses every request reaching it (Chromium engines) */
   networkGuard?: { proxy: string | null; refused: number };
+  /**
+   * the measured memory bounds (MiB, 0 = off) and what they did: pages and browsers recycled for size (and
+   * browsers by render count), the largest renderer and the browser's own processes at their last check
+   */
+  memory?: {
+    pageBoundMiB: number;
+    browserBoundMiB: number;
+    pagesRecycled: number;
+    browsersRecycled: number;
+    browsersRecycledByCount: number;
+    largestPageMiB: number;
+    browserMiB: number;
+  };
   /** when renders run in a supervised child process: its pid (null while restarting) and restarts */
   renderProcess?: { pid: number | null; restarts: number };
 }

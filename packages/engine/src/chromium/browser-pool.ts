@@ -5,6 +5,7 @@ import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeatur
 import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
 import type { Logger } from '../logger.js';
 import { GuardProxy } from './guard-proxy.js';
+import { processRssBytes, processStartTime } from './process-memory.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
 export interface PageJob {
@@ -36,12 +37,45 @@ export interface PageLimits {
 
 export const DEFAULT_PAGE_LIMITS: PageLimits = { maxOutputBytes: 2 * 1024 * 1024, maxWorkers: 16, maxFrames: 100 };
 
+/**
+ * Memory bounds checked between renders, by measured size (resident set of the processes, from /proc): the
+ * graceful path. A warm page's renderer grows with the documents it prints (≈ 2 MiB per one-page render, to
+ * ≈ 1 GiB after ten 50-page ones), so a page whose renderer passes `pageBytes` after a render is closed (its context
+ * and renderer process go with it) and replaced off the critical path; the browser's own processes (browser, GPU,
+ * network and utility services) past `browserBytes` make the whole browser recycle. A render in progress is not
+ * cut short here; the hard per-render limit for a hostile page is the sandbox's.
+ */
+export interface MemoryBounds {
+  /** resident bytes of one warm page's renderer process after a render */
+  pageBytes: number;
+  /** resident bytes of the browser's processes other than renderers */
+  browserBytes: number;
+}
+
+export const DEFAULT_MEMORY_BOUNDS: MemoryBounds = { pageBytes: 512 * 1024 * 1024, browserBytes: 1024 * 1024 * 1024 };
+
+/** What the memory bounds did so far, for status() and the logs. */
+export interface MemoryStats {
+  /** pages closed because their renderer passed the page bound */
+  pagesRecycled: number;
+  /** browsers recycled because their own processes passed the browser bound */
+  browsersRecycled: number;
+  /** browsers recycled after `recycleAfterRenders` renders */
+  browsersRecycledByCount: number;
+  /** largest renderer measured at the last check of each page, MiB */
+  largestPageMiB: number;
+  /** the browser's own processes at the last check, MiB */
+  browserMiB: number;
+}
+
 export interface PoolOptions {
   chromium: () => Promise<ResolvedChromium>;
   /** renders at once; an account never holds more warm pages than this plus one */
   capacity: number;
-  /** close and relaunch the browser after this many renders */
+  /** close and relaunch the browser after this many renders; 0: never (memory bounds recycle instead) */
   recycleAfterRenders: number;
+  /** measured memory bounds (see MemoryBounds); 0 turns a bound off */
+  memory: MemoryBounds;
   /** warm pages kept without a render; the least recently used beyond it close */
   maxIdlePages: number;
   /** a warm page without renders for this long closes */
@@ -76,6 +110,9 @@ interface Slot {
   crashed: boolean;
   closed: boolean;
   lastUsed: number;
+  /** the page's renderer process (pid + start time, so a reused pid isn't mistaken for it); null: not known */
+  renderer: { pid: number; started: number } | null;
+  renders: number;
 }
 
 /** An account's warm pages in one browser. */
@@ -102,6 +139,10 @@ interface Generation {
   /** resolves when the browser stops taking renders (draining or dead), to wake renders waiting for a page */
   gone: Promise<null>;
   markGone: () => void;
+  /** browser-level CDP session (process list for the memory bounds), made on first use */
+  cdp: Promise<CDPSession> | null;
+  /** last time the browser's own processes were measured (ms) */
+  measuredAt: number;
 }
 
 /** A page handed to one render. `release` exactly once. */
@@ -148,6 +189,11 @@ export class BrowserPool {
   private readonly generations = new Set<Generation>();
   private launches = 0;
   private closed = false;
+  /** page creations identify their renderer by the process that appears: one at a time */
+  private pageCreation: Promise<unknown> = Promise.resolve();
+  /** whether /proc can be read (Linux); without it the memory bounds are off */
+  private readonly canMeasure = processRssBytes(process.pid) !== null;
+  readonly memoryStats: MemoryStats = { pagesRecycled: 0, browsersRecycled: 0, browsersRecycledByCount: 0, largestPageMiB: 0, browserMiB: 0 };
   private sweeper: NodeJS.Timeout | null = null;
   /** the browser's only route onto the network; refuses everything (see guard-proxy.ts) */
   readonly guard: GuardProxy;
@@ -158,6 +204,12 @@ export class BrowserPool {
 
   constructor(private readonly opts: PoolOptions) {
     this.guard = new GuardProxy((target) => opts.logger.debug({ target }, 'network guard refused a browser request'));
+  }
+
+  get memoryBoundsMiB(): { pageBoundMiB: number; browserBoundMiB: number } {
+    const on = this.canMeasure;
+    const mib = (b: number) => (on ? Math.round(b / 1048576) : 0);
+    return { pageBoundMiB: mib(this.opts.memory.pageBytes), browserBoundMiB: mib(this.opts.memory.browserBytes) };
   }
 
   get restarts(): number {
@@ -221,11 +273,12 @@ export class BrowserPool {
         throw new Error('browser went away while acquiring a page');
       }
       slot.job = job;
+      slot.renders++;
       slot.used = { outputBytes: 0, workers: 0, frames: 0 };
       slot.lastUsed = Date.now();
       gen.leased++;
       gen.renders++;
-      if (gen.renders >= this.opts.recycleAfterRenders) this.recycle(gen);
+      if (this.opts.recycleAfterRenders > 0 && gen.renders >= this.opts.recycleAfterRenders) this.recycle(gen, 'renders');
       return this.lease(slot);
     }
   }
@@ -329,6 +382,8 @@ export class BrowserPool {
       dead: false,
       gone,
       markGone,
+      cdp: null,
+      measuredAt: 0,
     };
     this.generations.add(gen);
     browser.on('disconnected', () => this.onDisconnected(gen));
@@ -368,7 +423,7 @@ export class BrowserPool {
   }
 
   /** Start the next browser in the background; the old one serves until it is up, then drains and closes. */
-  private recycle(gen: Generation): void {
+  private recycle(gen: Generation, reason: 'renders' | 'memory'): void {
     if (gen.draining || this.next || this.closed) return;
     const next = this.launch();
     this.next = next;
@@ -379,7 +434,9 @@ export class BrowserPool {
         this.current = Promise.resolve(fresh);
         gen.draining = true;
         gen.markGone();
-        this.opts.logger.info({ renders: gen.renders }, 'chromium recycled');
+        if (reason === 'memory') this.memoryStats.browsersRecycled++;
+        else this.memoryStats.browsersRecycledByCount++;
+        this.opts.logger.info({ renders: gen.renders, reason, browserMiB: this.memoryStats.browserMiB }, 'chromium recycled');
         if (gen.leased === 0) void this.closeGeneration(gen);
       },
       () => {
@@ -415,7 +472,7 @@ export class BrowserPool {
       // Pages other than ours (window.open popups) have no job to answer them: refuse all their requests.
       // Page routes take precedence over this one.
       await context.route('**/*', (route) => route.abort('blockedbyclient').catch(() => undefined));
-      const page = await context.newPage();
+      const { page, renderer } = await this.newPage(gen, context);
       const cdp = await context.newCDPSession(page);
       const slot: Slot = {
         context,
@@ -428,6 +485,8 @@ export class BrowserPool {
         crashed: false,
         closed: false,
         lastUsed: Date.now(),
+        renderer,
+        renders: 0,
       };
       const limits = this.opts.limits;
       // Over a bound: fail the render and kill its renderer process at once (Page.crash), which stops the page
@@ -594,10 +653,15 @@ export class BrowserPool {
     const reset = withTimeout(this.reset(slot, origins), RESET_TIMEOUT_MS, 'page reset').then(
       () => {
         if (slot.closed || slot.crashed) this.discard(slot);
-        else {
+        else if (this.overPageBound(slot)) {
+          this.discard(slot);
+          // the account keeps a warm page: its replacement is made now, off the critical path
+          this.grow(gen, slot.accountId!, account);
+        } else {
           account.idle.push(slot);
           this.enforceIdleCap();
         }
+        this.checkBrowserMemory(gen);
       },
       (err) => {
         this.opts.logger.debug({ err: String(err) }, 'page reset failed; discarding page');
@@ -632,6 +696,76 @@ export class BrowserPool {
         .filter((p) => p !== slot.page)
         .map((p) => p.close({ runBeforeUnload: false }).catch(() => undefined)),
     ]);
+  }
+
+  // ---- memory bounds ---------------------------------------------------------------------------------------
+
+  /**
+   * `context.newPage()`, learning which renderer process the page got: the renderer that appears in the browser's
+   * process list across the call (CDP SystemInfo.getProcessInfo). Creations are serialized for it; a page made
+   * while another renderer appeared (a cross-site frame of a render on a plan with external network) stays
+   * unidentified, is not measured and closes after its first render.
+   */
+  private async newPage(gen: Generation, context: BrowserContext): Promise<{ page: Page; renderer: Slot['renderer'] }> {
+    if (!this.canMeasure || this.opts.memory.pageBytes <= 0) return { page: await context.newPage(), renderer: null };
+    const run = this.pageCreation.then(async () => {
+      const before = new Set((await this.processes(gen)).filter((p) => p.type === 'renderer').map((p) => p.id));
+      const page = await context.newPage();
+      const fresh = (await this.processes(gen).catch(() => [])).filter((p) => p.type === 'renderer' && !before.has(p.id));
+      const started = fresh.length === 1 ? processStartTime(fresh[0].id) : null;
+      return { page, renderer: started === null ? null : { pid: fresh[0].id, started } };
+    });
+    this.pageCreation = run.catch(() => undefined);
+    return run;
+  }
+
+  private async processes(gen: Generation): Promise<Array<{ type: string; id: number }>> {
+    gen.cdp ??= gen.browser.newBrowserCDPSession();
+    const session = await gen.cdp;
+    const info = (await session.send('SystemInfo.getProcessInfo')) as { processInfo: Array<{ type: string; id: number }> };
+    return info.processInfo;
+  }
+
+  /** Whether a page just reset must close for its renderer's size (or because it can't be measured). */
+  private overPageBound(slot: Slot): boolean {
+    const bound = this.opts.memory.pageBytes;
+    if (!this.canMeasure || bound <= 0) return false;
+    const r = slot.renderer;
+    const rss = r && processStartTime(r.pid) === r.started ? processRssBytes(r.pid) : null;
+    if (rss === null) {
+      // Its renderer is not the one it started with (it navigated cross-site) or never was known: can't be bounded.
+      this.opts.logger.info({ renders: slot.renders }, 'warm page closed: its renderer process cannot be measured');
+      return true;
+    }
+    const mib = Math.round(rss / 1048576);
+    this.memoryStats.largestPageMiB = Math.max(this.memoryStats.largestPageMiB, mib);
+    if (rss <= bound) return false;
+    this.memoryStats.pagesRecycled++;
+    this.opts.logger.info(
+      { rendererMiB: mib, boundMiB: Math.round(bound / 1048576), renders: slot.renders, pid: r!.pid },
+      'warm page recycled: renderer memory over bound',
+    );
+    return true;
+  }
+
+  /** At most once a second after a render: the browser's own processes against the browser bound. */
+  private checkBrowserMemory(gen: Generation): void {
+    const bound = this.opts.memory.browserBytes;
+    const now = Date.now();
+    if (!this.canMeasure || bound <= 0 || now - gen.measuredAt < 1000 || gen.dead || gen.draining) return;
+    gen.measuredAt = now;
+    void this.processes(gen).then(
+      (list) => {
+        let bytes = 0;
+        for (const p of list) if (p.type !== 'renderer') bytes += processRssBytes(p.id) ?? 0;
+        this.memoryStats.browserMiB = Math.round(bytes / 1048576);
+        if (bytes > bound && !gen.draining && !gen.dead) {
+          this.opts.logger.info({ browserMiB: this.memoryStats.browserMiB, boundMiB: Math.round(bound / 1048576) }, 'browser memory over bound');
+          this.recycle(gen, 'memory');
+        }
+      },
+      () => undefined,
+    );
   }
 
   /** Close a slot that can't be reused; an account left without pages gets one back off the critical path. */

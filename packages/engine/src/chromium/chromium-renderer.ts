@@ -3,8 +3,8 @@ import type { CDPSession, Page } from 'playwright-core';
 import { RenderError } from '../renderer.js';
 import type { Renderer, RendererStatus, RenderRequest, RenderResult, RenderTimings } from '../renderer.js';
 import { BrowserPool } from './browser-pool.js';
-import { DEFAULT_PAGE_LIMITS } from './browser-pool.js';
-import type { PageLease, PageLimits } from './browser-pool.js';
+import { DEFAULT_MEMORY_BOUNDS, DEFAULT_PAGE_LIMITS } from './browser-pool.js';
+import type { MemoryBounds, PageLease, PageLimits } from './browser-pool.js';
 import { findChromium } from './find-chromium.js';
 import type { ResolvedChromium } from './find-chromium.js';
 import { silentLogger } from '../logger.js';
@@ -25,8 +25,10 @@ export interface ChromiumRendererOptions {
   chromium?: ResolvedChromium;
   /** environment for engine discovery (PRESS_CHROMIUM_PATH, PATH); default process.env */
   env?: NodeJS.ProcessEnv;
-  /** relaunch the browser after this many renders; default 1000 */
+  /** relaunch the browser after this many renders; default 0: never (the memory bounds recycle instead) */
   recycleAfterRenders?: number;
+  /** recycle a warm page / the browser past these measured sizes (see MemoryBounds); default DEFAULT_MEMORY_BOUNDS */
+  memory?: Partial<MemoryBounds>;
   /** warm pages (each in its own context, bound to one account) kept without a render; LRU beyond; default 8 */
   maxIdlePages?: number;
   /** close a warm page after this long without renders; default 5 min */
@@ -91,7 +93,8 @@ export class ChromiumRenderer implements Renderer {
     this.pool = new BrowserPool({
       chromium: async () => resolved ?? findChromium({ env }),
       capacity: this.capacity,
-      recycleAfterRenders: opts.recycleAfterRenders ?? 1000,
+      recycleAfterRenders: opts.recycleAfterRenders ?? 0,
+      memory: { ...DEFAULT_MEMORY_BOUNDS, ...opts.memory },
       maxIdlePages: opts.maxIdlePages ?? 8,
       idlePageTtlMs: opts.idlePageTtlMs ?? 5 * 60_000,
       sparePage: opts.sparePage ?? true,
@@ -125,6 +128,7 @@ export class ChromiumRenderer implements Renderer {
       contexts: this.pool.contextCount,
       error: this.pool.ready ? null : this.pool.lastError,
       networkGuard: { proxy: this.pool.guard.proxyUrl, refused: this.pool.guard.refused },
+      memory: { ...this.pool.memoryStats, ...this.pool.memoryBoundsMiB },
     };
   }
 
