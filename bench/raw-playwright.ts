@@ -1,5 +1,7 @@
 import { chromium } from 'playwright-core';
 import type { Page } from 'playwright-core';
+import { GuardProxy } from '../packages/engine/src/chromium/guard-proxy.js';
+import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from '../packages/engine/src/chromium/launch-features.js';
 
 export interface RawLoopOptions {
   executablePath: string;
@@ -31,6 +33,8 @@ export interface RawLoopResult {
   p50Ms: number;
   p95Ms: number;
   bytes: number;
+  /** the browser's version string */
+  version: string;
 }
 
 /**
@@ -39,7 +43,21 @@ export interface RawLoopResult {
  * storage, no readiness protocol, no reset. Page creation is excluded from the timing.
  */
 export async function rawLoop(opts: RawLoopOptions): Promise<RawLoopResult> {
-  const browser = await chromium.launch({ executablePath: opts.executablePath, args: opts.args, headless: true });
+  // The renderer's launch exactly (browser-pool.ts): its flags, the guard proxy, and Playwright's feature list with
+  // ours merged in (RenderDocument off makes a fresh document ~10–15 ms cheaper, so a loop without it is no floor).
+  const guard = new GuardProxy();
+  const args = [...opts.args, `--proxy-server=${await guard.start()}`];
+  let browser = await chromium.launch({ executablePath: opts.executablePath, args, headless: true });
+  const replace = await playwrightDisableFeaturesArg(browser);
+  if (replace) {
+    await browser.close();
+    browser = await chromium.launch({
+      executablePath: opts.executablePath,
+      args: [...args, mergeDisabledFeatures(replace, EXTRA_DISABLED_FEATURES)],
+      ignoreDefaultArgs: [replace],
+      headless: true,
+    });
+  }
   try {
     const context = await browser.newContext();
     const pages: Page[] = [];
@@ -88,8 +106,10 @@ export async function rawLoop(opts: RawLoopOptions): Promise<RawLoopResult> {
       p50Ms: at(0.5),
       p95Ms: at(0.95),
       bytes,
+      version: browser.version(),
     };
   } finally {
     await browser.close();
+    await guard.close();
   }
 }

@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
@@ -50,12 +50,13 @@ async function measure<T>(fn: (timed: () => void) => Promise<T>) {
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB())), 100);
   let cpu0 = machineCpuSeconds();
   let t0 = performance.now();
+  const load0 = loadavg()[0];
   try {
     const result = await fn(() => {
       cpu0 = machineCpuSeconds();
       t0 = performance.now();
     });
-    return { result, wallMs: performance.now() - t0, cpuSeconds: machineCpuSeconds() - cpu0, peakRssMiB: peak };
+    return { result, wallMs: performance.now() - t0, cpuSeconds: machineCpuSeconds() - cpu0, peakRssMiB: peak, load: [load0, loadavg()[0]] as [number, number] };
   } finally {
     clearInterval(sampler);
   }
@@ -74,6 +75,10 @@ interface Row {
   cpuPerDoc: number;
   rss: number;
   failures: number;
+  /** the browser's version (raw rows) */
+  version?: string;
+  /** 1-minute load average at the row's start and end */
+  load: [number, number];
 }
 
 async function main() {
@@ -132,13 +137,13 @@ async function main() {
       })),
     );
     latencies.sort((a, b) => a - b);
-    return { doc, path: 'API', c, n, docsPerSec: (n / m.wallMs) * 1000, p50: pct(latencies, 0.5), p95: pct(latencies, 0.95), cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures };
+    return { doc, path: 'API', c, n, docsPerSec: (n / m.wallMs) * 1000, p50: pct(latencies, 0.5), p95: pct(latencies, 0.95), cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures, load: m.load };
   }
 
   async function rawRow(doc: string, html: string, c: number, n: number, mode: 'setContent' | 'navigate' = 'setContent'): Promise<Row> {
     // CPU from the first timed document on: the browser launch and warm-up are not the loop's.
     const m = await measure((timed) => rawLoop({ executablePath: engine.executablePath, args: engine.args, html, count: n, concurrency: c, mode, onTimedStart: timed }));
-    return { doc, path: mode === 'navigate' ? 'raw, fresh doc' : 'raw loop', c, n, docsPerSec: m.result.docsPerSecond, p50: m.result.p50Ms, p95: m.result.p95Ms, cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures: 0 };
+    return { doc, path: mode === 'navigate' ? 'raw, fresh doc' : 'raw loop', c, n, docsPerSec: m.result.docsPerSecond, p50: m.result.p50Ms, p95: m.result.p95Ms, cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures: 0, load: m.load, version: m.result.version };
   }
 
   const docs = [
@@ -146,6 +151,7 @@ async function main() {
     { name: '50 pages', html: fiftyPages, n: quick ? 8 : 24 },
   ];
   const rows: Row[] = [];
+  let chromiumVersion = '';
   try {
     for (const d of docs) {
       const deployId = await deploy(d.name === '1 page' ? 'bench-one' : 'bench-fifty', d.html);
@@ -154,6 +160,7 @@ async function main() {
         const fresh = await rawRow(d.name, d.html, c, d.n, 'navigate');
         const viaApi = await apiRow(d.name, deployId, c, d.n);
         rows.push(raw, fresh, viaApi);
+        chromiumVersion = fresh.version ?? chromiumVersion;
         process.stderr.write(`${d.name} c=${c}: raw ${raw.docsPerSec.toFixed(1)}/s, raw fresh doc ${fresh.docsPerSec.toFixed(1)}/s, API ${viaApi.docsPerSec.toFixed(1)}/s (p50 ${viaApi.p50.toFixed(0)} ms, failures ${viaApi.failures})\n`);
       }
     }
@@ -180,17 +187,17 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
   }
 
-  const header = '| document | path | c | docs | docs/s | p50 ms | p95 ms | CPU-s/doc | peak RSS MiB | × raw loop | × raw fresh doc | failures |';
-  const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  const header = '| document | path | c | docs | docs/s | p50 ms | p95 ms | CPU-s/doc | peak RSS MiB | × raw loop | × raw fresh doc | failures | load avg |';
+  const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     const ratio = (path: Row['path']) => {
       const base = rows.find((x) => x.doc === r.doc && x.c === r.c && x.path === path)!;
       return (r.docsPerSec / base.docsPerSec).toFixed(2);
     };
     const vsFresh = r.path === 'raw loop' ? '' : ratio('raw, fresh doc');
-    lines.push(`| ${r.doc} | ${r.path} | ${r.c} | ${r.n} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.cpuPerDoc.toFixed(3)} | ${r.rss.toFixed(0)} | ${ratio('raw loop')} | ${vsFresh} | ${r.failures} |`);
+    lines.push(`| ${r.doc} | ${r.path} | ${r.c} | ${r.n} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.cpuPerDoc.toFixed(3)} | ${r.rss.toFixed(0)} | ${ratio('raw loop')} | ${vsFresh} | ${r.failures} | ${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)} |`);
   }
-  console.log(`\nRender benchmark — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${engine.engine} (${engine.executablePath})`);
+  console.log(`\nRender benchmark — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${engine.engine} ${chromiumVersion} (${engine.executablePath})`);
   if (distributed) console.log(`API (PG+S3): PostgreSQL ${distributed.pgVersion} (fresh database, default durability) + ${distributed.s3}, same machine.`);
   console.log('API latency = POST /v1/render-jobs?wait=60 until the job succeeded (client side, over HTTP); download not included in p50/p95 but in docs/s.\n');
   console.log(lines.join('\n'));

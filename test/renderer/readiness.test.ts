@@ -60,6 +60,10 @@ describe('readiness (§9.1)', { timeout: 120_000 }, () => {
     await expectAll('after-raf.html', (n) => `raf n=${n}`);
   });
 
+  it('waits for a fetch started two animation frames after the data (a callback registering the next)', async () => {
+    await expectAll('after-raf2.html', (n) => `raf2 n=${n}`);
+  });
+
   it('waits for a dynamic import() after the data', async () => {
     await expectAll('import.html', (n) => `imported n=${n}`);
   });
