@@ -14,6 +14,7 @@ import { idempotencyPlugin } from './http/plugins/idempotency.js';
 import { validatorCompiler } from './http/validation.js';
 import { finishOpenApi } from './http/openapi.js';
 import { ErrorResponse } from './http/schemas/common.js';
+import { RenderJobDiagnostics } from './http/schemas/render-jobs.js';
 import { accountRoutes } from './http/routes/account.js';
 import { deployRoutes } from './http/routes/deploys.js';
 import { uploadRoutes } from './http/routes/uploads.js';
@@ -70,6 +71,7 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
 
   app.setValidatorCompiler(validatorCompiler);
   app.addSchema(ErrorResponse);
+  app.addSchema(RenderJobDiagnostics);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

@@ -8,6 +8,15 @@ type Operation = {
   parameters?: Parameter[];
 };
 
+/**
+ * A schema with its shared-schema references (`{$ref: 'Name#'}`, resolved by Fastify for the routes) pointed at
+ * the document's components: the `webhooks` section is added after @fastify/swagger rewrote the routes' refs.
+ */
+const componentRefs = <T>(schema: T): T =>
+  JSON.parse(JSON.stringify(schema), (key, value) =>
+    key === '$ref' && typeof value === 'string' && /^\w+#$/.test(value) ? `#/components/schemas/${value.slice(0, -1)}` : value,
+  );
+
 const header = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'header', required: true, description, schema });
 
 /** The `render.job.terminated` event as receivers get it (spec §7). */
@@ -31,7 +40,7 @@ const renderJobTerminated = {
       required: true,
       content: {
         'application/json': {
-          schema: Type.Object({
+          schema: componentRefs(Type.Object({
             id: Type.String({ description: 'the event id, as Press-Webhook-Id' }),
             type: Type.Literal('render.job.terminated'),
             createdAt: Type.Integer({ description: 'Unix epoch milliseconds' }),
@@ -42,7 +51,7 @@ const renderJobTerminated = {
                 download: Type.Object({ url: Type.String({ description: 'signed link, valid 10 min from this attempt' }), expiresAt: Type.Integer() }),
               }, { description: 'succeeded jobs only' })),
             }),
-          }),
+          })),
         },
       },
     },

@@ -138,6 +138,20 @@ describe('OpenAPI', () => {
     expect(Object.keys(hook.requestBody.content['application/json'].schema.properties)).toEqual(['id', 'type', 'createdAt', 'data']);
   });
 
+  it('job diagnostics are one named component, referenced by every job response and the webhook body', () => {
+    expect(doc.components.schemas.RenderJobDiagnostics).toMatchObject({
+      type: 'object', additionalProperties: false,
+      required: ['pageErrors', 'console', 'blockedRequests', 'failedRequests', 'omitted'],
+    });
+    const text = JSON.stringify(doc);
+    const refs = text.split('"$ref":"#/components/schemas/RenderJobDiagnostics"').length - 1;
+    // getRenderJob, listRenderJobs, the two createRenderJob operations, cancel… and the webhook: never inline
+    expect(refs).toBeGreaterThanOrEqual(6);
+    expect(text.split('"pageErrors":').length - 1).toBe(1);
+    const job = doc.webhooks['render.job.terminated'].post.requestBody.content['application/json'].schema.properties.data.properties.job;
+    expect(job.properties.diagnostics.anyOf).toContainEqual({ $ref: '#/components/schemas/RenderJobDiagnostics' });
+  });
+
   it('/docs serves the HTML documentation UI without auth', async () => {
     const res = await s.request('GET', '/docs', { key: null });
     expect(res.status).toBe(200);

@@ -1,13 +1,11 @@
 import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/preact-query';
+import { diagnosticLines } from '../../../packages/sdk/src/diagnostics';
 import { call, type Ok } from '../api';
 import { Link, navigate, useLocation } from '../router';
 import { atLeast, type Workspace } from '../session';
 import { bytes, ErrorNote, Field, PageHeader, Pager, PAGE_SIZE, Status, Table, usePaged, when } from '../ui';
-
-/** the fields the diagnostics lists' items have between them (page errors, console, blocked and failed requests) */
-type DiagnosticItem = { message?: string; text?: string; url?: string; status?: number | null; source?: string | null; line?: number | null };
 
 const PdfPreview = lazy(() => import('./preview').then((m) => m.PdfPreview));
 
@@ -93,8 +91,9 @@ export function JobPage(props: { workspace: Workspace; jobId: string }) {
   });
   const [preview, setPreview] = useState(false);
   const editor = atLeast(ws.role, 'editor');
-  // diagnostics (spec §9.1) come with terminal jobs on servers that record them
-  const diagnostics = (job as (Job & { diagnostics?: Record<string, Diagnostic[]> }) | undefined)?.diagnostics;
+  // what went wrong inside the page (spec §9.1), one line per problem as the CLI prints them
+  const problems = job?.diagnostics ? diagnosticLines(job.diagnostics) : [];
+  const omitted = job?.diagnostics?.omitted ?? 0;
 
   return (
     <section>
@@ -134,15 +133,11 @@ export function JobPage(props: { workspace: Workspace; jobId: string }) {
               </button>
             )}
           </div>
-          {diagnostics && Object.values(diagnostics).some((l) => Array.isArray(l) && l.length) && (
+          {problems.length > 0 && (
             <section class="card">
               <h2>Diagnostics</h2>
-              {Object.entries(diagnostics).filter(([, l]) => Array.isArray(l) && l.length).map(([kind, list]) => (
-                <div key={kind}>
-                  <h3>{kind}</h3>
-                  <ul class="diag">{(list as unknown as DiagnosticItem[]).map((d, i) => <li key={i}><code>{d.message ?? d.text ?? d.url}</code>{d.status ? ` (${d.status})` : ''}{d.source ? ` at ${d.source}:${d.line ?? '?'}` : ''}</li>)}</ul>
-                </div>
-              ))}
+              <ul class="diag">{problems.map((line, i) => <li key={i}><code>{line}</code></li>)}</ul>
+              {omitted > 0 && <p>… and {omitted} more the renderer did not keep</p>}
             </section>
           )}
           {preview && job.output && (

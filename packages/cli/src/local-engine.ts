@@ -8,7 +8,7 @@
  * `press render` without --remote, and says how to install the engine when it is missing.
  */
 import { readFile } from 'node:fs/promises';
-import type { ChromiumRenderer, PdfOptions, FileEntry, RenderFiles, RenderTimings } from '@press-cloud/engine';
+import type { ChromiumRenderer, PdfOptions, FileEntry, RenderDiagnostics, RenderFiles, RenderTimings } from '@press-cloud/engine';
 import { listFiles, type LocalFile } from '@press-cloud/sdk/node';
 import { CliError } from './errors.js';
 
@@ -27,6 +27,8 @@ export interface LocalRenderResult {
   pdf: Buffer;
   pageCount: number;
   timings: RenderTimings & { filesMs: number; launchMs: number };
+  /** what went wrong inside the page, as a job's `diagnostics` (a failed render's RenderError carries them too) */
+  diagnostics: RenderDiagnostics;
 }
 
 type Engine = typeof import('@press-cloud/engine');
@@ -92,6 +94,7 @@ export class LocalRenderer {
     return {
       pdf: result.pdf,
       pageCount: result.pageCount,
+      diagnostics: result.diagnostics,
       timings: { ...result.timings, filesMs: Math.round(t1 - t0), launchMs: this.launchMs },
     };
   }

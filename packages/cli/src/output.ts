@@ -1,4 +1,4 @@
-import type { DeployProgress } from '@press-cloud/sdk';
+import { diagnosticLines, type DeployProgress, type RenderJobDiagnostics } from '@press-cloud/sdk';
 
 /**
  * What the CLI prints. Results go to stdout (JSON with --json); progress, timings and errors go to stderr.
@@ -26,6 +26,26 @@ export function formatMs(ms: number): string {
 
 export function formatTime(ms: number | null | undefined): string {
   return ms ? new Date(ms).toISOString().replace('.000Z', 'Z') : '-';
+}
+
+/** How many page problems the CLI prints of a render; the rest is counted ("… and 7 more"). */
+export const DIAGNOSTICS_SHOWN = 10;
+
+/** `3 page problems` — every problem the render reported, including those over the server's caps. */
+export function problemCount(d: RenderJobDiagnostics): string {
+  const n = diagnosticLines(d).length + d.omitted;
+  return `${n} page problem${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * A render's page problems (spec §9.1) as indented lines, bounded: the first DIAGNOSTICS_SHOWN, then how many
+ * more (with those the server left out over its caps). None when the page reported nothing.
+ */
+export function diagnosticsLines(d: RenderJobDiagnostics | null | undefined, indent = '  '): string[] {
+  if (!d) return [];
+  const all = diagnosticLines(d);
+  const more = Math.max(0, all.length - DIAGNOSTICS_SHOWN) + d.omitted;
+  return [...all.slice(0, DIAGNOSTICS_SHOWN), ...(more ? [`… and ${more} more`] : [])].map((l) => `${indent}${l}`);
 }
 
 export class Output {
@@ -57,6 +77,18 @@ export class Output {
   warn(text: string): void {
     this.clear();
     this.stderr.write(`press: warning: ${text}\n`);
+  }
+
+  /**
+   * The page problems of a render on stderr, bounded (also in --json mode, where stdout carries them in full):
+   * a warning when the render succeeded anyway, else context for the error that follows.
+   */
+  diagnostics(d: RenderJobDiagnostics | null | undefined, what: string, failed: boolean): void {
+    const lines = diagnosticsLines(d);
+    if (!d || !lines.length) return;
+    this.clear();
+    const head = failed ? `the page reported ${problemCount(d)} before ${what} failed:` : `press: warning: ${what} succeeded, but the page reported ${problemCount(d)}:`;
+    this.stderr.write(`${[head, ...lines].join('\n')}\n`);
   }
 
   /** `label [#####-----] 3/5 files, 120 kB/300 kB` — redrawn in place; a no-op off a TTY */

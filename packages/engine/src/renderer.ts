@@ -104,14 +104,16 @@ export interface ConsoleDiagnostic {
   line: number | null;
 }
 
+/**
+ * `external_network_not_allowed` (the plan has no external network), `address_not_allowed` (loopback, private,
+ * link-local, metadata…), `scheme_not_allowed`, `navigation_not_allowed` (the main document leaving the version)
+ */
+export type BlockedRequestReason = 'external_network_not_allowed' | 'address_not_allowed' | 'scheme_not_allowed' | 'navigation_not_allowed';
+
 export interface BlockedRequestDiagnostic {
   /** URL without query and fragment (they can carry tokens) */
   url: string;
-  /**
-   * `external_network_not_allowed` (the plan has no external network), `address_not_allowed` (loopback, private,
-   * link-local, metadata…), `scheme_not_allowed`, `navigation_not_allowed` (the main document leaving the version)
-   */
-  reason: string;
+  reason: BlockedRequestReason;
 }
 
 export interface FailedRequestDiagnostic {

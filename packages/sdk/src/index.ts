@@ -14,6 +14,7 @@ export type { CallOptions, CreateOptions, DownloadOptions, PressCloudOptions, Re
 export { PressCloudError, PressCloudTimeoutError } from './errors.js';
 export { Transport } from './transport.js';
 export { mimeType } from './mime.js';
+export { diagnosticLines } from './diagnostics.js';
 export { verifyWebhook, PressWebhookError } from './webhooks.js';
 export type { VerifyWebhookOptions, WebhookEvent, WebhookFailure, WebhookHeaders } from './webhooks.js';
 export type { DeployDirectoryOptions, DeployDirectoryResult, DeployProgress, DeployTarget } from './node/deploy-directory.js';

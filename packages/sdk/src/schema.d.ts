@@ -892,6 +892,43 @@ export interface components {
             /** @description Human-readable description; may change, do not parse. */
             message: string;
         };
+        /**
+         * RenderJobDiagnostics
+         * @description What went wrong inside the page during the last attempt (spec §9.1); texts are truncated and secrets masked.
+         */
+        RenderJobDiagnostics: {
+            /** @description uncaught exceptions and unhandled rejections of the page, with the script and line when known */
+            pageErrors: {
+                message: string;
+                source: string | null;
+                line: number | null;
+            }[];
+            /** @description console.error / console.warn output (and Chromium's own errors, e.g. a failed resource) */
+            console: {
+                /** @enum {string} */
+                level: "error" | "warning";
+                text: string;
+                source: string | null;
+                line: number | null;
+            }[];
+            /** @description requests the network policy refused */
+            blockedRequests: {
+                /** @description without query and fragment */
+                url: string;
+                /** @enum {string} */
+                reason: "external_network_not_allowed" | "address_not_allowed" | "scheme_not_allowed" | "navigation_not_allowed";
+            }[];
+            /** @description e.g. a 404 for a file missing from the deploy version */
+            failedRequests: {
+                /** @description without query and fragment */
+                url: string;
+                /** @description 4xx/5xx, or null when no response came */
+                status: number | null;
+                error: string | null;
+            }[];
+            /** @description items left out over the caps (20 per list, 8192 bytes in all) */
+            omitted: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -3759,39 +3796,7 @@ export interface operations {
                                 message: string;
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
-                            diagnostics: {
-                                /** @description uncaught exceptions and unhandled rejections of the page, with the script and line when known */
-                                pageErrors: {
-                                    message: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description console.error / console.warn output (and Chromium's own errors, e.g. a failed resource) */
-                                console: {
-                                    /** @enum {string} */
-                                    level: "error" | "warning";
-                                    text: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description requests the network policy refused */
-                                blockedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @enum {string} */
-                                    reason: "external_network_not_allowed" | "address_not_allowed" | "scheme_not_allowed" | "navigation_not_allowed";
-                                }[];
-                                /** @description e.g. a 404 for a file missing from the deploy version */
-                                failedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @description 4xx/5xx, or null when no response came */
-                                    status: number | null;
-                                    error: string | null;
-                                }[];
-                                /** @description items left out over the caps (20 per list, 8192 bytes in all) */
-                                omitted: number;
-                            } | null;
+                            diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -3944,39 +3949,7 @@ export interface operations {
                                 message: string;
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
-                            diagnostics: {
-                                /** @description uncaught exceptions and unhandled rejections of the page, with the script and line when known */
-                                pageErrors: {
-                                    message: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description console.error / console.warn output (and Chromium's own errors, e.g. a failed resource) */
-                                console: {
-                                    /** @enum {string} */
-                                    level: "error" | "warning";
-                                    text: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description requests the network policy refused */
-                                blockedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @enum {string} */
-                                    reason: "external_network_not_allowed" | "address_not_allowed" | "scheme_not_allowed" | "navigation_not_allowed";
-                                }[];
-                                /** @description e.g. a 404 for a file missing from the deploy version */
-                                failedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @description 4xx/5xx, or null when no response came */
-                                    status: number | null;
-                                    error: string | null;
-                                }[];
-                                /** @description items left out over the caps (20 per list, 8192 bytes in all) */
-                                omitted: number;
-                            } | null;
+                            diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -4157,39 +4130,7 @@ export interface operations {
                                 message: string;
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
-                            diagnostics: {
-                                /** @description uncaught exceptions and unhandled rejections of the page, with the script and line when known */
-                                pageErrors: {
-                                    message: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description console.error / console.warn output (and Chromium's own errors, e.g. a failed resource) */
-                                console: {
-                                    /** @enum {string} */
-                                    level: "error" | "warning";
-                                    text: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description requests the network policy refused */
-                                blockedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @enum {string} */
-                                    reason: "external_network_not_allowed" | "address_not_allowed" | "scheme_not_allowed" | "navigation_not_allowed";
-                                }[];
-                                /** @description e.g. a 404 for a file missing from the deploy version */
-                                failedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @description 4xx/5xx, or null when no response came */
-                                    status: number | null;
-                                    error: string | null;
-                                }[];
-                                /** @description items left out over the caps (20 per list, 8192 bytes in all) */
-                                omitted: number;
-                            } | null;
+                            diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -4340,39 +4281,7 @@ export interface operations {
                                 message: string;
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
-                            diagnostics: {
-                                /** @description uncaught exceptions and unhandled rejections of the page, with the script and line when known */
-                                pageErrors: {
-                                    message: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description console.error / console.warn output (and Chromium's own errors, e.g. a failed resource) */
-                                console: {
-                                    /** @enum {string} */
-                                    level: "error" | "warning";
-                                    text: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description requests the network policy refused */
-                                blockedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @enum {string} */
-                                    reason: "external_network_not_allowed" | "address_not_allowed" | "scheme_not_allowed" | "navigation_not_allowed";
-                                }[];
-                                /** @description e.g. a 404 for a file missing from the deploy version */
-                                failedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @description 4xx/5xx, or null when no response came */
-                                    status: number | null;
-                                    error: string | null;
-                                }[];
-                                /** @description items left out over the caps (20 per list, 8192 bytes in all) */
-                                omitted: number;
-                            } | null;
+                            diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -4601,39 +4510,7 @@ export interface operations {
                                 message: string;
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
-                            diagnostics: {
-                                /** @description uncaught exceptions and unhandled rejections of the page, with the script and line when known */
-                                pageErrors: {
-                                    message: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description console.error / console.warn output (and Chromium's own errors, e.g. a failed resource) */
-                                console: {
-                                    /** @enum {string} */
-                                    level: "error" | "warning";
-                                    text: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description requests the network policy refused */
-                                blockedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @enum {string} */
-                                    reason: "external_network_not_allowed" | "address_not_allowed" | "scheme_not_allowed" | "navigation_not_allowed";
-                                }[];
-                                /** @description e.g. a 404 for a file missing from the deploy version */
-                                failedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @description 4xx/5xx, or null when no response came */
-                                    status: number | null;
-                                    error: string | null;
-                                }[];
-                                /** @description items left out over the caps (20 per list, 8192 bytes in all) */
-                                omitted: number;
-                            } | null;
+                            diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -8524,39 +8401,7 @@ export interface operations {
                                 message: string;
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
-                            diagnostics: {
-                                /** @description uncaught exceptions and unhandled rejections of the page, with the script and line when known */
-                                pageErrors: {
-                                    message: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description console.error / console.warn output (and Chromium's own errors, e.g. a failed resource) */
-                                console: {
-                                    /** @enum {string} */
-                                    level: "error" | "warning";
-                                    text: string;
-                                    source: string | null;
-                                    line: number | null;
-                                }[];
-                                /** @description requests the network policy refused */
-                                blockedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @enum {string} */
-                                    reason: "external_network_not_allowed" | "address_not_allowed" | "scheme_not_allowed" | "navigation_not_allowed";
-                                }[];
-                                /** @description e.g. a 404 for a file missing from the deploy version */
-                                failedRequests: {
-                                    /** @description without query and fragment */
-                                    url: string;
-                                    /** @description 4xx/5xx, or null when no response came */
-                                    status: number | null;
-                                    error: string | null;
-                                }[];
-                                /** @description items left out over the caps (20 per list, 8192 bytes in all) */
-                                omitted: number;
-                            } | null;
+                            diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
                             output: {
                                 fileName: string;
                                 bytes: number;

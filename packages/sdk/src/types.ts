@@ -3,7 +3,7 @@
  * `openapi.json` with openapi-typescript. Nothing here restates a field: a change to the server's schemas shows up
  * as a type error in the SDK and its callers.
  */
-import type { paths } from './schema.js';
+import type { components, paths } from './schema.js';
 
 export type { paths } from './schema.js';
 
@@ -84,6 +84,8 @@ export type UploadSession = Ok<'/v1/upload-sessions/{uploadSessionId}', 'get'>['
 export type UploadFile = JsonBody<'/v1/upload-sessions', 'post'>['files'][number];
 export type RenderJob = Ok<'/v1/render-jobs/{jobId}', 'get'>['job'];
 export type RenderJobStatus = RenderJob['status'];
+/** What went wrong inside the page during a job's last attempt (spec §9.1); `null` on a job before it ends. */
+export type RenderJobDiagnostics = components['schemas']['RenderJobDiagnostics'];
 export type CreateRenderJobInput = JsonBody<'/v1/render-jobs', 'post'>;
 export type Pdf = Ok<'/v1/pdfs/{pdfId}', 'get'>['pdf'];
 export type SignedAccess = Ok<'/v1/pdfs/{pdfId}/download', 'post'>['access'];

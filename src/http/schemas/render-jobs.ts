@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS } from '../../domain/links.js';
 import { DIAGNOSTICS_MAX_BYTES, DIAGNOSTICS_MAX_ITEMS } from '../../model/diagnostics.js';
 import { RENDER_JOB_STATUSES } from '../../model/records.js';
@@ -7,7 +7,8 @@ import { Id, Millis, NullableMillis } from './common.js';
 
 const Located = { source: Type.Union([Type.String(), Type.Null()]), line: Type.Union([Type.Integer(), Type.Null()]) };
 
-export const RenderDiagnostics = Type.Object(
+/** Registered once with app.addSchema: one named component in openapi.json (and one type in the SDK). */
+export const RenderJobDiagnostics = Type.Object(
   {
     pageErrors: Type.Array(Type.Object({ message: Type.String(), ...Located }, { additionalProperties: false }), {
       description: 'uncaught exceptions and unhandled rejections of the page, with the script and line when known',
@@ -34,10 +35,12 @@ export const RenderDiagnostics = Type.Object(
     omitted: Type.Integer({ description: `items left out over the caps (${DIAGNOSTICS_MAX_ITEMS} per list, ${DIAGNOSTICS_MAX_BYTES} bytes in all)` }),
   },
   {
-    title: 'RenderDiagnostics', additionalProperties: false,
+    $id: 'RenderJobDiagnostics', title: 'RenderJobDiagnostics', additionalProperties: false,
     description: 'What went wrong inside the page during the last attempt (spec §9.1); texts are truncated and secrets masked.',
   },
 );
+
+const RenderJobDiagnosticsRef = Type.Unsafe<Static<typeof RenderJobDiagnostics>>({ $ref: 'RenderJobDiagnostics#' });
 
 export const RenderJob = Type.Object(
   {
@@ -51,7 +54,7 @@ export const RenderJob = Type.Object(
     requestedAt: Millis(), startedAt: NullableMillis(), finishedAt: NullableMillis(),
     nextAttemptAt: NullableMillis('when a scheduled retry runs'),
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
-    diagnostics: Type.Union([RenderDiagnostics, Type.Null()], { description: 'on every terminal job (and while a retry is scheduled); null before' }),
+    diagnostics: Type.Union([RenderJobDiagnosticsRef, Type.Null()], { description: 'on every terminal job (and while a retry is scheduled); null before' }),
     output: Type.Union([
       Type.Object({
         fileName: Type.String(), bytes: Type.Integer(), pageCount: Type.Integer(),

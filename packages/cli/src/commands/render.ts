@@ -9,6 +9,7 @@ import {
   type CreateRenderJobInput,
   type PressCloud,
   type RenderJob,
+  type RenderJobDiagnostics,
 } from '@press-cloud/sdk';
 import { byId, CliError, describeFailure, EXIT, usageError } from '../errors.js';
 import type { LocalRenderer } from '../local-engine.js';
@@ -192,9 +193,15 @@ async function renderLocal(engine: LocalRenderer, entry: ResolvedEntry, payload:
     const sized = entry.print.format !== undefined || entry.print.width !== undefined || entry.print.height !== undefined;
     const pdfOptions = { ...(sized ? { preferCSSPageSize: false } : {}), ...entry.print };
     result = await engine.render({ dir: entry.dir, entry: entry.entry, exclude: entry.exclude, payload: body, env: entry.env, secrets: entry.secrets, timeoutMs, pdfOptions });
+  } catch (err) {
+    stop();
+    // the engine's RenderError carries what the page did wrong before it failed
+    out.diagnostics((err as { diagnostics?: RenderJobDiagnostics | null }).diagnostics, `the render of ${entry.name}`, true);
+    throw err;
   } finally {
     stop();
   }
+  out.diagnostics(result.diagnostics, `the render of ${entry.name}`, false);
   const t0 = performance.now();
   await writePdf(entry.output, result.pdf);
   const writeMs = Math.round(performance.now() - t0);
@@ -212,7 +219,7 @@ async function renderLocal(engine: LocalRenderer, entry: ResolvedEntry, payload:
   };
   out.result(
     `rendered ${entry.name} locally → ${shown(entry.output)} (${result.pageCount} page${result.pageCount === 1 ? '' : 's'}, ${formatBytes(result.pdf.length)})`,
-    { mode: 'local', entry: entry.name, output: entry.output, bytes: result.pdf.length, pageCount: result.pageCount, timings },
+    { mode: 'local', entry: entry.name, output: entry.output, bytes: result.pdf.length, pageCount: result.pageCount, timings, diagnostics: result.diagnostics },
   );
   if (flags.timingDetail) out.timings(Object.entries(timings));
 }
@@ -312,6 +319,7 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
     } finally {
       stop();
     }
+    out.diagnostics(job.diagnostics, `render job ${job.id}`, job.status !== 'succeeded');
     if (job.status !== 'succeeded') throw failedJobError(job);
 
     // 3. Download.
@@ -342,7 +350,7 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
       {
         mode: 'remote', entry: entry.name, output: saved.path, bytes: saved.bytes, pageCount: pages, jobId: job.id,
         deployId: deployed.deployId, deployVersionId: deployed.deployVersion.id, deployCreated: deployed.deployCreated, temporaryDeploy: temporary,
-        versionSaved: !temporary && !!flags.saveVersion, pdfId: job.output?.pdfId ?? null,
+        versionSaved: !temporary && !!flags.saveVersion, pdfId: job.output?.pdfId ?? null, diagnostics: job.diagnostics,
         uploaded: { files: deployed.uploadedFiles, bytes: deployed.uploadedBytes }, timings,
       },
     );

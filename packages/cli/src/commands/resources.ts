@@ -2,7 +2,7 @@
 import { basename } from 'node:path';
 import type { Pdf, RenderJob } from '@press-cloud/sdk';
 import { byId, usageError } from '../errors.js';
-import { formatBytes, formatTime, Output, table } from '../output.js';
+import { diagnosticsLines, formatBytes, formatTime, Output, problemCount, table } from '../output.js';
 import { clientFrom, type ProfileFlags } from '../user-config.js';
 
 export interface CommonFlags extends ProfileFlags {
@@ -28,6 +28,9 @@ function jobLines(job: RenderJob): string[] {
     `  requested ${formatTime(job.requestedAt)}, started ${formatTime(job.startedAt)}, finished ${formatTime(job.finishedAt)}`,
     ...(job.output
       ? [`  output ${job.output.fileName}: ${job.output.pageCount} pages, ${formatBytes(job.output.bytes)}${job.output.pdfId ? `, managed PDF ${job.output.pdfId}` : ''}`]
+      : []),
+    ...(job.diagnostics && diagnosticsLines(job.diagnostics).length
+      ? [`  ${problemCount(job.diagnostics)}:`, ...diagnosticsLines(job.diagnostics, '    ')]
       : []),
   ];
 }

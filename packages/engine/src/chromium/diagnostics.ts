@@ -29,6 +29,11 @@ export class DiagnosticsCollector {
     return this.diagnostics[list].length < DIAGNOSTICS_MAX_ITEMS && this.bytes < DIAGNOSTICS_MAX_BYTES;
   }
 
+  /** Counts an item the caller did not build because `has()` said it would not be kept. */
+  omit(): void {
+    this.diagnostics.omitted++;
+  }
+
   add<K extends ListName>(list: K, item: Item<K>): void {
     const size = Buffer.byteLength(JSON.stringify(item)) + 1;
     if (!this.has(list) || this.bytes + size > DIAGNOSTICS_MAX_BYTES) {

@@ -1,6 +1,6 @@
 import type { Route } from 'playwright-core';
 import { RenderError } from '../renderer.js';
-import type { RenderRequest } from '../renderer.js';
+import type { BlockedRequestReason, RenderRequest } from '../renderer.js';
 import type { PageJob } from './browser-pool.js';
 import { DiagnosticsCollector, diagnosticUrl, errorLocation } from './diagnostics.js';
 import { OutboundRefusedError } from '../outbound/port.js';
@@ -108,7 +108,8 @@ export class RenderSession implements PageJob {
       { jobId: this.req.jobId, type, text: redactPageText(text, this.req.secrets) },
       'page console',
     );
-    if ((type !== 'error' && type !== 'warning') || !this.diagnostics.has('console')) return;
+    if (type !== 'error' && type !== 'warning') return;
+    if (!this.diagnostics.has('console')) return this.diagnostics.omit();
     this.diagnostics.add('console', {
       level: type,
       text: this.diagnostics.text(text),
@@ -121,7 +122,7 @@ export class RenderSession implements PageJob {
   pageError(error: Error): void {
     const message = error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
     this.opts.logger.debug({ jobId: this.req.jobId, text: redactPageText(message, this.req.secrets) }, 'page error');
-    if (!this.diagnostics.has('pageErrors')) return;
+    if (!this.diagnostics.has('pageErrors')) return this.diagnostics.omit();
     this.diagnostics.add('pageErrors', { message: this.diagnostics.text(message), ...errorLocation(error.stack) });
   }
 
@@ -136,7 +137,7 @@ export class RenderSession implements PageJob {
   }
 
   /** A request the network policy refused: logged (as far as diagnostics keep them) and kept. */
-  private blocked(url: string, reason: string): void {
+  private blocked(url: string, reason: BlockedRequestReason): void {
     if (this.diagnostics.has('blockedRequests')) {
       // By origin only: paths and queries can carry tokens.
       this.opts.logger.info({ jobId: this.req.jobId, origin: safeOrigin(new URL(url)), reason }, 'external request blocked');
