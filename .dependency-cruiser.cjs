@@ -13,6 +13,13 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/model/' },
     },
     {
+      name: 'model-takes-the-engine-contract-only',
+      comment: "src/model may re-export the render engine's contract (@press-cloud/engine/renderer), never the package root, which loads the Chromium driver",
+      severity: 'error',
+      from: { path: '^src/model/' },
+      to: { path: '^packages/engine/src/index\\.ts$' },
+    },
+    {
       name: 'ports-import-model-only',
       comment: 'ports are interfaces over model records; domain types a port needs belong in src/model',
       severity: 'error',

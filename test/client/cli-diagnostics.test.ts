@@ -4,27 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pdfText } from '../helpers/pdf.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { cleanEnv, press, project } from './support.js';
+import { cleanEnv, press, project, REPO } from './support.js';
 
 /* Spec §9.1 and issue 10 §2: `press render` (local and --remote) and `press jobs get` show what went wrong inside
  * the page, bounded, on stderr for renders (stdout keeps the result), and a page that throws but renders still
  * succeeds with a warning. */
 
-/** A manual-ready template that throws before it gets to pressCloud.ready() (no payload: `data` is null). */
-const THROWS = `<!doctype html>
-<html data-press-wait="manual">
-<head><meta charset="utf-8"></head>
-<body><p id="out">loading</p>
-<script>
-  (async () => {
-    const data = await pressCloud.payload();
-    document.getElementById('out').textContent = data.customer.name;
-    pressCloud.ready();
-  })();
-</script>
-</body>
-</html>
-`;
+/** A manual-ready template that throws before it gets to pressCloud.ready() (no payload here: `data` is null). */
+const THROWS = readFileSync(join(REPO, 'test/fixtures/apps/tricky/manual-throws.html'), 'utf8');
 
 /** Renders, but warns, throws (line 7), reads a file missing from the version and tries the internet. */
 const WARNS = `<!doctype html>
@@ -56,7 +43,7 @@ const NOISY = `<!doctype html>
 const TOML = `
 [pdf.throws]
 dir = "."
-entry = "throws.html"
+entry = "manual-throws.html"
 
 [pdf.warns]
 dir = "."
@@ -67,7 +54,7 @@ dir = "."
 entry = "noisy.html"
 `;
 
-const TYPE_ERROR = "page error: TypeError: Cannot read properties of null (reading 'customer') (https://app.press.internal/throws.html:8)";
+const TYPE_ERROR = "page error: TypeError: Cannot read properties of null (reading 'customer') (https://app.press.internal/manual-throws.html:9)";
 const lines = (text: string) => text.split('\n');
 
 describe('press prints page diagnostics (built CLI, child process)', () => {
@@ -79,7 +66,7 @@ describe('press prints page diagnostics (built CLI, child process)', () => {
     // the server's own render limit is short, so a remote render fails with render_timeout (not the CLI's wait)
     s = await startTestServer({ PRESS_RENDER_TIMEOUT_MS: '3000' });
     env = cleanEnv({ PRESS_CLOUD_API: s.url, PRESS_CLOUD_TOKEN: s.adminKey, XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'press-cli-home-')) });
-    dir = project(TOML, { 'throws.html': THROWS, 'warns.html': WARNS, 'noisy.html': NOISY });
+    dir = project(TOML, { 'manual-throws.html': THROWS, 'warns.html': WARNS, 'noisy.html': NOISY });
   });
   afterAll(async () => {
     await s?.stop();
