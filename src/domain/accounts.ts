@@ -170,6 +170,19 @@ export async function disableApiKey(deps: DomainDeps, caller: Caller, keyId: str
     (db) => db.apiKeys.disable(caller.accountId, keyId, deps.clock.now()));
 }
 
+/**
+ * `DELETE /v1/api-keys/{keyId}?permanent=true`: the key is gone for good — its next request answers 401
+ * invalid_api_key, like a key that never existed — and the audit log keeps its id. (Without `permanent`, DELETE
+ * disables, as spec §2 says.)
+ */
+export async function deleteApiKey(deps: DomainDeps, caller: Caller, keyId: string) {
+  requireRole(caller, 'admin', 'Deleting API keys');
+  const k = await deps.db.apiKeys.get(caller.accountId, keyId);
+  if (!k) throw Errors.apiKeyNotFound(`No API key ${keyId} in this account.`);
+  await audited(deps, caller.accountId, caller, { action: 'api_key.deleted', targetType: 'api_key', targetId: keyId, details: { name: k.name, role: k.role } },
+    (db) => db.apiKeys.delete(caller.accountId, keyId));
+}
+
 /** `PATCH /v1/api-keys/{keyId}`: disable a key of the account, or enable it again. */
 export async function updateApiKey(deps: DomainDeps, caller: Caller, keyId: string, input: { disabled?: boolean }) {
   requireRole(caller, 'admin', 'Changing API keys');

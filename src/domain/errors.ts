@@ -97,6 +97,8 @@ export const Errors = {
   renderJobOutputExpired: e(410, 'render_job_output_expired'),
   // §7 managed PDFs and signed links
   pdfNotFound: e(404, 'pdf_not_found'),
+  webhookDeliveryNotFound: e(404, 'webhook_delivery_not_found'),
+  webhookDisabled: e(409, 'webhook_disabled'),
   signedUrlInvalid: e(403, 'signed_url_invalid'),
   signedUrlExpired: e(410, 'signed_url_expired'),
 } as const;

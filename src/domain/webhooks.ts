@@ -2,8 +2,10 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { RenderJobRecord, WebhookDeliveryRecord, WebhookEventRecord } from '../model/records.js';
 import { accountWebhookSecret } from './accounts.js';
-import type { Caller, DomainDeps } from './context.js';
 import { loadDeploy } from './deploys.js';
+import { auditEntry } from './audit.js';
+import { requireRole, type Caller, type DomainDeps } from './context.js';
+import { Errors } from './errors.js';
 import { newId } from './ids.js';
 import { DEFAULT_LINK_TTL_SECONDS, signLink } from './links.js';
 import { pageRequest, toPage } from './pagination.js';
@@ -119,7 +121,7 @@ export function deliveryView(r: WebhookDeliveryRecord) {
   return {
     id: r.id, eventId: r.eventId, renderJobId: r.renderJobId, url: r.url, attempt: r.attempt, status: r.status,
     responseStatus: r.responseStatus, error: r.error, createdAt: r.createdAt, deliveredAt: r.deliveredAt,
-    nextAttemptAt: r.nextAttemptAt, durationMs: r.durationMs,
+    nextAttemptAt: r.nextAttemptAt, durationMs: r.durationMs, redeliveryOf: r.redeliveryOf,
   };
 }
 
@@ -127,4 +129,37 @@ export async function listWebhookDeliveries(deps: DomainDeps, caller: Caller, de
   const deploy = await loadDeploy(deps, caller, deployId);
   const page = pageRequest(query);
   return toPage(await deps.db.webhooks.list(caller.accountId, deploy.id, page), page.limit, deliveryView);
+}
+
+/**
+ * `POST /v1/deploys/{deployId}/webhook-deliveries/{deliveryId}/redeliver` (an [ours] extension; editor, like the
+ * deploy's webhook settings): one more attempt of the delivery's event, sent by the sender within its poll (1 s) to
+ * the deploy's current URL, signed with the current secret; the body is the event's (same id, type, createdAt and
+ * data.job; the download link is signed anew, as for every attempt). A redelivery is not retried when it fails.
+ * When the event already has a pending attempt (a scheduled retry, or an earlier redelivery not sent yet), that one
+ * is made due now and returned instead, so a repeated click never sends twice. Audited as `webhook.redelivered`.
+ */
+export async function redeliverWebhook(deps: DomainDeps, caller: Caller, deployId: string, deliveryId: string) {
+  requireRole(caller, 'editor', 'Redelivering webhooks');
+  const deploy = await loadDeploy(deps, caller, deployId);
+  const from = await deps.db.webhooks.get(caller.accountId, deliveryId);
+  if (!from || from.deployId !== deploy.id) throw Errors.webhookDeliveryNotFound(`No webhook delivery ${deliveryId} for deploy ${deploy.id}.`);
+  if (!deploy.webhookEnabled || !deploy.webhookUrl) {
+    throw Errors.webhookDisabled('The deploy\'s webhook is disabled; enable it in the deploy settings before redelivering.');
+  }
+  const now = deps.clock.now();
+  const attempt: WebhookDeliveryRecord = {
+    id: newId('whd', now), eventId: from.eventId, accountId: from.accountId, deployId: from.deployId, renderJobId: from.renderJobId,
+    url: deploy.webhookUrl, attempt: 0, status: 'pending', responseStatus: null, error: null, createdAt: now, deliveredAt: null,
+    nextAttemptAt: now, durationMs: null, leaseOwner: null, leaseExpiresAt: null, redeliveryOf: from.id,
+  };
+  const { delivery, created } = await deps.db.transaction(async (tx) => {
+    const r = await tx.webhooks.redeliver(attempt, now);
+    await tx.audit.record(auditEntry(deps, caller.accountId, caller, {
+      action: 'webhook.redelivered', targetType: 'deploy', targetId: deploy.id,
+      details: { deliveryId: from.id, attemptId: r.delivery.id, eventId: from.eventId, renderJobId: from.renderJobId, queued: r.created },
+    }));
+    return r;
+  });
+  return { delivery: deliveryView(delivery), created };
 }

@@ -145,6 +145,8 @@ export interface WebhookDeliveryRecord {
   durationMs: number | null;
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
+  /** set on an attempt a person asked for (redelivery): the delivery it was asked from; sent once, never retried */
+  redeliveryOf: string | null;
 }
 
 export interface WebhookAttemptResult {

@@ -31,6 +31,8 @@ export interface ApiKeyRepository {
   disable(accountId: string, id: string, at: number): Promise<void>;
   /** a disabled key works again */
   enable(accountId: string, id: string): Promise<void>;
+  /** removes the key (and the answers stored for its Idempotency-Keys); false when there was none */
+  delete(accountId: string, id: string): Promise<boolean>;
   touch(id: string, at: number): Promise<void>;
 }
 
@@ -128,6 +130,14 @@ export interface WebhookRepository {
    * next attempt when given. False when the lease was lost (another sender took the attempt).
    */
   complete(id: string, owner: string, result: WebhookAttemptResult, next: WebhookDeliveryRecord | null): Promise<boolean>;
+  /** one attempt of the account's */
+  get(accountId: string, id: string): Promise<WebhookDeliveryRecord | null>;
+  /**
+   * A redelivery of `attempt.eventId`, atomically per event: when the event has a pending attempt, that one is made
+   * due now (not leased meanwhile) and returned (`created` false), so repeated requests never queue a second;
+   * otherwise `attempt` is stored as the event's next attempt number (its own `attempt` field is ignored).
+   */
+  redeliver(attempt: WebhookDeliveryRecord, now: number): Promise<{ delivery: WebhookDeliveryRecord; created: boolean }>;
   /** a deploy's deliveries, newest first */
   list(accountId: string, deployId: string, page: PageRequest): Promise<WebhookDeliveryRecord[]>;
 }

@@ -182,7 +182,7 @@ export class WebhookSender {
       const created = await deps.db.webhooks.createEvent(event, {
         id: newId('whd', now), eventId: event.id, accountId: job.accountId, deployId: job.deployId, renderJobId: job.id,
         url: deploy.webhookUrl, attempt: 1, status: 'pending', responseStatus: null, error: null, createdAt: now,
-        deliveredAt: null, nextAttemptAt: now, durationMs: null, leaseOwner: null, leaseExpiresAt: null,
+        deliveredAt: null, nextAttemptAt: now, durationMs: null, leaseOwner: null, leaseExpiresAt: null, redeliveryOf: null,
       });
       if (created) this.log.debug({ eventId: event.id, jobId: job.id }, 'webhook event created');
     }
@@ -200,13 +200,14 @@ export class WebhookSender {
     }
     try {
       const now = this.deps.clock.now();
-      const retry = !outcome.ok && !outcome.final && d.attempt < WEBHOOK_MAX_ATTEMPTS;
+      // a redelivery is one attempt a person asked for: its failure is shown, not retried
+      const retry = !outcome.ok && !outcome.final && d.redeliveryOf === null && d.attempt < WEBHOOK_MAX_ATTEMPTS;
       const nextAttemptAt = retry ? now + WEBHOOK_RETRY_DELAYS_MS[d.attempt - 1] : null;
       const next: WebhookDeliveryRecord | null = retry
         ? {
             id: newId('whd', now), eventId: d.eventId, accountId: d.accountId, deployId: d.deployId, renderJobId: d.renderJobId,
             url: outcome.url, attempt: d.attempt + 1, status: 'pending', responseStatus: null, error: null, createdAt: now,
-            deliveredAt: null, nextAttemptAt, durationMs: null, leaseOwner: null, leaseExpiresAt: null,
+            deliveredAt: null, nextAttemptAt, durationMs: null, leaseOwner: null, leaseExpiresAt: null, redeliveryOf: null,
           }
         : null;
       const recorded = await this.deps.db.webhooks.complete(d.id, this.senderId, {

@@ -54,6 +54,31 @@ describe('authentication', () => {
     expect(list.body.items.find((k: { id: string }) => k.id === apiKey.id).disabledAt).toEqual(expect.any(Number));
     expect((await s.request('GET', '/v1/deploys', { key: acct.keys.admin })).status).toBe(200);
   });
+
+  it('DELETE ?permanent=true deletes a key for good: 401 at once, gone from the list, admin only, other accounts 404', async () => {
+    const created = await s.request('POST', '/v1/api-keys', { key: acct.keys.admin, json: { name: 'doomed', role: 'editor' }, headers: { 'idempotency-key': 'doomed-1' } });
+    const { key, apiKey } = created.body;
+    expect((await s.request('GET', '/v1/deploys', { key })).status).toBe(200);
+    for (const role of ['editor', 'viewer'] as const) {
+      expectError(await s.request('DELETE', `/v1/api-keys/${apiKey.id}?permanent=true`, { key: acct.keys[role] }), 403, 'insufficient_permission');
+    }
+    for (const role of ['admin', 'editor'] as const) {
+      expectError(await s.request('DELETE', `/v1/api-keys/${apiKey.id}?permanent=true`, { key: other.keys[role] }), role === 'admin' ? 404 : 403,
+        role === 'admin' ? 'api_key_not_found' : 'insufficient_permission');
+    }
+    expect((await s.request('GET', '/v1/deploys', { key })).status).toBe(200);
+    const del = await s.request('DELETE', `/v1/api-keys/${apiKey.id}?permanent=true`, { key: acct.keys.admin });
+    expect(del.status, del.text).toBe(204);
+    expectError(await s.request('GET', '/v1/deploys', { key }), 401, 'invalid_api_key');
+    const list = await s.request('GET', '/v1/api-keys?limit=100', { key: acct.keys.admin });
+    expect(list.body.items.map((k: { id: string }) => k.id)).not.toContain(apiKey.id);
+    expectError(await s.request('DELETE', `/v1/api-keys/${apiKey.id}?permanent=true`, { key: acct.keys.admin }), 404, 'api_key_not_found');
+    expectError(await s.request('PATCH', `/v1/api-keys/${apiKey.id}`, { key: acct.keys.admin, json: { disabled: false } }), 404, 'api_key_not_found');
+    // its stored idempotent answers go with it
+    expect(await s.sql('SELECT key FROM idempotency_keys WHERE api_key_id = ?', [apiKey.id])).toEqual([]);
+    const audit = await s.request('GET', `/v1/audit-logs?targetId=${apiKey.id}`, { key: acct.keys.viewer });
+    expect(audit.body.items.map((e: { action: string }) => e.action)).toEqual(['api_key.deleted', 'api_key.created']);
+  });
 });
 
 describe('roles', () => {

@@ -389,7 +389,7 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
     const delivery = (e: WebhookEventRecord, over: Partial<WebhookDeliveryRecord> = {}): WebhookDeliveryRecord => ({
       id: fid('whd'), eventId: e.id, accountId: e.accountId, deployId: e.deployId, renderJobId: e.renderJobId, url: 'https://hooks.test/a',
       attempt: 1, status: 'pending', responseStatus: null, error: null, createdAt: T0, deliveredAt: null, nextAttemptAt: T0,
-      durationMs: null, leaseOwner: null, leaseExpiresAt: null, ...over,
+      durationMs: null, leaseOwner: null, leaseExpiresAt: null, redeliveryOf: null, ...over,
     });
 
     it('creates an event with its first delivery exactly once', async () => {

@@ -94,6 +94,9 @@ export class PressCloud {
     create: (body: JsonBody<'/v1/api-keys', 'post'>, o: CreateOptions = {}) =>
       this.http.request('post', '/v1/api-keys', { ...o, body, headers: { 'idempotency-key': o.idempotencyKey ?? newIdempotencyKey() } }),
     disable: (keyId: string, o: CallOptions = {}) => this.http.request('delete', '/v1/api-keys/{keyId}', { ...o, path: { keyId } }),
+    /** deletes the key for good: its next request answers 401 invalid_api_key */
+    delete: (keyId: string, o: CallOptions = {}) =>
+      this.http.request('delete', '/v1/api-keys/{keyId}', { ...o, path: { keyId }, query: { permanent: true } }),
     /** `{disabled: false}` enables a disabled key again */
     update: (keyId: string, body: JsonBody<'/v1/api-keys/{keyId}', 'patch'>, o: CallOptions = {}) =>
       this.http.request('patch', '/v1/api-keys/{keyId}', { ...o, path: { keyId }, body, retry: 'safe' }),
@@ -222,6 +225,11 @@ export class PressCloud {
   readonly webhookDeliveries = {
     list: (deployId: string, query: QueryParams<'/v1/deploys/{deployId}/webhook-deliveries', 'get'> = {}, o: CallOptions = {}) =>
       this.http.request('get', '/v1/deploys/{deployId}/webhook-deliveries', { ...o, path: { deployId }, query }),
+    /** 202 `{delivery, created}`: one more attempt of the delivery's event (a pending one is made due now instead) */
+    redeliver: (deployId: string, deliveryId: string, o: CreateOptions = {}) =>
+      this.http.request('post', '/v1/deploys/{deployId}/webhook-deliveries/{deliveryId}/redeliver', {
+        ...o, path: { deployId, deliveryId }, headers: { 'idempotency-key': o.idempotencyKey ?? newIdempotencyKey() },
+      }),
   };
 
   /** Every item of a paginated list, following `nextCursor`: `paginate((cursor) => client.deploys.list({cursor}))`. */

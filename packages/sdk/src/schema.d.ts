@@ -50,7 +50,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Disable an API key (admin); later use answers 403 api_key_disabled */
+        /**
+         * Disable an API key, or delete it for good with ?permanent=true (admin)
+         * @description Without `permanent` the key is disabled (spec §2): later use answers 403 `api_key_disabled` and it can be enabled again. With `permanent=true` it is deleted: later use answers 401 `invalid_api_key` at once, it leaves the list, and cannot come back; the audit log keeps its id (`api_key.deleted`).
+         */
         delete: operations["disableApiKey"];
         options?: never;
         head?: never;
@@ -557,6 +560,26 @@ export interface paths {
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/deploys/{deployId}/webhook-deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery's event again (editor)
+         * @description Queues one more attempt of the delivery's `render.job.terminated` event, sent within about a second to the deploy's current webhook URL and signed with the current secret. The body is the event's own (same `id`, `type`, `createdAt` and `data.job`; a succeeded job's download link is signed anew). `Press-Webhook-Attempt` counts on from the event's last attempt. A redelivery is sent once and not retried. If the event already has a pending attempt, that attempt is made due now and returned instead (`created: false`), so repeating the request never sends twice. 409 `webhook_disabled` when the deploy's webhook is off. Audited as `webhook.redelivered`.
+         */
+        post: operations["redeliverWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1364,7 +1387,10 @@ export interface operations {
     };
     disableApiKey: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true deletes the key instead of disabling it */
+                permanent?: boolean;
+            };
             header?: never;
             path: {
                 /** @description key_ id */
@@ -5834,7 +5860,7 @@ export interface operations {
                             renderJobId: string;
                             /** @description the URL the attempt went (or goes) to */
                             url: string;
-                            /** @description sent as Press-Webhook-Attempt */
+                            /** @description sent as Press-Webhook-Attempt; 1–7 on the retry schedule, redeliveries count on */
                             attempt: number;
                             status: "pending" | "succeeded" | "failed";
                             /** @description HTTP status the endpoint answered; null when no response (refused, timeout, connection error) or pending */
@@ -5849,6 +5875,8 @@ export interface operations {
                             nextAttemptAt: number | null;
                             /** @description how long the request took */
                             durationMs: number | null;
+                            /** @description a redelivery (asked for with POST …/redeliver): the delivery it was asked from; sent once, not retried. null: a scheduled attempt */
+                            redeliveryOf: string | null;
                         }[];
                         /** @description null on the last page */
                         nextCursor: string | null;
@@ -5884,6 +5912,139 @@ export interface operations {
             };
             /** @description Not found (another account's resources are not found either) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited or a quota is used up; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable: storage, database or renderer not ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retry-safe key: the same key within 24 h returns the first response. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description dpl_ id */
+                deployId: string;
+                /** @description whd_ id */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** WebhookDelivery */
+                        delivery: {
+                            /** @description whd_ id of this attempt; sent as Press-Webhook-Delivery */
+                            id: string;
+                            /** @description evt_render_job_terminated_<jobId>; sent as Press-Webhook-Id, the same for every attempt */
+                            eventId: string;
+                            /** @description rj_ id */
+                            renderJobId: string;
+                            /** @description the URL the attempt went (or goes) to */
+                            url: string;
+                            /** @description sent as Press-Webhook-Attempt; 1–7 on the retry schedule, redeliveries count on */
+                            attempt: number;
+                            status: "pending" | "succeeded" | "failed";
+                            /** @description HTTP status the endpoint answered; null when no response (refused, timeout, connection error) or pending */
+                            responseStatus: number | null;
+                            /** @description why the attempt failed */
+                            error: string | null;
+                            /** @description when the attempt was scheduled */
+                            createdAt: number;
+                            /** @description when the attempt finished (succeeded or failed); null while pending */
+                            deliveredAt: number | null;
+                            /** @description pending: when it runs; failed: when the next attempt runs (null after the last of 7); succeeded: null */
+                            nextAttemptAt: number | null;
+                            /** @description how long the request took */
+                            durationMs: number | null;
+                            /** @description a redelivery (asked for with POST …/redeliver): the delivery it was asked from; sent once, not retried. null: a scheduled attempt */
+                            redeliveryOf: string | null;
+                        };
+                        /** @description false: the event's pending attempt was made due now instead of a new one */
+                        created: boolean;
+                    };
+                };
+            };
+            /** @description Invalid request: invalid_input, invalid_path_param, invalid_query_param, invalid_header, or a hard limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description missing_authorization or invalid_api_key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description api_key_disabled or insufficient_permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (another account's resources are not found either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -26,6 +26,10 @@ export function apiKeyRepository(x: SqlExecutor): ApiKeyRepository {
     enable: async (accountId, id) => {
       await x.run('UPDATE api_keys SET disabled_at = NULL WHERE account_id = ? AND id = ?', [accountId, id]);
     },
+    delete: async (accountId, id) => {
+      await x.run('DELETE FROM idempotency_keys WHERE account_id = ? AND api_key_id = ?', [accountId, id]);
+      return (await x.run('DELETE FROM api_keys WHERE account_id = ? AND id = ?', [accountId, id])) === 1;
+    },
     touch: async (id, at) => {
       await x.run('UPDATE api_keys SET last_used_at = ? WHERE id = ?', [at, id]);
     },

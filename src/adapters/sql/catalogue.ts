@@ -106,7 +106,7 @@ export const webhookEvents = table<WebhookEventRecord>('webhook_events', {
 });
 export const webhookDeliveries = table<WebhookDeliveryRecord>('webhook_deliveries', {
   id: T, eventId: T, accountId: T, deployId: T, renderJobId: T, url: T, attempt: I, status: T, responseStatus: I, error: T,
-  createdAt: I, deliveredAt: I, nextAttemptAt: I, durationMs: I, leaseOwner: T, leaseExpiresAt: I,
+  createdAt: I, deliveredAt: I, nextAttemptAt: I, durationMs: I, leaseOwner: T, leaseExpiresAt: I, redeliveryOf: T,
 });
 
 export const users = table<UserRecord>('users', { id: T, email: T, name: T, passwordHash: T, createdAt: I, passwordChangedAt: I });

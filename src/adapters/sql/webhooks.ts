@@ -2,11 +2,11 @@ import type { WebhookRepository } from '../../ports/database.js';
 import { webhookDeliveries, webhookEvents } from './catalogue.js';
 import type { Dialect } from './dialect.js';
 import type { SqlExecutor } from './executor.js';
-import { first, insertRecord, pageOf } from './query.js';
+import { first, insertRecord, pageOf, scalar } from './query.js';
 
 const DUE = `status = 'pending' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)`;
 
-export function webhookRepository(x: SqlExecutor, dialect: Pick<Dialect, 'skipLocked'>): WebhookRepository {
+export function webhookRepository(x: SqlExecutor, dialect: Pick<Dialect, 'skipLocked' | 'forUpdate'>): WebhookRepository {
   return {
     createEvent: (event, first) =>
       x.tx(async (t) => {
@@ -38,6 +38,21 @@ export function webhookRepository(x: SqlExecutor, dialect: Pick<Dialect, 'skipLo
         )) === 1;
         if (done && next) await insertRecord(t, webhookDeliveries, next, ' ON CONFLICT (event_id, attempt) DO NOTHING');
         return done;
+      }),
+    get: (accountId, id) => first(x, webhookDeliveries, 'SELECT * FROM webhook_deliveries WHERE account_id = ? AND id = ?', [accountId, id]),
+    redeliver: (attempt, now) =>
+      x.tx(async (t) => {
+        // the event row's lock serialises redeliveries of one event (PostgreSQL; SQLite's write transaction already does)
+        await t.one(`SELECT id FROM webhook_events WHERE id = ?${dialect.forUpdate}`, [attempt.eventId]);
+        const pending = await first(t, webhookDeliveries, `SELECT * FROM webhook_deliveries WHERE event_id = ? AND status = 'pending'`, [attempt.eventId]);
+        if (pending) {
+          await t.run('UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ? AND next_attempt_at > ?', [now, pending.id, now]);
+          return { delivery: (await first(t, webhookDeliveries, 'SELECT * FROM webhook_deliveries WHERE id = ?', [pending.id]))!, created: false };
+        }
+        const last = await scalar(t, 'SELECT coalesce(max(attempt), 0) AS n FROM webhook_deliveries WHERE event_id = ?', [attempt.eventId]);
+        const delivery = { ...attempt, attempt: last + 1 };
+        await insertRecord(t, webhookDeliveries, delivery);
+        return { delivery, created: true };
       }),
     list: (accountId, deployId, page) => pageOf(x, webhookDeliveries, 'account_id = ? AND deploy_id = ?', [accountId, deployId], page),
   };

@@ -107,11 +107,18 @@ export const accountRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asy
 
   app.delete('/api-keys/:keyId', {
     schema: {
-      operationId: 'disableApiKey', summary: 'Disable an API key (admin); later use answers 403 api_key_disabled', tags: ['API keys'],
-      params: Type.Object({ keyId: Id('key') }), response: { 204: NoContent, ...errors(404) },
+      operationId: 'disableApiKey', summary: 'Disable an API key, or delete it for good with ?permanent=true (admin)', tags: ['API keys'],
+      description:
+        'Without `permanent` the key is disabled (spec §2): later use answers 403 `api_key_disabled` and it can be enabled again. ' +
+        'With `permanent=true` it is deleted: later use answers 401 `invalid_api_key` at once, it leaves the list, and cannot come back; ' +
+        'the audit log keeps its id (`api_key.deleted`).',
+      params: Type.Object({ keyId: Id('key') }),
+      querystring: Type.Object({ permanent: Type.Optional(Type.Boolean({ description: 'true deletes the key instead of disabling it' })) }),
+      response: { 204: NoContent, ...errors(404) },
     },
   }, async (req, reply) => {
-    await accounts.disableApiKey(d, req.caller, req.params.keyId);
+    if (req.query.permanent) await accounts.deleteApiKey(d, req.caller, req.params.keyId);
+    else await accounts.disableApiKey(d, req.caller, req.params.keyId);
     return reply.code(204).send();
   });
 
