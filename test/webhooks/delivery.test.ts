@@ -91,7 +91,7 @@ describe('render.job.terminated', () => {
     expect(log).toEqual([{
       id: r.headers['press-webhook-delivery'], eventId: `evt_render_job_terminated_${job.id}`, renderJobId: job.id,
       url: `${receiver.url}/a`, attempt: 1, status: 'succeeded', responseStatus: 200, error: null,
-      createdAt: expect.any(Number), deliveredAt: expect.any(Number), nextAttemptAt: null, durationMs: expect.any(Number),
+      createdAt: expect.any(Number), deliveredAt: expect.any(Number), nextAttemptAt: null, durationMs: expect.any(Number), redeliveryOf: null,
     }]);
 
     // nothing more is sent, however often the sender runs
