@@ -6025,7 +6025,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description api_key_disabled or insufficient_permission */
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
             403: {
                 headers: {
                     [name: string]: unknown;
