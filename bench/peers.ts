@@ -1,0 +1,154 @@
+/**
+ * Press Cloud against its peers, on the same Chromium binary (the @sparticuz/chromium headless shell) and the same
+ * one-page invoice, at c = 1, 2, 4, in one run:
+ *   - Press Cloud: POST /v1/render-jobs?wait + GET …/output (the render process, as `serve` runs it);
+ *   - a hand-written puppeteer server (bench/puppeteer-server.mjs): a page per request, setContent + load + pdf;
+ *   - Browserless 2.x (`@browserless.io/browserless`): POST /pdf {html} with its defaults.
+ * The peers are installed with `npm install --prefix` into a temp folder (BENCH_PEERS_DIR, default
+ * $TMPDIR/press-bench-peers, reused), never into this project; Browserless 2 needs Node ≥ 24, so the npm `node@24`
+ * package is installed there too and runs it.
+ *
+ *   npm run bench:peers               # 60 documents per row
+ *   BENCH_QUICK=1 npm run bench:peers # 30
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
+import { onePage } from './documents.js';
+import { closedLoop, machineLine, startBenchServer } from './support.js';
+
+const N = process.env.BENCH_QUICK === '1' ? 30 : 60;
+const dir = process.env.BENCH_PEERS_DIR || join(tmpdir(), 'press-bench-peers');
+const BROWSERLESS = '@browserless.io/browserless@2';
+const TOKEN = 'press-bench';
+
+function install(): void {
+  if (existsSync(join(dir, 'node_modules/@browserless.io/browserless/package.json')) && existsSync(join(dir, 'node_modules/puppeteer-core')) && existsSync(join(dir, 'node_modules/node/bin/node'))) return;
+  mkdirSync(dir, { recursive: true });
+  process.stderr.write(`installing ${BROWSERLESS}, puppeteer-core and node@24 into ${dir} …\n`);
+  const r = spawnSync('npm', ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', BROWSERLESS, 'puppeteer-core', 'node@24'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`npm install --prefix ${dir} failed (exit ${r.status})`);
+}
+
+const version = (pkg: string) => (spawnSync(process.execPath, ['-p', `require(${JSON.stringify(join(dir, 'node_modules', pkg, 'package.json'))}).version`]).stdout.toString().trim());
+
+/** Resolves when the child prints a line matching `ready` (or sends an IPC message); rejects if it exits. */
+function started(child: ChildProcess, ready: RegExp | null, what: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (b: Buffer) => {
+      out = (out + b.toString()).slice(-4000);
+      if (ready?.test(out)) resolve(null);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready:\n${out}`)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** servers whose first failure was reported */
+const failed = new Set<string>();
+
+async function pdfOver(url: string, body: string, type: string): Promise<{ ms: number; ok: boolean }> {
+  const t = performance.now();
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': type }, body });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const ok = res.status === 200 && bytes.length > 4 && Buffer.from(bytes.subarray(0, 4)).toString() === '%PDF';
+  if (!ok && !failed.has(url)) {
+    failed.add(url);
+    process.stderr.write(`${url.split('?')[0]} answered ${res.status}: ${Buffer.from(bytes.subarray(0, 300)).toString()}\n`);
+  }
+  return { ms: performance.now() - t, ok };
+}
+
+async function main() {
+  install();
+  const engine = await findChromium();
+  const children: ChildProcess[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), 'press-bench-peers-run-'));
+  const press = await startBenchServer();
+  try {
+    // Hand-written puppeteer server.
+    const pup = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'puppeteer-server.mjs')], {
+      env: { ...process.env, PEERS_DIR: dir, CHROMIUM_PATH: engine.executablePath, CHROMIUM_ARGS: JSON.stringify(engine.args) },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    children.push(pup);
+    const { port: pupPort } = (await started(pup, null, 'puppeteer server')) as { port: number };
+
+    // Browserless: it launches playwright-core's Chromium path; point that path at our headless shell.
+    const node24 = join(dir, 'node_modules/node/bin/node');
+    const browsersPath = join(scratch, 'ms-playwright');
+    const blessRoot = join(dir, 'node_modules/@browserless.io/browserless');
+    const expected = spawnSync(node24, ['--input-type=module', '-e', "import p from 'playwright-core'; console.log(p.chromium.executablePath())"], {
+      cwd: blessRoot, env: { ...process.env, PLAYWRIGHT_BROWSERS_PATH: browsersPath },
+    }).stdout.toString().trim();
+    if (!expected) throw new Error('could not learn where Browserless looks for Chromium');
+    mkdirSync(dirname(expected), { recursive: true });
+    symlinkSync(engine.executablePath, expected);
+    const blessPort = await freePort();
+    // Browserless runs in its package folder (it reads ./package.json) and reads
+    // ./node_modules/playwright-core/browsers.json there: npm hoisted that dependency, so link it back.
+    const nested = join(blessRoot, 'node_modules/playwright-core');
+    if (!existsSync(nested)) symlinkSync(join(dir, 'node_modules/playwright-core'), nested);
+    const bless = spawn(node24, [join(dirname(fileURLToPath(import.meta.url)), 'browserless-server.mjs')], {
+      cwd: blessRoot,
+      env: {
+        ...process.env, PEERS_DIR: dir, PLAYWRIGHT_BROWSERS_PATH: browsersPath, HOST: '127.0.0.1', PORT: String(blessPort), TOKEN,
+        CONCURRENT: '4', QUEUED: '100', TIMEOUT: '60000', DEBUG: 'browserless*,-**:verbose',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(bless);
+    await started(bless, /HTTP Server is listening/, 'Browserless');
+
+    const deployId = await press.deploy('bench-peers', onePage);
+    // Browserless gets our flags (its own --no-sandbox and --remote-debugging-port come first).
+    const blessUrl = `http://127.0.0.1:${blessPort}/chromium/pdf?token=${TOKEN}&launch=${encodeURIComponent(JSON.stringify({ args: engine.args }))}`;
+    const blessBody = JSON.stringify({ html: onePage, options: { preferCSSPageSize: true, printBackground: true }, gotoOptions: { waitUntil: 'load' } });
+    const paths = [
+      { name: 'Press Cloud API (create ?wait + download)', one: () => press.apiDoc(deployId) },
+      { name: 'puppeteer server (page per request)', one: () => pdfOver(`http://127.0.0.1:${pupPort}/`, onePage, 'text/html') },
+      { name: `Browserless ${version('@browserless.io/browserless')} /chromium/pdf`, one: () => pdfOver(blessUrl, blessBody, 'application/json') },
+    ];
+    const rows: Array<{ name: string } & Awaited<ReturnType<typeof closedLoop>>> = [];
+    for (const c of [1, 2, 4]) {
+      for (const p of paths) {
+        await closedLoop(c, c, p.one); // warm up (pages, first launch)
+        const r = await closedLoop(c, N, p.one);
+        rows.push({ name: p.name, ...r });
+        process.stderr.write(`c=${c} ${p.name}: ${r.docsPerSec.toFixed(1)} docs/s, p50 ${r.p50.toFixed(0)} ms, failures ${r.failures}\n`);
+      }
+    }
+    console.log(`\nPeers benchmark — ${machineLine()}`);
+    console.log(`Chromium: ${engine.engine} ${press.server.renderer?.status().version ?? ''} (${engine.executablePath}), same binary and flags for all three; puppeteer-core ${version('puppeteer-core')}, Node ${spawnSync(node24, ['--version']).stdout.toString().trim()} for Browserless.`);
+    console.log(`One-page invoice, ${N} documents per row after c warm-up ones; latency = request → PDF received (Press: create → succeeded).\n`);
+    console.log('| c | server | docs/s | p50 ms | p95 ms | failures | Press Cloud ÷ this |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      const ours = rows.find((x) => x.c === r.c && x.name === paths[0].name)!;
+      console.log(`| ${r.c} | ${r.name} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.failures} | ${(ours.docsPerSec / r.docsPerSec).toFixed(2)} |`);
+    }
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await press.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+await main();

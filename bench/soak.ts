@@ -1,0 +1,173 @@
+/**
+ * Soak: memory over thousands of renders. Starts the built server as `npm start` does (`node bin/press-cloud.js
+ * serve`, fresh data directory, renders in the render process), then renders BENCH_SOAK_DOCS one-page invoices and
+ * BENCH_SOAK_BIG 50-page reports (one every docs/big) at c = BENCH_SOAK_C through the API (create ?wait +
+ * download). Every BENCH_SOAK_SAMPLE_S seconds it samples the resident memory of the API process, the render process
+ * and every Chromium process (from /proc). The browser is made to recycle once, halfway
+ * (PRESS_BROWSER_RECYCLE_AFTER), so the series crosses a recycle. Also measured: time from the start of the server
+ * process to the first PDF (cold), and the first PDF served by the recycled browser.
+ *
+ *   npm run build && npm run bench:soak   # 5000 + 200 documents at c=2 (≈ 10–15 min on 2 cores)
+ *   BENCH_QUICK=1 npm run bench:soak      # 600 + 24
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fiftyPages, onePage } from './documents.js';
+import { apiClient, descendants, machineLine, pct, processes, rssKiB } from './support.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const DOCS = Number(process.env.BENCH_SOAK_DOCS ?? (quick ? 600 : 5000));
+const BIG = Number(process.env.BENCH_SOAK_BIG ?? (quick ? 24 : 200));
+const C = Number(process.env.BENCH_SOAK_C ?? 2);
+const SAMPLE_MS = Number(process.env.BENCH_SOAK_SAMPLE_S ?? 10) * 1000;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Sample {
+  s: number;
+  done: number;
+  apiMiB: number;
+  renderMiB: number;
+  chromiumMiB: number;
+  chromiumProcs: number;
+  largestRendererMiB: number;
+  restarts: number;
+  pagesRecycled: number;
+}
+
+const mib = (kb: number) => Math.round(kb / 1024);
+
+async function main() {
+  if (!existsSync(join(ROOT, 'dist/cli/press-cloud.js')) && !existsSync(join(ROOT, 'dist/src/cli/press-cloud.js'))) {
+    throw new Error('the server is not built: run `npm run build` first (the soak starts it as `npm start` does)');
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'press-soak-'));
+  const recycleAt = Math.round((DOCS + BIG) / 2);
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [join(ROOT, 'bin/press-cloud.js'), 'serve'], {
+    cwd: ROOT,
+    env: {
+      ...process.env, PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
+      PRESS_RENDER_CONCURRENCY: String(C), PRESS_BROWSER_RECYCLE_AFTER: String(recycleAt),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
+  child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    const { url, key } = await new Promise<{ url: string; key: string }>((resolve, reject) => {
+      const check = setInterval(() => {
+        const u = /ready at (http:\/\/\S+) /.exec(out);
+        const k = /PRESS_CLOUD_TOKEN=(\S+)/.exec(out);
+        if (u && k) {
+          clearInterval(check);
+          resolve({ url: u[1], key: k[1] });
+        }
+      }, 5);
+      void exited.then((code) => {
+        clearInterval(check);
+        reject(new Error(`server exited (${code}):\n${out}`));
+      });
+    });
+    const listeningMs = performance.now() - t0;
+    const client = apiClient(url, key);
+    const one = await client.deploy('soak-one', onePage);
+    const first = await client.apiDoc(one);
+    const firstPdfMs = performance.now() - t0;
+    if (!first.ok) throw new Error(`first render failed:\n${out}`);
+    const big = await client.deploy('soak-fifty', fiftyPages);
+
+    const status = async () => {
+      const r = await fetch(`${url}/readyz`).then((x) => x.json()).catch(() => null);
+      const detail = r?.checks?.renderer?.detail ?? {};
+      return { restarts: Number(detail.restarts ?? 0), pagesRecycled: Number(detail.memory?.pagesRecycled ?? 0), memory: detail.memory };
+    };
+    const samples: Sample[] = [];
+    let done = 0;
+    const sample = async () => {
+      const list = processes();
+      const render = list.find((p) => p.ppid === child.pid && /render-process-main/.test(p.cmd));
+      const chromium = render ? [...descendants(render.pid, list)] : [];
+      let chromiumKb = 0;
+      let largest = 0;
+      for (const pid of chromium) {
+        const kb = rssKiB(pid) ?? 0;
+        chromiumKb += kb;
+        if (/--type=renderer/.test(list.find((p) => p.pid === pid)?.cmd ?? '')) largest = Math.max(largest, kb);
+      }
+      const st = await status();
+      samples.push({
+        s: Math.round((performance.now() - t0) / 1000), done, apiMiB: mib(rssKiB(child.pid!) ?? 0),
+        renderMiB: mib(render ? rssKiB(render.pid) ?? 0 : 0), chromiumMiB: mib(chromiumKb), chromiumProcs: chromium.length,
+        largestRendererMiB: mib(largest), restarts: st.restarts, pagesRecycled: st.pagesRecycled,
+      });
+      const x = samples.at(-1)!;
+      process.stderr.write(`${x.s}s ${x.done} docs: API ${x.apiMiB} MiB, render ${x.renderMiB} MiB, Chromium ${x.chromiumMiB} MiB in ${x.chromiumProcs} (largest renderer ${x.largestRendererMiB}), restarts ${x.restarts}, pages recycled ${x.pagesRecycled}\n`);
+    };
+    await sample();
+    const sampler = setInterval(() => void sample(), SAMPLE_MS);
+
+    // The first PDF the recycled browser serves: watch the restart count once a second.
+    let restarts = (await status()).restarts;
+    let recycledAt: number | null = null;
+    const watcher = setInterval(() => void status().then((s) => {
+      if (s.restarts > restarts && recycledAt === null) recycledAt = performance.now();
+      restarts = s.restarts;
+    }), 1000);
+
+    const every = BIG > 0 ? Math.floor((DOCS + BIG) / BIG) : Infinity;
+    const total = DOCS + BIG;
+    const lat = { one: [] as number[], big: [] as number[] };
+    const afterRecycle: number[] = [];
+    let failures = 0;
+    let next = 0;
+    const tLoop = performance.now();
+    await Promise.all(Array.from({ length: C }, async () => {
+      while (next < total) {
+        const i = next++;
+        const isBig = (i + 1) % every === 0;
+        const started = performance.now();
+        const r = await client.apiDoc(isBig ? big : one).catch(() => ({ ms: 0, ok: false }));
+        done++;
+        if (!r.ok) failures++;
+        (isBig ? lat.big : lat.one).push(r.ms);
+        if (recycledAt !== null && started > recycledAt && afterRecycle.length < 3 && !isBig) afterRecycle.push(r.ms);
+      }
+    }));
+    const loopS = (performance.now() - tLoop) / 1000;
+    clearInterval(sampler);
+    clearInterval(watcher);
+    await sample();
+    const final = await status();
+
+    lat.one.sort((a, b) => a - b);
+    lat.big.sort((a, b) => a - b);
+    console.log(`\nSoak — ${machineLine()}`);
+    console.log(`Server: node bin/press-cloud.js serve (built), render process, PRESS_RENDER_CONCURRENCY=${C}, PRESS_BROWSER_RECYCLE_AFTER=${recycleAt}, memory bounds ${JSON.stringify({ pageBoundMiB: final.memory?.pageBoundMiB, browserBoundMiB: final.memory?.browserBoundMiB })}`);
+    console.log(`Load: ${DOCS} one-page + ${lat.big.length} fifty-page documents at c=${C}, one 50-page every ${every}; ${failures} failures; ${(total / loopS).toFixed(1)} docs/s over ${loopS.toFixed(0)} s`);
+    console.log(`Latency create → succeeded p50/p95: one page ${pct(lat.one, 0.5).toFixed(0)}/${pct(lat.one, 0.95).toFixed(0)} ms, 50 pages ${pct(lat.big, 0.5).toFixed(0)}/${pct(lat.big, 0.95).toFixed(0)} ms`);
+    console.log(`Cold start: process start → listening ${listeningMs.toFixed(0)} ms, → first PDF downloaded ${firstPdfMs.toFixed(0)} ms (first render ${first.ms.toFixed(0)} ms)`);
+    console.log(`Browser recycles: ${final.restarts}; first one-page PDFs after the recycle was seen: ${afterRecycle.map((x) => x.toFixed(0)).join(', ') || 'n/a'} ms (p50 overall ${pct(lat.one, 0.5).toFixed(0)} ms)`);
+    console.log(`Memory stats at the end: ${JSON.stringify(final.memory)}\n`);
+    console.log('| t s | docs | API MiB | render process MiB | Chromium MiB (procs) | largest renderer MiB | total MiB | browser restarts | pages recycled |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const x of samples) {
+      console.log(`| ${x.s} | ${x.done} | ${x.apiMiB} | ${x.renderMiB} | ${x.chromiumMiB} (${x.chromiumProcs}) | ${x.largestRendererMiB} | ${x.apiMiB + x.renderMiB + x.chromiumMiB} | ${x.restarts} | ${x.pagesRecycled} |`);
+    }
+    const warm = samples.filter((x) => x.done >= total * 0.1);
+    if (warm.length) {
+      const totals = warm.map((x) => x.apiMiB + x.renderMiB + x.chromiumMiB);
+      console.log(`\nAfter warm-up (≥ 10 % of the documents): total RSS min ${Math.min(...totals)} MiB, max ${Math.max(...totals)} MiB; API ${Math.min(...warm.map((x) => x.apiMiB))}–${Math.max(...warm.map((x) => x.apiMiB))} MiB, render process ${Math.min(...warm.map((x) => x.renderMiB))}–${Math.max(...warm.map((x) => x.renderMiB))} MiB, largest renderer ≤ ${Math.max(...warm.map((x) => x.largestRendererMiB))} MiB`);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
