@@ -8,7 +8,7 @@
  *   BENCH_DISTRIBUTED=1 BENCH_DATABASE_URL=postgres://press:press@127.0.0.1:5432/postgres npm run bench
  *                                 # + the API rows on PostgreSQL (a fresh database) and S3 (S3_* if set, else s3rver)
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
 import { startServer } from '../src/start/server.js';
 import { fiftyPages, onePage } from './documents.js';
 import { rawLoop } from './raw-playwright.js';
+import { apiClient } from './support.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 
@@ -88,38 +89,9 @@ async function main() {
   let key = server.bootstrapKey!;
   let distributed: Awaited<ReturnType<typeof startDistributed>> | null = null;
   let serverClosed = false;
-  const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    return res;
-  };
-
-  async function deploy(slug: string, html: string): Promise<string> {
-    const buf = Buffer.from(html);
-    const sha256 = createHash('sha256').update(buf).digest('hex');
-    const s = await (await api('POST', '/v1/upload-sessions', { createDeploy: { slug, name: slug }, files: [{ path: 'index.html', sha256, size: buf.length, mime: 'text/html; charset=utf-8' }] })).json();
-    const token = { 'x-upload-token': s.uploadToken };
-    await fetch(`${server.url}/v1/upload-sessions/${s.uploadSession.id}/blobs/${sha256}`, {
-      method: 'PUT', headers: { authorization: `Bearer ${key}`, ...token, 'content-type': 'application/octet-stream' }, body: buf,
-    });
-    await api('POST', `/v1/upload-sessions/${s.uploadSession.id}/commit`, {}, token);
-    return s.uploadSession.deployId;
-  }
-
-  /** One API document: create with ?wait (held until terminal), then download the PDF. */
-  async function apiDoc(deployId: string): Promise<{ ms: number; ok: boolean }> {
-    const t = performance.now();
-    const res = await api('POST', '/v1/render-jobs?wait=60', { deployId });
-    const { job } = await res.json();
-    const created = performance.now() - t;
-    if (job.status !== 'succeeded') return { ms: created, ok: false };
-    const pdf = await api('GET', `/v1/render-jobs/${job.id}/output`);
-    await pdf.arrayBuffer();
-    return { ms: created, ok: pdf.status === 200 };
-  }
+  let client = apiClient(server.url, key);
+  const deploy = (slug: string, html: string) => client.deploy(slug, html);
+  const apiDoc = (deployId: string) => client.apiDoc(deployId);
 
   async function apiRow(doc: string, deployId: string, c: number, n: number): Promise<Row> {
     for (let i = 0; i < c; i++) await apiDoc(deployId); // warm the account's pages
@@ -172,6 +144,7 @@ async function main() {
       server = distributed.server;
       serverClosed = false;
       key = server.bootstrapKey!;
+      client = apiClient(server.url, key);
       for (const d of docs) {
         const deployId = await deploy(d.name === '1 page' ? 'bench-one' : 'bench-fifty', d.html);
         for (const c of [1, 2, 4]) {
