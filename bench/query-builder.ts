@@ -42,7 +42,7 @@ async function seed(db: SqlDatabase, jobs: number): Promise<string[]> {
       id, accountId, deployId, deployVersionId: versionId, businessKey: null, entry: 'index.html', fileName: 'out.pdf', outputMode: 'transient',
       status: 'rendering', attempt: 1, maxAttempts: 3, timeoutMs: 60_000, requestedAt: now + i, startedAt: now, finishedAt: null, nextAttemptAt: null,
       leaseOwner: 'w1', leaseExpiresAt: now + 60_000, errorCode: null, errorMessage: null, outputKey: null, outputBytes: null, outputPageCount: null,
-      outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false, diagnostics: null,
+      outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false, diagnostics: null, pdfOptions: null,
     }, { mime: 'application/json', body: Buffer.from('{}') });
   }
   return ids;

@@ -125,7 +125,7 @@ function job(parents: { accountId: string; deployId: string; versionId: string }
     entry: 'index.html', fileName: 'out.pdf', outputMode: 'transient', status: 'queued', attempt: 0, maxAttempts: 3, timeoutMs: 60_000,
     requestedAt: now, startedAt: null, finishedAt: null, nextAttemptAt: null, leaseOwner: null, leaseExpiresAt: null, errorCode: null,
     errorMessage: null, outputKey: null, outputBytes: null, outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null,
-    renderTimeMs: null, webhookPending: false, diagnostics: null,
+    renderTimeMs: null, webhookPending: false, diagnostics: null, pdfOptions: null,
   };
 }
 

@@ -3,6 +3,7 @@ import { emptyDiagnostics, parseDiagnostics } from '../model/diagnostics.js';
 import type { JobFilter, PdfRecord, RenderJobRecord } from '../model/records.js';
 import { TERMINAL_STATUSES } from '../model/records.js';
 import { canonicalJson } from '@press-cloud/engine/canonical-json';
+import type { PdfOptions } from '@press-cloud/engine';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
 import { loadDeploy, resolveVersion } from './deploys.js';
@@ -49,6 +50,7 @@ export function jobView(j: RenderJobRecord, now: number) {
     // what went wrong inside the page (spec §9.1): every terminal job has them (empty lists when no page was
     // rendered); a scheduled retry shows the last attempt's
     diagnostics: terminal || j.status === 'retry_scheduled' ? (parseDiagnostics(j.diagnostics) ?? (terminal ? emptyDiagnostics() : null)) : null,
+    pdfOptions: pdfOptionsOf(j),
     output: hasOutput
       ? {
           fileName: j.fileName,
@@ -79,6 +81,13 @@ export interface CreateJobInput {
   outputMode?: 'transient' | 'managed';
   entry?: string;
   fileName?: string;
+  /** [ours] print options (press.toml's [playwright]); the schema has checked their names and values */
+  pdfOptions?: PdfOptions;
+}
+
+/** The job's print options as the renderer takes them; null: the defaults. */
+export function pdfOptionsOf(j: RenderJobRecord): PdfOptions | null {
+  return j.pdfOptions ? (JSON.parse(j.pdfOptions) as PdfOptions) : null;
 }
 
 const FILE_NAME_RE = /^[^/\\\x00-\x1f\x7f]{1,255}$/;
@@ -143,6 +152,7 @@ export async function createRenderJob(deps: DomainDeps, caller: Caller, input: C
     timeoutMs: policy.maxRenderTimeoutMs, requestedAt: now, startedAt: null, finishedAt: null, nextAttemptAt: null,
     leaseOwner: null, leaseExpiresAt: null, errorCode: null, errorMessage: null, outputKey: null, outputBytes: null,
     outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false, diagnostics: null,
+    pdfOptions: input.pdfOptions && Object.keys(input.pdfOptions).length ? canonicalJson(input.pdfOptions) : null,
   };
   await deps.db.renderJobs.enqueue(job, payload);
   return job;

@@ -199,6 +199,8 @@ export interface RenderJobRecord {
   webhookPending: boolean;
   /** the last attempt's RenderDiagnostics as JSON (model/diagnostics.ts); null before one ended */
   diagnostics: string | null;
+  /** the print options asked for at create time (PdfOptions) as JSON; null: the defaults */
+  pdfOptions: string | null;
 }
 
 export interface PdfRecord {

@@ -6,6 +6,7 @@ import { RenderError, type Renderer } from '@press-cloud/engine';
 import { silentLogger, type Logger } from '@press-cloud/engine/logger';
 import type { DomainDeps } from '../domain/context.js';
 import { renderEnvironment } from '../domain/deploys.js';
+import { pdfOptionsOf } from '../domain/render-jobs.js';
 import { newId } from '../domain/ids.js';
 import { blobKey } from '../domain/uploads.js';
 import { accountPolicy, renderSlots } from '../domain/usage.js';
@@ -176,7 +177,7 @@ export class RenderWorker {
       const result = await this.renderer.render({
         jobId: job.id, accountId: job.accountId, entry: job.entry, files, payload, env: environment.env, secrets: environment.secrets,
         allowExternalNetwork: policy.allowExternalNetwork, timeoutMs: job.timeoutMs, maxOutputBytes: policy.maxRenderOutputBytes,
-        signal: controller.signal,
+        pdfOptions: pdfOptionsOf(job) ?? undefined, signal: controller.signal,
       });
       const now = deps.clock.now();
       const pdfId = job.outputMode === 'managed' ? newId('pdf', now) : null;

@@ -107,8 +107,40 @@ describe('press and press.toml as Press.js documents them (built CLI, child proc
     // the same project on the server: a temporary deploy receives press.toml's env; the build ran first
     const remote = await press(['render', '--remote', '--out', join(root, 'remote.pdf')], { env: { ...env, BUILD_MODE: 'env' }, cwd: root });
     expect(remote.code, remote.stderr).toBe(0);
-    expect(remote.stderr).toContain('apply to local renders');
-    expect(await pdfText(readFileSync(join(root, 'remote.pdf')))).toContain('label from-press-toml / built env-vanilla');
+    expect(remote.stderr).not.toContain('print options');
+    const remotePdf = readFileSync(join(root, 'remote.pdf'));
+    expect(await pdfText(remotePdf)).toContain('label from-press-toml / built env-vanilla');
+    expect(await pageSize(remotePdf)).toEqual({ width: 842, height: 595 }); // the print options went with the job
+  }, 120_000);
+
+  it('[playwright] print options give the same page size locally and on the server (the job\'s pdfOptions)', async () => {
+    // (a CSS @page size would keep its own orientation in Chromium: landscape applies to documents without one)
+    const root = project(
+      `[playwright]\nformat = "A5"\nlandscape = true\nmargin = { top = "5mm" }\n\n[pdf.card]\ndir = "."\noutput = "card.pdf"\n`,
+      { 'index.html': '<!doctype html><h1>card</h1>' },
+    );
+    const local = await press(['render'], { env, cwd: root });
+    expect(local.code, local.stderr).toBe(0);
+    const remote = await press(['render', '--remote', '--slug', 'card', '--json', '--out', join(root, 'remote.pdf')], { env, cwd: root });
+    expect(remote.code, remote.stderr).toBe(0);
+    const A5_LANDSCAPE = { width: 595, height: 420 }; // 210 × 148 mm, as Chromium rounds it to points
+    expect(await pageSize(readFileSync(join(root, 'card.pdf')))).toEqual(A5_LANDSCAPE);
+    expect(await pageSize(readFileSync(join(root, 'remote.pdf')))).toEqual(A5_LANDSCAPE);
+    const job = (await s.request('GET', `/v1/render-jobs/${JSON.parse(remote.stdout).jobId}`)).body.job;
+    expect(job.pdfOptions).toEqual({ format: 'A5', landscape: true, margin: { top: '5mm' } });
+
+    // without options the server prints the document's CSS page size (none here: Letter), as before
+    const plain = await s.request('POST', '/v1/render-jobs?wait=30', {
+      json: { deployId: job.deployId, deployVersionId: job.deployVersionId },
+    });
+    expect(plain.status, plain.text).toBe(202);
+    expect(plain.body.job).toMatchObject({ status: 'succeeded', pdfOptions: null });
+    const bytes = Buffer.from(await (await fetch(`${s.url}/v1/render-jobs/${plain.body.job.id}/output`, { headers: { authorization: `Bearer ${s.adminKey}` } })).arrayBuffer());
+    expect(await pageSize(bytes)).toEqual({ width: 612, height: 792 }); // Letter
+
+    // the API checks them like any field
+    const bad = await s.request('POST', '/v1/render-jobs', { json: { deployId: job.deployId, pdfOptions: { format: 'A7' } } });
+    expect({ status: bad.status, error: bad.body.error }).toEqual({ status: 400, error: 'invalid_input' });
   }, 120_000);
 
   it('refuses unknown keys naming key, file and line; TOML syntax errors keep line and column; --timeout is in ms', async () => {

@@ -219,7 +219,7 @@ export function renderJob(parents: { accountId: string; deployId: string; versio
     attempt: 0, maxAttempts: 3, timeoutMs: 60_000, requestedAt: T0, startedAt: null, finishedAt: null, nextAttemptAt: null,
     leaseOwner: null, leaseExpiresAt: null, errorCode: null, errorMessage: null, outputKey: null, outputBytes: null,
     outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false, diagnostics: null,
-    ...over,
+    pdfOptions: null, ...over,
   };
 }
 

@@ -104,7 +104,7 @@ describe('render quotas and per-account concurrency', () => {
             id: newId('rj', now), accountId, deployId, deployVersionId, businessKey: null, entry: 'index.html', fileName: 'x.pdf',
             outputMode: 'transient', status: 'queued', attempt: 0, maxAttempts: 3, timeoutMs: 15_000, requestedAt: now, startedAt: null,
             finishedAt: null, nextAttemptAt: null, leaseOwner: null, leaseExpiresAt: null, errorCode: null, errorMessage: null, outputKey: null,
-            outputBytes: null, outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false, diagnostics: null,
+            outputBytes: null, outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false, diagnostics: null, pdfOptions: null,
           };
           await s.deps.db.renderJobs.enqueue(job, { mime: 'application/json', body: Buffer.from('null') });
           jobs.push(job);

@@ -58,7 +58,7 @@ waited for (up to --timeout) and downloaded:
                                          deploy renders with its own env and secrets, never overwritten
   --save-version                         keeps the version (without it, a version uploaded to an existing
                                          deploy is left unaliased); alone, in a deploy named after the entry
-The [playwright] print options apply to local renders; the server prints with the document's CSS page size.
+The [playwright] print options go with the render job (pdfOptions): the server prints as a local render does.
 
 ${EXIT_CODES_HELP}`;
 

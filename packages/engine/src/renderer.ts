@@ -54,14 +54,26 @@ export interface RenderRequest {
   /** aborting it (job canceled) stops the render quickly with `render_canceled` */
   signal?: AbortSignal;
   /**
-   * Playwright `page.pdf()` options over the defaults (the document's CSS page size, backgrounds printed).
-   * The API has none; the `press` CLI's local renders pass press.toml's [playwright] options.
+   * Playwright `page.pdf()` options over the defaults (printPdfOptions): press.toml's [playwright] options, from the
+   * `press` CLI's local renders and from a render job's `pdfOptions` alike, so both print the same PDF.
    */
   pdfOptions?: PdfOptions;
 }
 
+/** The paper sizes `page.pdf({format})` knows. */
+export const PAPER_FORMATS = ['Letter', 'Legal', 'Tabloid', 'Ledger', 'A0', 'A1', 'A2', 'A3', 'A4', 'A5', 'A6'] as const;
+
+/**
+ * What `page.pdf()` gets: backgrounds printed and the document's CSS page size (`@page { size }`) by default; a
+ * format, width or height given here overrides the CSS page size unless `preferCSSPageSize` is set explicitly.
+ */
+export function printPdfOptions(options: PdfOptions = {}): PdfOptions {
+  const sized = options.format !== undefined || options.width !== undefined || options.height !== undefined;
+  return { preferCSSPageSize: !sized, printBackground: true, ...options };
+}
+
 export interface PdfOptions {
-  format?: string;
+  format?: (typeof PAPER_FORMATS)[number];
   landscape?: boolean;
   margin?: { top?: string; right?: string; bottom?: string; left?: string };
   printBackground?: boolean;

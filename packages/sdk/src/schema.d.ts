@@ -3823,6 +3823,34 @@ export interface operations {
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
                             diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
+                            /** @description [ours] the print options given at create time; null: none */
+                            pdfOptions: {
+                                /**
+                                 * @description paper size; overrides the CSS page size unless preferCSSPageSize is true
+                                 * @enum {string}
+                                 */
+                                format?: "Letter" | "Legal" | "Tabloid" | "Ledger" | "A0" | "A1" | "A2" | "A3" | "A4" | "A5" | "A6";
+                                landscape?: boolean;
+                                margin?: {
+                                    /** @description top: a number with px (default), in, cm or mm */
+                                    top?: string;
+                                    /** @description right: a number with px (default), in, cm or mm */
+                                    right?: string;
+                                    /** @description bottom: a number with px (default), in, cm or mm */
+                                    bottom?: string;
+                                    /** @description left: a number with px (default), in, cm or mm */
+                                    left?: string;
+                                };
+                                /** @description default true */
+                                printBackground?: boolean;
+                                scale?: number;
+                                /** @description default: true unless format, width or height is given */
+                                preferCSSPageSize?: boolean;
+                                /** @description paper width: a number with px (default), in, cm or mm */
+                                width?: string;
+                                /** @description paper height: a number with px (default), in, cm or mm */
+                                height?: string;
+                            } | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -3930,6 +3958,37 @@ export interface operations {
                     entry?: string;
                     /** @description default <businessKey or job id>.pdf */
                     fileName?: string;
+                    /**
+                     * PdfOptions
+                     * @description [ours] print options (Playwright page.pdf() names, press.toml [playwright]); without them the document's CSS page size is printed with backgrounds
+                     */
+                    pdfOptions?: {
+                        /**
+                         * @description paper size; overrides the CSS page size unless preferCSSPageSize is true
+                         * @enum {string}
+                         */
+                        format?: "Letter" | "Legal" | "Tabloid" | "Ledger" | "A0" | "A1" | "A2" | "A3" | "A4" | "A5" | "A6";
+                        landscape?: boolean;
+                        margin?: {
+                            /** @description top: a number with px (default), in, cm or mm */
+                            top?: string;
+                            /** @description right: a number with px (default), in, cm or mm */
+                            right?: string;
+                            /** @description bottom: a number with px (default), in, cm or mm */
+                            bottom?: string;
+                            /** @description left: a number with px (default), in, cm or mm */
+                            left?: string;
+                        };
+                        /** @description default true */
+                        printBackground?: boolean;
+                        scale?: number;
+                        /** @description default: true unless format, width or height is given */
+                        preferCSSPageSize?: boolean;
+                        /** @description paper width: a number with px (default), in, cm or mm */
+                        width?: string;
+                        /** @description paper height: a number with px (default), in, cm or mm */
+                        height?: string;
+                    };
                 };
             };
         };
@@ -3976,6 +4035,34 @@ export interface operations {
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
                             diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
+                            /** @description [ours] the print options given at create time; null: none */
+                            pdfOptions: {
+                                /**
+                                 * @description paper size; overrides the CSS page size unless preferCSSPageSize is true
+                                 * @enum {string}
+                                 */
+                                format?: "Letter" | "Legal" | "Tabloid" | "Ledger" | "A0" | "A1" | "A2" | "A3" | "A4" | "A5" | "A6";
+                                landscape?: boolean;
+                                margin?: {
+                                    /** @description top: a number with px (default), in, cm or mm */
+                                    top?: string;
+                                    /** @description right: a number with px (default), in, cm or mm */
+                                    right?: string;
+                                    /** @description bottom: a number with px (default), in, cm or mm */
+                                    bottom?: string;
+                                    /** @description left: a number with px (default), in, cm or mm */
+                                    left?: string;
+                                };
+                                /** @description default true */
+                                printBackground?: boolean;
+                                scale?: number;
+                                /** @description default: true unless format, width or height is given */
+                                preferCSSPageSize?: boolean;
+                                /** @description paper width: a number with px (default), in, cm or mm */
+                                width?: string;
+                                /** @description paper height: a number with px (default), in, cm or mm */
+                                height?: string;
+                            } | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -4111,6 +4198,37 @@ export interface operations {
                     entry?: string;
                     /** @description default <businessKey or job id>.pdf */
                     fileName?: string;
+                    /**
+                     * PdfOptions
+                     * @description [ours] print options (Playwright page.pdf() names, press.toml [playwright]); without them the document's CSS page size is printed with backgrounds
+                     */
+                    pdfOptions?: {
+                        /**
+                         * @description paper size; overrides the CSS page size unless preferCSSPageSize is true
+                         * @enum {string}
+                         */
+                        format?: "Letter" | "Legal" | "Tabloid" | "Ledger" | "A0" | "A1" | "A2" | "A3" | "A4" | "A5" | "A6";
+                        landscape?: boolean;
+                        margin?: {
+                            /** @description top: a number with px (default), in, cm or mm */
+                            top?: string;
+                            /** @description right: a number with px (default), in, cm or mm */
+                            right?: string;
+                            /** @description bottom: a number with px (default), in, cm or mm */
+                            bottom?: string;
+                            /** @description left: a number with px (default), in, cm or mm */
+                            left?: string;
+                        };
+                        /** @description default true */
+                        printBackground?: boolean;
+                        scale?: number;
+                        /** @description default: true unless format, width or height is given */
+                        preferCSSPageSize?: boolean;
+                        /** @description paper width: a number with px (default), in, cm or mm */
+                        width?: string;
+                        /** @description paper height: a number with px (default), in, cm or mm */
+                        height?: string;
+                    };
                 };
             };
         };
@@ -4157,6 +4275,34 @@ export interface operations {
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
                             diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
+                            /** @description [ours] the print options given at create time; null: none */
+                            pdfOptions: {
+                                /**
+                                 * @description paper size; overrides the CSS page size unless preferCSSPageSize is true
+                                 * @enum {string}
+                                 */
+                                format?: "Letter" | "Legal" | "Tabloid" | "Ledger" | "A0" | "A1" | "A2" | "A3" | "A4" | "A5" | "A6";
+                                landscape?: boolean;
+                                margin?: {
+                                    /** @description top: a number with px (default), in, cm or mm */
+                                    top?: string;
+                                    /** @description right: a number with px (default), in, cm or mm */
+                                    right?: string;
+                                    /** @description bottom: a number with px (default), in, cm or mm */
+                                    bottom?: string;
+                                    /** @description left: a number with px (default), in, cm or mm */
+                                    left?: string;
+                                };
+                                /** @description default true */
+                                printBackground?: boolean;
+                                scale?: number;
+                                /** @description default: true unless format, width or height is given */
+                                preferCSSPageSize?: boolean;
+                                /** @description paper width: a number with px (default), in, cm or mm */
+                                width?: string;
+                                /** @description paper height: a number with px (default), in, cm or mm */
+                                height?: string;
+                            } | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -4308,6 +4454,34 @@ export interface operations {
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
                             diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
+                            /** @description [ours] the print options given at create time; null: none */
+                            pdfOptions: {
+                                /**
+                                 * @description paper size; overrides the CSS page size unless preferCSSPageSize is true
+                                 * @enum {string}
+                                 */
+                                format?: "Letter" | "Legal" | "Tabloid" | "Ledger" | "A0" | "A1" | "A2" | "A3" | "A4" | "A5" | "A6";
+                                landscape?: boolean;
+                                margin?: {
+                                    /** @description top: a number with px (default), in, cm or mm */
+                                    top?: string;
+                                    /** @description right: a number with px (default), in, cm or mm */
+                                    right?: string;
+                                    /** @description bottom: a number with px (default), in, cm or mm */
+                                    bottom?: string;
+                                    /** @description left: a number with px (default), in, cm or mm */
+                                    left?: string;
+                                };
+                                /** @description default true */
+                                printBackground?: boolean;
+                                scale?: number;
+                                /** @description default: true unless format, width or height is given */
+                                preferCSSPageSize?: boolean;
+                                /** @description paper width: a number with px (default), in, cm or mm */
+                                width?: string;
+                                /** @description paper height: a number with px (default), in, cm or mm */
+                                height?: string;
+                            } | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -4537,6 +4711,34 @@ export interface operations {
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
                             diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
+                            /** @description [ours] the print options given at create time; null: none */
+                            pdfOptions: {
+                                /**
+                                 * @description paper size; overrides the CSS page size unless preferCSSPageSize is true
+                                 * @enum {string}
+                                 */
+                                format?: "Letter" | "Legal" | "Tabloid" | "Ledger" | "A0" | "A1" | "A2" | "A3" | "A4" | "A5" | "A6";
+                                landscape?: boolean;
+                                margin?: {
+                                    /** @description top: a number with px (default), in, cm or mm */
+                                    top?: string;
+                                    /** @description right: a number with px (default), in, cm or mm */
+                                    right?: string;
+                                    /** @description bottom: a number with px (default), in, cm or mm */
+                                    bottom?: string;
+                                    /** @description left: a number with px (default), in, cm or mm */
+                                    left?: string;
+                                };
+                                /** @description default true */
+                                printBackground?: boolean;
+                                scale?: number;
+                                /** @description default: true unless format, width or height is given */
+                                preferCSSPageSize?: boolean;
+                                /** @description paper width: a number with px (default), in, cm or mm */
+                                width?: string;
+                                /** @description paper height: a number with px (default), in, cm or mm */
+                                height?: string;
+                            } | null;
                             output: {
                                 fileName: string;
                                 bytes: number;
@@ -8563,6 +8765,34 @@ export interface operations {
                             } | null;
                             /** @description on every terminal job (and while a retry is scheduled); null before */
                             diagnostics: components["schemas"]["RenderJobDiagnostics"] | null;
+                            /** @description [ours] the print options given at create time; null: none */
+                            pdfOptions: {
+                                /**
+                                 * @description paper size; overrides the CSS page size unless preferCSSPageSize is true
+                                 * @enum {string}
+                                 */
+                                format?: "Letter" | "Legal" | "Tabloid" | "Ledger" | "A0" | "A1" | "A2" | "A3" | "A4" | "A5" | "A6";
+                                landscape?: boolean;
+                                margin?: {
+                                    /** @description top: a number with px (default), in, cm or mm */
+                                    top?: string;
+                                    /** @description right: a number with px (default), in, cm or mm */
+                                    right?: string;
+                                    /** @description bottom: a number with px (default), in, cm or mm */
+                                    bottom?: string;
+                                    /** @description left: a number with px (default), in, cm or mm */
+                                    left?: string;
+                                };
+                                /** @description default true */
+                                printBackground?: boolean;
+                                scale?: number;
+                                /** @description default: true unless format, width or height is given */
+                                preferCSSPageSize?: boolean;
+                                /** @description paper width: a number with px (default), in, cm or mm */
+                                width?: string;
+                                /** @description paper height: a number with px (default), in, cm or mm */
+                                height?: string;
+                            } | null;
                             output: {
                                 fileName: string;
                                 bytes: number;

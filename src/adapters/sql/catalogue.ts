@@ -91,7 +91,7 @@ export const renderJobs = table<RenderJobRecord>('render_jobs', {
   id: T, accountId: T, deployId: T, deployVersionId: T, businessKey: T, entry: T, fileName: T, outputMode: T, status: T,
   attempt: I, maxAttempts: I, timeoutMs: I, requestedAt: I, startedAt: I, finishedAt: I, nextAttemptAt: I, leaseOwner: T,
   leaseExpiresAt: I, errorCode: T, errorMessage: T, outputKey: T, outputBytes: I, outputPageCount: I, outputExpiresAt: I,
-  outputDeletedAt: I, pdfId: T, renderTimeMs: I, webhookPending: B, diagnostics: T,
+  outputDeletedAt: I, pdfId: T, renderTimeMs: I, webhookPending: B, diagnostics: T, pdfOptions: T,
 });
 export const renderJobPayloads = table<{ renderJobId: string; mime: string; body: Buffer }>(
   'render_job_payloads', { renderJobId: T, mime: T, body: BYTES }, ['render_job_id'],

@@ -6,7 +6,7 @@ import { RENDER_JOB_STATUSES } from '../../model/records.js';
 import { MEDIA_TYPE_PATTERN } from '../../domain/media-type.js';
 import type { AppContext } from '../context.js';
 import { Id, IdempotencyHeaders, NoContent, Page, PageQuery, errors } from '../schemas/common.js';
-import { Access, LinkBody, Pdf, RenderJob } from '../schemas/render-jobs.js';
+import { Access, LinkBody, Pdf, PdfOptions, RenderJob } from '../schemas/render-jobs.js';
 
 const JobParams = Type.Object({ jobId: Id('rj') });
 const PdfParams = Type.Object({ pdfId: Id('pdf') });
@@ -27,6 +27,7 @@ const CreateBody = Type.Object(
     outputMode: Type.Optional(Type.Union([Type.Literal('transient'), Type.Literal('managed')], { description: 'default transient (kept 24 h)' })),
     entry: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'path of the document in the version, default index.html' })),
     fileName: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'default <businessKey or job id>.pdf' })),
+    pdfOptions: Type.Optional(PdfOptions),
   },
   { additionalProperties: false },
 );

@@ -2,8 +2,35 @@ import { Type, type Static } from 'typebox';
 import { DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS } from '../../domain/links.js';
 import { DIAGNOSTICS_MAX_BYTES, DIAGNOSTICS_MAX_ITEMS } from '../../model/diagnostics.js';
 import { RENDER_JOB_STATUSES } from '../../model/records.js';
+import { PAPER_FORMATS } from '@press-cloud/engine';
 import { Id, Millis, NullableMillis } from './common.js';
 
+
+const CssLength = (what: string) =>
+  Type.String({ maxLength: 32, pattern: '^\\d+(\\.\\d+)?(px|in|cm|mm)?$', description: `${what}: a number with px (default), in, cm or mm` });
+
+/** [ours] Playwright page.pdf() options, as press.toml's [playwright] table holds them (spec §9.4). */
+export const PdfOptions = Type.Object(
+  {
+    format: Type.Optional(Type.Unsafe<(typeof PAPER_FORMATS)[number]>(
+      Type.String({ enum: [...PAPER_FORMATS], description: 'paper size; overrides the CSS page size unless preferCSSPageSize is true' }),
+    )),
+    landscape: Type.Optional(Type.Boolean()),
+    margin: Type.Optional(Type.Object(
+      { top: Type.Optional(CssLength('top')), right: Type.Optional(CssLength('right')), bottom: Type.Optional(CssLength('bottom')), left: Type.Optional(CssLength('left')) },
+      { additionalProperties: false },
+    )),
+    printBackground: Type.Optional(Type.Boolean({ description: 'default true' })),
+    scale: Type.Optional(Type.Number({ minimum: 0.1, maximum: 2 })),
+    preferCSSPageSize: Type.Optional(Type.Boolean({ description: 'default: true unless format, width or height is given' })),
+    width: Type.Optional(CssLength('paper width')),
+    height: Type.Optional(CssLength('paper height')),
+  },
+  {
+    title: 'PdfOptions', additionalProperties: false,
+    description: '[ours] print options (Playwright page.pdf() names, press.toml [playwright]); without them the document\'s CSS page size is printed with backgrounds',
+  },
+);
 
 const Located = { source: Type.Union([Type.String(), Type.Null()]), line: Type.Union([Type.Integer(), Type.Null()]) };
 
@@ -55,6 +82,7 @@ export const RenderJob = Type.Object(
     nextAttemptAt: NullableMillis('when a scheduled retry runs'),
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
     diagnostics: Type.Union([RenderJobDiagnosticsRef, Type.Null()], { description: 'on every terminal job (and while a retry is scheduled); null before' }),
+    pdfOptions: Type.Union([PdfOptions, Type.Null()], { description: '[ours] the print options given at create time; null: none' }),
     output: Type.Union([
       Type.Object({
         fileName: Type.String(), bytes: Type.Integer(), pageCount: Type.Integer(),

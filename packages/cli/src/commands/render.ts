@@ -189,10 +189,8 @@ async function renderLocal(engine: LocalRenderer, entry: ResolvedEntry, payload:
   const stop = out.spinner(() => `rendering ${entry.name} locally`);
   let result;
   try {
-    // page-size options override the document's CSS page size unless press.toml says otherwise
-    const sized = entry.print.format !== undefined || entry.print.width !== undefined || entry.print.height !== undefined;
-    const pdfOptions = { ...(sized ? { preferCSSPageSize: false } : {}), ...entry.print };
-    result = await engine.render({ dir: entry.dir, entry: entry.entry, exclude: entry.exclude, payload: body, env: entry.env, secrets: entry.secrets, timeoutMs, pdfOptions });
+    // the engine applies the print options as a render job's pdfOptions are applied on the server
+    result = await engine.render({ dir: entry.dir, entry: entry.entry, exclude: entry.exclude, payload: body, env: entry.env, secrets: entry.secrets, timeoutMs, pdfOptions: entry.print });
   } catch (err) {
     stop();
     // the engine's RenderError carries what the page did wrong before it failed
@@ -246,11 +244,6 @@ export function failedJobError(job: RenderJob): CliError {
  */
 async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: number, flags: RenderFlags, out: Output) {
   const client = await clientFrom(flags);
-  // the server prints with preferCSSPageSize and printBackground on: other print options cannot reach it
-  const localOnly = Object.entries(entry.print).filter(([k, v]) => !((k === 'preferCSSPageSize' || k === 'printBackground') && v === true)).map(([k]) => k);
-  if (localOnly.length) {
-    out.warn(`the print options of press.toml (${localOnly.join(', ')}) apply to local renders; the server prints with the document's CSS page size`);
-  }
   let tempDeployId: string | null = null;
   let jobId: string | null = null;
   // Ctrl-C stops the upload or the wait, cancels the job and still removes the temporary deploy.
@@ -293,6 +286,8 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
       deployVersionId: deployed.deployVersion.id,
       entry: entry.entry,
       outputMode: flags.remoteOutput,
+      // press.toml's [playwright] print options: the server applies them as the local engine does
+      ...(Object.keys(entry.print).length ? { pdfOptions: entry.print } : {}),
       ...(flags.businessKey ? { businessKey: flags.businessKey } : {}),
       ...(payload?.kind === 'json' ? { payload: payload.value } : {}),
       ...(payload?.kind === 'binary' ? { payloadBase64: payload.bytes.toString('base64'), payloadMime: payload.mime } : {}),

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { CDPSession, Page } from 'playwright-core';
-import { RenderError } from '../renderer.js';
+import { printPdfOptions, RenderError } from '../renderer.js';
 import type { Renderer, RendererStatus, RenderRequest, RenderResult, RenderTimings } from '../renderer.js';
 import { BrowserPool } from './browser-pool.js';
 import { DEFAULT_MEMORY_BOUNDS, DEFAULT_PAGE_LIMITS } from './browser-pool.js';
@@ -253,7 +253,7 @@ export class ChromiumRenderer implements Renderer {
       const tPdf = now();
       timings.readyMs = ms(tReady, tPdf);
 
-      const pdf = await guard(session, page.pdf({ preferCSSPageSize: true, printBackground: true, ...req.pdfOptions }));
+      const pdf = await guard(session, page.pdf(printPdfOptions(req.pdfOptions)));
       const tInspect = now();
       timings.pdfMs = ms(tPdf, tInspect);
       if (req.maxOutputBytes !== null && pdf.length > req.maxOutputBytes) {
