@@ -159,6 +159,14 @@ describe('OpenAPI', () => {
     expect(res.text).toMatch(/<html/i);
   });
 
+  it('/docs shows the package version: the document its UI loads (/docs/json) and /v1/openapi.json carry package.json\'s', async () => {
+    const version = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+    const ui = await s.request('GET', '/docs/json', { key: null });
+    expect(ui.status).toBe(200);
+    expect(ui.body.info.version).toBe(version);
+    expect(doc.info.version).toBe(version);
+  });
+
   it('the committed openapi.json matches the live document', () => {
     const hint = 'openapi.json is out of date with the routes: run `npm run openapi` and commit the result.';
     expect(existsSync(OPENAPI_FILE), hint).toBe(true);
