@@ -64,6 +64,14 @@ describe('readiness (§9.1)', { timeout: 120_000 }, () => {
     await expectAll('after-raf2.html', (n) => `raf2 n=${n}`);
   });
 
+  it('waits for a fetch started by an IntersectionObserver callback (lazy data, a task of the rendering update)', async () => {
+    await expectAll('after-intersection.html', (n) => `seen n=${n}`);
+  });
+
+  it('waits for a fetch started by a ResizeObserver callback', async () => {
+    await expectAll('after-resize.html', (n) => `sized n=${n}`);
+  });
+
   it('waits for a dynamic import() after the data', async () => {
     await expectAll('import.html', (n) => `imported n=${n}`);
   });
