@@ -84,6 +84,8 @@ function cpuByKind(): Record<string, number> {
 // ---- variants ---------------------------------------------------------------------------------------------------
 
 interface Driver {
+  /** Playwright's browser (for tracing); absent for the raw CDP driver */
+  browser?: Browser;
   /** one warm page's print */
   print(i: number, page: number): Promise<void>;
   close(): Promise<void>;
@@ -121,6 +123,7 @@ async function playwrightDriver(variant: string): Promise<Driver> {
   }
   const frames = variant.startsWith('route+frames');
   return {
+    browser,
     async print(i, p) {
       const page = pages[p];
       if (variant === 'setContent') await page.setContent(onePage);
@@ -227,6 +230,12 @@ async function run(variant: string) {
     }));
     const wall = performance.now() - t0;
     const after = cpuByKind();
+    if (TRACE && driver.browser) {
+      // Again, traced: Chromium's own account of the same prints, per process and per task kind.
+      await driver.browser.startTracing(undefined, { categories: TRACE_CATEGORIES });
+      for (let k = 0; k < TRACE_DOCS; k++) await driver.print(++i, 0);
+      traces.set(variant, summarizeTrace(JSON.parse((await driver.browser.stopTracing()).toString('utf8')), TRACE_DOCS));
+    }
     lat.sort((a, b) => a - b);
     const cpu: Record<string, number> = {};
     for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
@@ -240,6 +249,67 @@ async function run(variant: string) {
   }
 }
 
+// ---- Chromium tracing ---------------------------------------------------------------------------------------------
+
+const TRACE = process.env.BENCH_TRACE === '1';
+const TRACE_DOCS = 20;
+const TRACE_CATEGORIES = ['toplevel', 'devtools.timeline', 'blink', 'loading', 'navigation', 'v8', 'ipc', 'mojom', 'netlog', 'net', 'cc', 'gpu', 'viz', 'renderer_host', 'browser', 'content', 'benchmark'];
+const traces = new Map<string, Map<string, Map<string, number>>>();
+
+interface TraceEvent { ph: string; name: string; pid: number; tid: number; ts: number; dur?: number; tdur?: number; cat: string; args?: { name?: string } }
+
+/**
+ * Thread CPU (tdur, µs) per document: per process kind, the top-level tasks in all, and by the name of the event
+ * directly inside each top-level task (what the task was doing).
+ */
+function summarizeTrace(trace: { traceEvents: TraceEvent[] }, docs: number): Map<string, Map<string, number>> {
+  const processName = new Map<number, string>();
+  for (const e of trace.traceEvents) if (e.ph === 'M' && e.name === 'process_name') processName.set(e.pid, e.args?.name ?? '?');
+  const byThread = new Map<string, TraceEvent[]>();
+  for (const e of trace.traceEvents) {
+    if (e.ph !== 'X' || e.dur === undefined) continue;
+    const k = `${e.pid}:${e.tid}`;
+    byThread.set(k, [...(byThread.get(k) ?? []), e]);
+  }
+  const out = new Map<string, Map<string, number>>();
+  const add = (proc: string, what: string, us: number) => {
+    const m = out.get(proc) ?? new Map<string, number>();
+    m.set(what, (m.get(what) ?? 0) + us / 1000 / docs);
+    out.set(proc, m);
+  };
+  for (const events of byThread.values()) {
+    events.sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
+    const proc = processName.get(events[0].pid) ?? '?';
+    let top: TraceEvent | null = null;
+    let childEnd = -1;
+    for (const e of events) {
+      const cpu = e.tdur ?? e.dur ?? 0;
+      if (!top || e.ts >= top.ts + (top.dur ?? 0)) {
+        top = e;
+        childEnd = -1;
+        add(proc, '(all top-level tasks)', cpu);
+        continue;
+      }
+      // a direct child: starts after the previous direct child ended
+      if (e.ts >= childEnd) {
+        add(proc, e.name, cpu);
+        childEnd = e.ts + (e.dur ?? 0);
+      }
+    }
+  }
+  return out;
+}
+
+function printTraces() {
+  for (const [variant, procsOf] of traces) {
+    console.log(`\nChromium trace, ${variant}: thread CPU ms per document (${TRACE_DOCS} documents), top entries per process`);
+    for (const [proc, m] of [...procsOf].sort()) {
+      const sorted = [...m].sort((a, b) => b[1] - a[1]).slice(0, 9);
+      console.log(`- ${proc}: ${sorted.map(([n, v]) => `${n} ${v.toFixed(1)}`).join('; ')}`);
+    }
+  }
+}
+
 const all = ['reset-app', 'reset-blank', 'setContent', 'route', 'route+runtime', 'route+frames', 'route+frames-fast', 'loopback', 'cdp'];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 console.log(`fresh-document — ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}, ${engine.executablePath}, N=${N}, c=${C}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -250,4 +320,5 @@ for (const v of chosen) {
   const c = (k: string) => (r.cpu[k] ?? 0).toFixed(1);
   console.log(`| ${r.variant} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.frames.toFixed(1)} | ${r.pdf.toFixed(1)} | ${c('node')} | ${c('browser')} | ${c('renderer')} | ${c('gpu')} | ${c('network')} | ${r.total.toFixed(1)} |`);
 }
+printTraces();
 console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

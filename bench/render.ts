@@ -5,6 +5,8 @@
  *
  *   npm run bench                 # all rows
  *   BENCH_QUICK=1 npm run bench   # fewer documents per row
+ *   BENCH_API_ONLY=1 node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=source --import tsx bench/render.ts
+ *                                 # the API rows alone, with a CPU profile of the API and the render process
  *   BENCH_DISTRIBUTED=1 BENCH_DATABASE_URL=postgres://press:press@127.0.0.1:5432/postgres npm run bench
  *                                 # + the API rows on PostgreSQL (a fresh database) and S3 (S3_* if set, else s3rver)
  */
@@ -20,6 +22,8 @@ import { rawLoop } from './raw-playwright.js';
 import { apiClient } from './support.js';
 
 const quick = process.env.BENCH_QUICK === '1';
+/** BENCH_API_ONLY=1: the API rows alone (profiling the service with node --cpu-prof) */
+const apiOnly = process.env.BENCH_API_ONLY === '1';
 
 /** CPU seconds used by the whole machine (all processes: node, Chromium, kernel) from /proc/stat. */
 function machineCpuSeconds(): number {
@@ -128,6 +132,12 @@ async function main() {
     for (const d of docs) {
       const deployId = await deploy(d.name === '1 page' ? 'bench-one' : 'bench-fifty', d.html);
       for (const c of [1, 2, 4]) {
+        if (apiOnly) {
+          const viaApi = await apiRow(d.name, deployId, c, d.n);
+          rows.push(viaApi);
+          process.stderr.write(`${d.name} c=${c}: API ${viaApi.docsPerSec.toFixed(1)}/s (p50 ${viaApi.p50.toFixed(0)} ms)\n`);
+          continue;
+        }
         const raw = await rawRow(d.name, d.html, c, d.n);
         const fresh = await rawRow(d.name, d.html, c, d.n, 'navigate');
         const viaApi = await apiRow(d.name, deployId, c, d.n);
@@ -164,8 +174,8 @@ async function main() {
   const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     const ratio = (path: Row['path']) => {
-      const base = rows.find((x) => x.doc === r.doc && x.c === r.c && x.path === path)!;
-      return (r.docsPerSec / base.docsPerSec).toFixed(2);
+      const base = rows.find((x) => x.doc === r.doc && x.c === r.c && x.path === path);
+      return base ? (r.docsPerSec / base.docsPerSec).toFixed(2) : '';
     };
     const vsFresh = r.path === 'raw loop' ? '' : ratio('raw, fresh doc');
     lines.push(`| ${r.doc} | ${r.path} | ${r.c} | ${r.n} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.cpuPerDoc.toFixed(3)} | ${r.rss.toFixed(0)} | ${ratio('raw loop')} | ${vsFresh} | ${r.failures} | ${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)} |`);

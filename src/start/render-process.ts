@@ -120,6 +120,8 @@ export interface RenderProcessOptions {
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const CHILD_ENTRY = fileURLToPath(new URL(FROM_SOURCE ? './render-process-main.ts' : './render-process-main.js', import.meta.url));
 const SOURCE_ARGV = FROM_SOURCE ? ['--conditions=source', '--import', import.meta.resolve('tsx')] : [];
+/** `node --cpu-prof …` profiles the render process too (docs/performance.md: BENCH_API_ONLY) */
+const PROFILE_ARGV = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
 const BACKOFF_MS = [250, 1_000, 2_000, 5_000, 10_000, 30_000];
 /** a child that ran this long without dying resets the backoff */
 const STABLE_MS = 30_000;
@@ -244,7 +246,7 @@ export class RenderProcess {
     this.workerId = null;
     this.startedAt = Date.now();
     const child = fork(CHILD_ENTRY, [], {
-      execArgv: [...SOURCE_ARGV, `--max-old-space-size=${this.opts.maxHeapMb}`],
+      execArgv: [...SOURCE_ARGV, ...PROFILE_ARGV, `--max-old-space-size=${this.opts.maxHeapMb}`],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
     });
