@@ -16,6 +16,11 @@
  * - loopback          goto(http://127.0.0.1:port/…) served by a Node HTTP server, no interception
  * - cdp               no Playwright: the browser over --remote-debugging-pipe, Fetch-domain interception,
  *                     Page.navigate + Page.loadEventFired + Page.printToPDF
+ * - reset-app         route+runtime plus the pool's reset after each print (a routed empty app-origin document)
+ * - reset-blank       the same with about:blank as the resting document
+ *
+ * BENCH_TRACE=1 also records Chromium's trace of 20 more prints per Playwright variant and prints thread CPU per
+ * process and per kind of top-level task.
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
