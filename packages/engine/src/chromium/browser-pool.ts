@@ -5,7 +5,7 @@ import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeatur
 import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
 import type { Logger } from '../logger.js';
 import { GuardProxy } from './guard-proxy.js';
-import { processRssBytes, processStartTime } from './process-memory.js';
+import { residentBytes, processStartTime } from './process-memory.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
 export interface PageJob {
@@ -192,7 +192,7 @@ export class BrowserPool {
   /** page creations identify their renderer by the process that appears: one at a time */
   private pageCreation: Promise<unknown> = Promise.resolve();
   /** whether /proc can be read (Linux); without it the memory bounds are off */
-  private readonly canMeasure = processRssBytes(process.pid) !== null;
+  private readonly canMeasure = residentBytes(process.pid) !== null;
   readonly memoryStats: MemoryStats = { pagesRecycled: 0, browsersRecycled: 0, browsersRecycledByCount: 0, largestPageMiB: 0, browserMiB: 0 };
   private sweeper: NodeJS.Timeout | null = null;
   /** the browser's only route onto the network; refuses everything (see guard-proxy.ts) */
@@ -731,7 +731,7 @@ export class BrowserPool {
     const bound = this.opts.memory.pageBytes;
     if (!this.canMeasure || bound <= 0) return false;
     const r = slot.renderer;
-    const rss = r && processStartTime(r.pid) === r.started ? processRssBytes(r.pid) : null;
+    const rss = r && processStartTime(r.pid) === r.started ? residentBytes(r.pid) : null;
     if (rss === null) {
       // Its renderer is not the one it started with (it navigated cross-site) or never was known: can't be bounded.
       this.opts.logger.info({ renders: slot.renders }, 'warm page closed: its renderer process cannot be measured');
@@ -757,7 +757,7 @@ export class BrowserPool {
     void this.processes(gen).then(
       (list) => {
         let bytes = 0;
-        for (const p of list) if (p.type !== 'renderer') bytes += processRssBytes(p.id) ?? 0;
+        for (const p of list) if (p.type !== 'renderer') bytes += residentBytes(p.id) ?? 0;
         this.memoryStats.browserMiB = Math.round(bytes / 1048576);
         if (bytes > bound && !gen.draining && !gen.dead) {
           this.opts.logger.info({ browserMiB: this.memoryStats.browserMiB, boundMiB: Math.round(bound / 1048576) }, 'browser memory over bound');

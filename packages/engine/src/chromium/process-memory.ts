@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 
-/** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status); null if it is gone or /proc is absent. */
-export function processRssBytes(pid: number): number | null {
+/**
+ * Memory a process holds as its own, in bytes: anonymous and shared memory resident (RssAnon + RssShmem of
+ * /proc/<pid>/status), not mapped files — the Chromium binary's pages are shared by every renderer and counted once
+ * by the kernel, not per page. Null if the process is gone or /proc is absent (not Linux).
+ */
+export function residentBytes(pid: number): number | null {
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s*(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const bytes = (kb('RssAnon') + kb('RssShmem')) * 1024;
+    return Number.isNaN(bytes) ? null : bytes;
   } catch {
     return null;
   }
