@@ -143,6 +143,8 @@ interface Generation {
   cdp: Promise<CDPSession> | null;
   /** last time the browser's own processes were measured (ms) */
   measuredAt: number;
+  /** page creations identify their renderer by the process that appears: one at a time per browser */
+  pageCreation: Promise<unknown>;
 }
 
 /** A page handed to one render. `release` exactly once. */
@@ -189,8 +191,6 @@ export class BrowserPool {
   private readonly generations = new Set<Generation>();
   private launches = 0;
   private closed = false;
-  /** page creations identify their renderer by the process that appears: one at a time */
-  private pageCreation: Promise<unknown> = Promise.resolve();
   /** whether /proc can be read (Linux); without it the memory bounds are off */
   private readonly canMeasure = residentBytes(process.pid) !== null;
   readonly memoryStats: MemoryStats = { pagesRecycled: 0, browsersRecycled: 0, browsersRecycledByCount: 0, largestPageMiB: 0, browserMiB: 0 };
@@ -384,6 +384,7 @@ export class BrowserPool {
       markGone,
       cdp: null,
       measuredAt: 0,
+      pageCreation: Promise.resolve(),
     };
     this.generations.add(gen);
     browser.on('disconnected', () => this.onDisconnected(gen));
@@ -708,14 +709,16 @@ export class BrowserPool {
    */
   private async newPage(gen: Generation, context: BrowserContext): Promise<{ page: Page; renderer: Slot['renderer'] }> {
     if (!this.canMeasure || this.opts.memory.pageBytes <= 0) return { page: await context.newPage(), renderer: null };
-    const run = this.pageCreation.then(async () => {
+    // Per browser, and never stuck behind a creation that hangs (a dying browser can leave calls unanswered).
+    const previous = withTimeout(gen.pageCreation, this.opts.launchTimeoutMs, 'page creation').catch(() => undefined);
+    const run = previous.then(async () => {
       const before = new Set((await this.processes(gen)).filter((p) => p.type === 'renderer').map((p) => p.id));
       const page = await context.newPage();
       const fresh = (await this.processes(gen).catch(() => [])).filter((p) => p.type === 'renderer' && !before.has(p.id));
       const started = fresh.length === 1 ? processStartTime(fresh[0].id) : null;
       return { page, renderer: started === null ? null : { pid: fresh[0].id, started } };
     });
-    this.pageCreation = run.catch(() => undefined);
+    gen.pageCreation = run.catch(() => undefined);
     return run;
   }
 
