@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { BlobRejectedError } from '../ports/blob-store.js';
 import type { DeployRecord, FileEntry, UploadSessionRecord } from '../model/records.js';
 import { accountPolicy, checkQuota } from './usage.js';
+import { audited, type AuditEvent } from './audit.js';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
 import { hashToken, safeEqual } from './crypto.js';
@@ -226,7 +227,13 @@ export async function commitUploadSession(deps: DomainDeps, caller: Caller, id: 
       bytes: s.requestedBytes, uploadSessionId: s.id, createdAt: now,
     };
     try {
-      await deps.db.uploads.commit({ session: s, version, aliases, now, storageLimitBytes: policy.storageLimitBytes });
+      // the new version and each alias the commit points at it are audited like their own routes' changes
+      const events: AuditEvent[] = [
+        { action: 'deploy.version_created', targetType: 'deploy', targetId: deploy.id, details: { deployVersionId: version.id, fileCount: version.fileCount, bytes: version.bytes, aliases } },
+        ...aliases.map((alias) => ({ action: 'alias.updated', targetType: 'deploy', targetId: deploy.id, details: { alias, deployVersionId: version.id, by: 'commit' } })),
+      ];
+      await audited(deps, caller.accountId, caller, events,
+        (db) => db.uploads.commit({ session: s, version, aliases, now, storageLimitBytes: policy.storageLimitBytes }));
     } catch (err) {
       // checked again here, not only when the session was opened: sessions opened at once must not all fit
       if (err instanceof StorageLimitError) {

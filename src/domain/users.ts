@@ -138,7 +138,7 @@ let dummyHash: Promise<string> | null = null;
 export async function signIn(deps: DomainDeps, throttle: LoginThrottle, input: { email: string; password: string }, meta: SessionMeta): Promise<StartedSession> {
   const email = input.email.trim().toLowerCase();
   const address = meta.ip ?? 'unknown';
-  const wait = throttle.retryAfterSeconds(email, address);
+  const wait = await throttle.retryAfterSeconds(email, address);
   if (wait > 0) {
     throw Errors.loginThrottled(`Too many failed sign-ins; try again in ${wait} s.`, { headers: { 'retry-after': String(wait) } });
   }
@@ -146,10 +146,10 @@ export async function signIn(deps: DomainDeps, throttle: LoginThrottle, input: {
   dummyHash ??= hashPassword('not a password of anyone', deps.settings.passwordHashCost);
   const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyHash));
   if (!user || !ok) {
-    throttle.fail(email, address);
+    await throttle.fail(email, address);
     throw Errors.invalidCredentials('The e-mail address or the password is wrong.');
   }
-  throttle.succeed(email);
+  await throttle.succeed(email);
   return startSession(deps, user, meta);
 }
 

@@ -83,7 +83,18 @@ export interface AuditLogRepository {
   list(accountId: string, filter: AuditFilter, page: PageRequest): Promise<AuditEntryRecord[]>;
 }
 
+/** Failed sign-ins per throttle key (`e:<e-mail>`, `a:<address>`), shared by every node on the database. */
+export interface LoginFailureRepository {
+  record(keys: string[], at: number): Promise<void>;
+  /** times of the key's failures at or after `since`, newest first, at most `limit` */
+  recent(key: string, since: number, limit: number): Promise<number[]>;
+  forget(key: string): Promise<void>;
+  /** drops failures before `before`; returns how many */
+  purge(before: number): Promise<number>;
+}
+
 export interface PeopleRepositories {
+  loginFailures: LoginFailureRepository;
   users: UserRepository;
   sessions: SessionRepository;
   setupTokens: SetupTokenRepository;

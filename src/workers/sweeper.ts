@@ -4,6 +4,7 @@ import { IDEMPOTENCY_TTL_MS } from '../domain/idempotency.js';
 import { sweepExpiredOutputs, sweepUnrecordedOutputs } from '../domain/render-jobs.js';
 import { collectGarbage, expireUploadSessions } from '../domain/uploads.js';
 import { purgeExpiredSessions } from '../domain/users.js';
+import { LOGIN_THROTTLE_LIMITS } from '../domain/login-throttle.js';
 
 /**
  * The periodic housekeeping of a node: expired upload sessions, unreferenced blobs, expired and unrecorded outputs,
@@ -28,6 +29,7 @@ export class Sweeper {
     await sweepUnrecordedOutputs(deps);
     await deps.db.idempotency.purge(deps.clock.now() - IDEMPOTENCY_TTL_MS);
     await purgeExpiredSessions(deps);
+    await deps.db.loginFailures.purge(deps.clock.now() - LOGIN_THROTTLE_LIMITS.windowMs);
     await this.opts.webhooks.runOnce();
   }
 

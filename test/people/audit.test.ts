@@ -111,7 +111,7 @@ describe('audit log: keys, settings, secrets, deploys, aliases', () => {
     const log = await entries(owner, `?targetId=${d.id}&limit=100`);
     expect(log.map((e) => e.action).reverse()).toEqual([
       'deploy.created', 'deploy.updated', 'deploy.webhook_updated', 'deploy.env_updated', 'deploy.secrets_updated',
-      'alias.updated', 'alias.deleted', 'deploy.deleted',
+      'deploy.version_created', 'alias.updated', 'alias.deleted', 'deploy.deleted',
     ]);
     expect(log.find((e) => e.action === 'deploy.secrets_updated')!.details).toEqual({ set: ['TOKEN'], removed: [] });
     expect(JSON.stringify(log)).not.toContain('hunter2');
@@ -124,5 +124,62 @@ describe('audit log: keys, settings, secrets, deploys, aliases', () => {
     expectError(await owner.request('POST', '/v1/deploys', { json: { slug: 'audited-2', name: 'again' } }), 409, 'deploy_slug_conflict');
     expectError(await owner.request('DELETE', '/v1/deploys/dpl_00000000000000000000/aliases/preview'), 404, 'deploy_not_found');
     expect((await entries(owner, '?limit=100')).length).toBe(before);
+  });
+});
+
+describe('audit log: every kind of change the issue lists', () => {
+  it('keys, members, invitations, secrets, aliases (also those a commit sets), deploys, settings and workspaces each leave an entry', async () => {
+    const { deployFiles } = await import('../helpers/uploads.js');
+    const ws = (await owner.request('POST', '/v1/workspaces', { json: { name: 'Walk Co' } })).body.workspace.id as string;
+    const w = { workspace: ws };
+    const step = async (method: string, path: string, json?: unknown) => {
+      const res = await owner.request(method, path, { json, ...w });
+      expect(res.status, `${method} ${path}: ${res.text}`).toBeLessThan(300);
+      return res.body;
+    };
+    // keys
+    const key = (await step('POST', '/v1/api-keys', { name: 'walk', role: 'admin' })) as { apiKey: { id: string }; key: string };
+    await step('PATCH', `/v1/api-keys/${key.apiKey.id}`, { disabled: true });
+    await step('PATCH', `/v1/api-keys/${key.apiKey.id}`, { disabled: false });
+    // members and invitations
+    const inv = await step('POST', '/v1/invitations', { email: 'walker@example.com', role: 'viewer' });
+    const walker = new Browser(s, 'walker@example.com', 'a long enough password');
+    expect((await walker.request('POST', '/v1/invitations/accept', { json: { token: inv.url.split('#token=')[1], password: walker.password } })).status).toBe(200);
+    await step('PATCH', `/v1/members/${walker.userId}`, { role: 'editor' });
+    const revoked = await step('POST', '/v1/invitations', { email: 'nobody@example.com', role: 'viewer' });
+    await step('DELETE', `/v1/invitations/${revoked.invitation.id}`);
+    // deploys, settings, secrets, aliases — through the new key, as a CI job would
+    const d = (await step('POST', '/v1/deploys', { slug: 'walk', name: 'Walk' })).deploy.id as string;
+    await step('PATCH', `/v1/deploys/${d}`, { name: 'Walk 2' });
+    await step('PATCH', `/v1/deploys/${d}/settings`, { env: { A: '1' }, secrets: { B: 'two' }, webhook: { url: 'http://127.0.0.1:9/h', enabled: true, signingSecretAction: 'enable' } });
+    const committed = await deployFiles(s, { deployId: d }, [{ path: 'index.html', content: '<p>walk</p>' }], { key: key.key, aliases: ['preview', 'production'] });
+    const versionId = committed.deployVersion.id as string;
+    await step('PUT', `/v1/deploys/${d}/aliases/staging`, { deployVersionId: versionId });
+    await step('DELETE', `/v1/deploys/${d}/aliases/staging`);
+    // workspace settings
+    await step('PATCH', '/v1/account', { name: 'Walk Inc', webhook: { signingSecretAction: 'rotate' } });
+    await step('PATCH', `/v1/workspaces/${ws}`, { name: 'Walk Ltd' });
+    await step('POST', `/v1/workspaces/${ws}/transfer-ownership`, { userId: walker.userId });
+    // now an admin: the rest as the old owner still works
+    await step('DELETE', `/v1/deploys/${d}`);
+    await step('DELETE', `/v1/api-keys/${key.apiKey.id}?permanent=true`);
+    await step('DELETE', `/v1/members/${owner.userId}`); // the old owner, an admin now, leaves
+
+    const log = (await walker.request('GET', '/v1/audit-logs?limit=100', { workspace: ws })).body.items as Entry[];
+    const actions = new Set(log.map((e) => e.action));
+    for (const action of [
+      'workspace.created', 'api_key.created', 'api_key.disabled', 'api_key.enabled', 'api_key.deleted',
+      'invitation.created', 'member.added', 'member.role_changed', 'invitation.revoked', 'member.removed',
+      'deploy.created', 'deploy.updated', 'deploy.env_updated', 'deploy.secrets_updated', 'deploy.webhook_updated',
+      'deploy.version_created', 'alias.updated', 'alias.deleted', 'deploy.deleted',
+      'workspace.renamed', 'workspace.webhook_secret_rotated', 'workspace.ownership_transferred',
+    ]) expect(actions, action).toContain(action);
+    // the aliases the commit set, by the key that committed
+    const byCommit = log.filter((e) => e.action === 'alias.updated' && e.details.by === 'commit');
+    expect(byCommit.map((e) => e.details.alias).sort()).toEqual(['preview', 'production']);
+    expect(byCommit.every((e) => e.actor.type === 'api_key' && e.actor.id === key.apiKey.id && e.details.deployVersionId === versionId)).toBe(true);
+    expect(log.find((e) => e.action === 'deploy.version_created')!.details).toMatchObject({ deployVersionId: versionId, aliases: ['preview', 'production'] });
+    // every entry by a request names the request and the actor
+    expect(log.filter((e) => e.actor.type !== 'operator' && !(e.requestId && e.actor.id))).toEqual([]);
   });
 });

@@ -124,11 +124,13 @@ export const auditLog = table<AuditEntryRecord>('audit_log', {
   details: T, createdAt: I,
 });
 
+export const loginFailures = table<{ key: string; at: number }>('login_failures', { key: T, at: I }, []);
+
 /** Every table, parents before children (foreign keys): the order to copy or create them in. */
 export const TABLES: readonly Table[] = [
   users, accounts, apiKeys, deploys, deployVars, deployVersions, deployVersionFiles, aliases, uploadSessions, uploadSessionFiles,
   accountBlobs, usageRecords, idempotencyKeys, renderJobs, renderJobPayloads, pdfs, webhookEvents, webhookDeliveries,
-  sessions, setupTokens, memberships, invitations, auditLog,
+  sessions, setupTokens, memberships, invitations, auditLog, loginFailures,
 ] as Table[];
 
 /** A row of `t` → its record; columns outside the catalogue (aggregates such as `n`) keep their name. */

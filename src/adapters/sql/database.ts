@@ -3,7 +3,7 @@ import { accountRepository, apiKeyRepository } from './accounts.js';
 import { aliasRepository, deployRepository, deployVersionRepository } from './deploys.js';
 import type { Dialect } from './dialect.js';
 import type { SqlConnection, SqlExecutor } from './executor.js';
-import { auditLogRepository, invitationRepository, membershipRepository, sessionRepository, setupTokenRepository, userRepository } from './people.js';
+import { auditLogRepository, invitationRepository, loginFailureRepository, membershipRepository, sessionRepository, setupTokenRepository, userRepository } from './people.js';
 import { pdfRepository, SqlRenderJobs } from './render-jobs.js';
 import { accountBlobRepository, uploadSessionRepository } from './uploads.js';
 import { idempotencyRepository, usageRepository } from './usage.js';
@@ -29,6 +29,7 @@ function repositories(x: SqlExecutor, dialect: Dialect): Transactional {
     memberships: membershipRepository(x),
     invitations: invitationRepository(x),
     audit: auditLogRepository(x),
+    loginFailures: loginFailureRepository(x),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { PageRequest } from '../../model/pagination.js';
 import type { MemberRecord, MembershipRecord, WorkspaceMembershipRecord } from '../../model/people.js';
 import type {
-  AuditLogRepository, InvitationRepository, MembershipRepository, SessionRepository, SetupTokenRepository, UserRepository,
+  AuditLogRepository, InvitationRepository, LoginFailureRepository, MembershipRepository, SessionRepository, SetupTokenRepository, UserRepository,
 } from '../../ports/people.js';
 import { auditLog, invitations, memberships, sessions, setupTokens, users } from './catalogue.js';
 import type { SqlExecutor } from './executor.js';
@@ -141,3 +141,15 @@ export function auditLogRepository(x: SqlExecutor): AuditLogRepository {
   };
 }
 
+
+export function loginFailureRepository(x: SqlExecutor): LoginFailureRepository {
+  return {
+    record: async (keys, at) => {
+      for (const key of keys) await x.run('INSERT INTO login_failures (key, at) VALUES (?, ?)', [key, at]);
+    },
+    recent: async (key, since, limit) =>
+      (await x.all('SELECT at FROM login_failures WHERE key = ? AND at >= ? ORDER BY at DESC LIMIT ?', [key, since, limit])).map((r) => Number(r.at)),
+    forget: async (key) => void (await x.run('DELETE FROM login_failures WHERE key = ?', [key])),
+    purge: (before) => x.run('DELETE FROM login_failures WHERE at < ?', [before]),
+  };
+}

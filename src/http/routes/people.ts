@@ -17,7 +17,7 @@ const SESSION_SECURITY = [{ session: [] }];
  */
 export const peopleRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => async (app) => {
   const d = ctx.deps;
-  const throttle = new LoginThrottle(d.clock);
+  const throttle = new LoginThrottle(d.db.loginFailures, d.clock);
   const meta = (req: FastifyRequest) => ({ ip: req.ip ?? null, userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : null });
   const signedIn = (req: FastifyRequest, reply: FastifyReply, s: users.StartedSession) => {
     setSessionCookie(req, reply, s.token, s.session.expiresAt, d.clock.now(), d.settings.secureCookies);
