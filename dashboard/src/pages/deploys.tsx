@@ -317,10 +317,26 @@ function Settings(props: { ws: Workspace; deployId: string }) {
 
 function Deliveries(props: { ws: Workspace; deployId: string }) {
   const { ws, deployId } = props;
-  const paged = usePaged<Delivery>([ws.id, 'deliveries', deployId], (cursor) => call('listWebhookDeliveries', 'GET', '/v1/deploys/{deployId}/webhook-deliveries', { path: { deployId }, query: { cursor, limit: PAGE_SIZE } }));
+  const qc = useQueryClient();
+  // live while an attempt is pending: a redelivery shows as pending, then its outcome, without a reload
+  const paged = usePaged<Delivery>([ws.id, 'deliveries', deployId], (cursor) => call('listWebhookDeliveries', 'GET', '/v1/deploys/{deployId}/webhook-deliveries', { path: { deployId }, query: { cursor, limit: PAGE_SIZE } }),
+    { refetchInterval: (items) => (items.some((d) => d.status === 'pending') ? 1000 : false) });
+  const redeliver = useMutation({
+    mutationFn: (deliveryId: string) => call('redeliverWebhook', 'POST', '/v1/deploys/{deployId}/webhook-deliveries/{deliveryId}/redeliver', { path: { deployId, deliveryId } }),
+    onSuccess: () => {
+      paged.reset();
+      void qc.invalidateQueries({ queryKey: [ws.id, 'deliveries', deployId] });
+    },
+  });
+  const editor = atLeast(ws.role, 'editor');
   return (
     <>
-      <ErrorNote error={paged.query.error} />
+      <ErrorNote error={paged.query.error ?? redeliver.error} />
+      {redeliver.data && (
+        <p class="note" role="status">
+          {redeliver.data.created ? 'Redelivery queued' : 'An attempt was already pending; it is sent now'}: attempt {redeliver.data.delivery.attempt} of <code>{redeliver.data.delivery.eventId}</code>.
+        </p>
+      )}
       <Table<Delivery>
         caption="Webhook deliveries"
         rows={paged.items}
@@ -329,11 +345,19 @@ function Deliveries(props: { ws: Workspace; deployId: string }) {
         rowKey={(d) => d.id}
         columns={[
           { title: 'Job', cell: (d) => <Link href={`/w/${ws.id}/jobs/${d.renderJobId}`}><code>{d.renderJobId}</code></Link> },
-          { title: 'Attempt', cell: (d) => d.attempt, class: 'num' },
+          { title: 'Attempt', cell: (d) => (d.redeliveryOf ? `${d.attempt} (redelivery)` : d.attempt), class: 'num' },
           { title: 'Status', cell: (d) => <Status status={d.status} /> },
           { title: 'Response', cell: (d) => d.responseStatus ?? d.error ?? '—' },
           { title: 'URL', cell: (d) => <code>{d.url}</code> },
           { title: 'Sent', cell: (d) => when(d.createdAt) },
+          {
+            title: 'Actions',
+            cell: (d) => editor && d.status !== 'pending' && (
+              <button type="button" class="secondary" disabled={redeliver.isPending} onClick={() => redeliver.mutate(d.id)} aria-label={`Redeliver attempt ${d.attempt} of job ${d.renderJobId}`}>
+                Redeliver
+              </button>
+            ),
+          },
         ]}
       />
       <Pager paged={paged} label="Webhook deliveries" />

@@ -29,6 +29,10 @@ export function ApiKeys(props: { workspace: Workspace }) {
     mutationFn: (v: { id: string; disabled: boolean }) => call('updateApiKey', 'PATCH', '/v1/api-keys/{keyId}', { path: { keyId: v.id }, body: { disabled: v.disabled } }),
     onSuccess: () => qc.invalidateQueries({ queryKey: [ws.id, 'api-keys'] }),
   });
+  const remove = useMutation({
+    mutationFn: (id: string) => call('disableApiKey', 'DELETE', '/v1/api-keys/{keyId}', { path: { keyId: id }, query: { permanent: true } }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: [ws.id, 'api-keys'] }),
+  });
 
   return (
     <section>
@@ -69,7 +73,7 @@ export function ApiKeys(props: { workspace: Workspace }) {
           <button type="button" class="link" onClick={() => setCreated(null)}>I have stored it</button>
         </div>
       )}
-      <ErrorNote error={paged.query.error ?? setDisabled.error} />
+      <ErrorNote error={paged.query.error ?? setDisabled.error ?? remove.error} />
       <Table<Key>
         caption="API keys"
         rows={paged.items}
@@ -86,9 +90,19 @@ export function ApiKeys(props: { workspace: Workspace }) {
           {
             title: 'Actions',
             cell: (k) => admin && (
-              <button type="button" class="secondary" onClick={() => setDisabled.mutate({ id: k.id, disabled: !k.disabledAt })} aria-label={`${k.disabledAt ? 'Enable' : 'Disable'} key ${k.name}`}>
-                {k.disabledAt ? 'Enable' : 'Disable'}
-              </button>
+              <>
+                <button type="button" class="secondary" onClick={() => setDisabled.mutate({ id: k.id, disabled: !k.disabledAt })} aria-label={`${k.disabledAt ? 'Enable' : 'Disable'} key ${k.name}`}>
+                  {k.disabledAt ? 'Enable' : 'Disable'}
+                </button>{' '}
+                <button
+                  type="button"
+                  class="danger"
+                  onClick={() => window.confirm(`Delete the key "${k.name}" for good? Requests with it fail at once, and it cannot be enabled again.`) && remove.mutate(k.id)}
+                  aria-label={`Delete key ${k.name}`}
+                >
+                  Delete
+                </button>
+              </>
             ),
           },
         ]}
