@@ -137,3 +137,20 @@ export async function getUsage(deps: DomainDeps, caller: Caller, outputBytes?: O
     generatedAt: now,
   };
 }
+
+/**
+ * `GET /v1/usage/daily` ([ours]; viewer): the meters of `/v1/usage` per UTC day of the current bill period, from its
+ * first day to today, summed in the database so the dashboard's charts are right at any volume.
+ */
+export async function getDailyUsage(deps: DomainDeps, caller: Caller) {
+  const now = deps.clock.now();
+  const period = billPeriod(now);
+  const rows = await deps.db.usage.daily(caller.accountId, period.start, period.end);
+  const days = [];
+  for (let t = period.start; t <= now && t < period.end; t += DAY_MS) {
+    const n = Math.floor(t / DAY_MS);
+    const sum = (meter: string) => rows.filter((r) => r.day === n && r.meter === meter).reduce((a, r) => a + r.total, 0);
+    days.push({ day: new Date(t).toISOString().slice(0, 10), deployCommits: sum('deploy_commits'), renderJobs: sum('render_jobs'), renderTimeMs: sum('render_time_ms') });
+  }
+  return { period: { start: period.start, end: period.end }, days };
+}

@@ -101,6 +101,8 @@ export interface AccountBlobRepository {
 export interface UsageRepository {
   record(accountId: string, meter: UsageMeterCode, quantity: number, at: number): Promise<void>;
   total(accountId: string, meter: UsageMeterCode, from: number, to: number): Promise<number>;
+  /** per UTC day (epoch day number) and meter, the sum of the account's records in [from, to) */
+  daily(accountId: string, from: number, to: number): Promise<{ day: number; meter: UsageMeterCode; total: number }[]>;
 }
 
 export interface IdempotencyRepository {

@@ -152,3 +152,40 @@ describe('quotas', () => {
     expect(after.usageMeters.find((m: { code: string }) => m.code === 'deploy_commits').totalQuantity).toBe(1);
   });
 });
+
+describe('GET /v1/usage/daily', () => {
+  it('sums each meter per UTC day of the period at any volume; viewers read it; other workspaces see only their own', async () => {
+    const acct = await s.newAccount(`daily-${Date.now()}`);
+    const other = await s.newAccount(`daily-other-${Date.now()}`);
+    const now = s.clock.now();
+    const today = Math.floor(now / 86_400_000) * 86_400_000;
+    const start = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
+    // 250 jobs today (more than any list page), 3 on the period's first day (unless that is today), render time
+    for (let i = 0; i < 250; i++) await s.deps.db.usage.record(acct.accountId, 'render_jobs', 1, today + i);
+    await s.deps.db.usage.record(acct.accountId, 'render_time_ms', 1234, today + 5);
+    for (let i = 0; i < 3; i++) await s.deps.db.usage.record(acct.accountId, 'render_jobs', 1, start + 1000 + i);
+    await s.deps.db.usage.record(other.accountId, 'render_jobs', 7, today);
+    // before the period: not counted
+    await s.deps.db.usage.record(acct.accountId, 'render_jobs', 1, start - 1);
+
+    const res = await s.request('GET', '/v1/usage/daily', { key: acct.keys.viewer });
+    expect(res.status, res.text).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('private, no-store');
+    const days = res.body.days as { day: string; renderJobs: number; renderTimeMs: number; deployCommits: number }[];
+    const iso = (t: number) => new Date(t).toISOString().slice(0, 10);
+    expect(days[0].day).toBe(iso(start));
+    expect(days[days.length - 1].day).toBe(iso(today));
+    expect(days.length).toBe((today - start) / 86_400_000 + 1);
+    const byDay = new Map(days.map((d) => [d.day, d]));
+    if (today === start) expect(byDay.get(iso(today))).toMatchObject({ renderJobs: 253, renderTimeMs: 1234, deployCommits: 0 });
+    else {
+      expect(byDay.get(iso(today))).toMatchObject({ renderJobs: 250, renderTimeMs: 1234, deployCommits: 0 });
+      expect(byDay.get(iso(start))!.renderJobs).toBe(3);
+    }
+    const totals = (await s.request('GET', '/v1/usage', { key: acct.keys.viewer })).body.usageMeters.find((m: { code: string }) => m.code === 'render_jobs');
+    expect(days.reduce((n, d) => n + d.renderJobs, 0)).toBe(totals.totalQuantity);
+    const theirs = (await s.request('GET', '/v1/usage/daily', { key: other.keys.viewer })).body.days;
+    expect(theirs.reduce((n: number, d: { renderJobs: number }) => n + d.renderJobs, 0)).toBe(7);
+    expectError(await s.request('GET', '/v1/usage/daily', { key: null }), 401, 'missing_authorization');
+  });
+});

@@ -61,16 +61,12 @@ const minutes = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `
 export function Overview(props: { workspace: Workspace }) {
   const ws = props.workspace;
   const usage = useQuery({ queryKey: [ws.id, 'usage'], queryFn: () => call('getUsage', 'GET', '/v1/usage') });
-  // The usage API meters the period as totals; the per-day render counts come from the newest 100 jobs.
-  const jobs = useQuery({ queryKey: [ws.id, 'jobs', 'recent100'], queryFn: () => call('listRenderJobs', 'GET', '/v1/render-jobs', { query: { limit: 100 } }) });
+  // per-day sums from the server, so the chart is right at any volume
+  const daily = useQuery({ queryKey: [ws.id, 'usage-daily'], queryFn: () => call('getDailyUsage', 'GET', '/v1/usage/daily') });
   const u = usage.data;
   const meter = (code: string) => u?.usageMeters.find((m) => m.code === code)?.totalQuantity ?? 0;
   const days = u ? daysBetween(u.period.start, u.period.end) : [];
-  const jobsPerDay = new Map<string, number>();
-  for (const j of jobs.data?.items ?? []) {
-    const d = new Date(j.requestedAt).toISOString().slice(0, 10);
-    jobsPerDay.set(d, (jobsPerDay.get(d) ?? 0) + 1);
-  }
+  const jobsPerDay = new Map<string, number>((daily.data?.days ?? []).map((d) => [d.day, d.renderJobs]));
   const storagePerDay = new Map<string, number>();
   for (const m of u?.storageMeters ?? []) {
     const peaks = (m as { peakBytesByDay?: { day: string; peakBytes: number }[] }).peakBytesByDay ?? [];
@@ -99,7 +95,7 @@ export function Overview(props: { workspace: Workspace }) {
       </div>
       <div class="grid">
         <section class="card wide">
-          <DayChart title="Render jobs requested (newest 100)" days={days} values={jobsPerDay} format={count} />
+          <DayChart title="Render jobs requested" days={days} values={jobsPerDay} format={count} />
         </section>
         <section class="card wide">
           <DayChart title="Managed PDF storage, daily peak" days={days} values={storagePerDay} format={bytes} />

@@ -220,6 +220,8 @@ export class PressCloud {
 
   readonly usage = {
     get: (o: CallOptions = {}) => this.http.request('get', '/v1/usage', o),
+    /** the meters per UTC day of the current bill period */
+    daily: (o: CallOptions = {}) => this.http.request('get', '/v1/usage/daily', o),
   };
 
   readonly webhookDeliveries = {

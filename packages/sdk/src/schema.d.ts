@@ -78,6 +78,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The usage meters per UTC day of the current bill period (an addition to the docs) */
+        get: operations["getDailyUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/deploys": {
         parameters: {
             query?: never;
@@ -1686,6 +1703,99 @@ export interface operations {
                         };
                         /** @description Unix epoch milliseconds */
                         generatedAt: number;
+                    };
+                };
+            };
+            /** @description Invalid request: invalid_input, invalid_path_param, invalid_query_param, invalid_header, or a hard limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description missing_authorization or invalid_api_key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited or a quota is used up; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable: storage, database or renderer not ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getDailyUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        period: {
+                            /** @description Unix epoch milliseconds */
+                            start: number;
+                            /** @description end of the period (exclusive) */
+                            end: number;
+                        };
+                        /** @description each day of the period from its first to today, oldest first */
+                        days: {
+                            /** @description YYYY-MM-DD (UTC) */
+                            day: string;
+                            deployCommits: number;
+                            /** @description render jobs requested that day */
+                            renderJobs: number;
+                            /** @description render time of the attempts that ended that day */
+                            renderTimeMs: number;
+                        }[];
                     };
                 };
             };

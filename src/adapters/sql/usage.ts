@@ -1,4 +1,4 @@
-import type { IdempotencyRecord, IdempotencyScope } from '../../model/records.js';
+import type { IdempotencyRecord, IdempotencyScope, UsageMeterCode } from '../../model/records.js';
 import type { IdempotencyRepository, UsageRepository } from '../../ports/database.js';
 import { idempotencyKeys } from './catalogue.js';
 import type { SqlExecutor } from './executor.js';
@@ -12,6 +12,12 @@ export function usageRepository(x: SqlExecutor): UsageRepository {
       scalar(x, 'SELECT coalesce(sum(quantity), 0) AS n FROM usage_records WHERE account_id = ? AND meter = ? AND occurred_at >= ? AND occurred_at < ?', [
         accountId, meter, from, to,
       ]),
+    daily: async (accountId, from, to) =>
+      (await x.all(
+        `SELECT occurred_at / 86400000 AS day, meter, sum(quantity) AS n FROM usage_records
+         WHERE account_id = ? AND occurred_at >= ? AND occurred_at < ? GROUP BY occurred_at / 86400000, meter`,
+        [accountId, from, to],
+      )).map((r) => ({ day: Number(r.day), meter: r.meter as UsageMeterCode, total: Number(r.n) })),
   };
 }
 

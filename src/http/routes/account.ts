@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import * as accounts from '../../domain/accounts.js';
-import { getUsage } from '../../domain/usage.js';
+import { getDailyUsage, getUsage } from '../../domain/usage.js';
 import type { AppContext } from '../context.js';
 import { Id, IdempotencyHeaders, Millis, NoContent, NullableMillis, Page, PageQuery, errors } from '../schemas/common.js';
 
@@ -136,5 +136,24 @@ export const accountRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asy
   }, async (req, reply) => {
     reply.header('cache-control', 'private, no-store');
     return getUsage(d, req.caller, ctx.hooks.outputBytes);
+  });
+
+  app.get('/usage/daily', {
+    schema: {
+      operationId: 'getDailyUsage', summary: 'The usage meters per UTC day of the current bill period (an addition to the docs)', tags: ['Usage'],
+      response: {
+        200: Type.Object({
+          period: Type.Object({ start: Millis(), end: Millis('end of the period (exclusive)') }),
+          days: Type.Array(Type.Object({
+            day: Day, deployCommits: Type.Integer(), renderJobs: Type.Integer({ description: 'render jobs requested that day' }),
+            renderTimeMs: Type.Integer({ description: 'render time of the attempts that ended that day' }),
+          }), { description: 'each day of the period from its first to today, oldest first' }),
+        }, { title: 'DailyUsage', additionalProperties: false }),
+        ...errors(),
+      },
+    },
+  }, async (req, reply) => {
+    reply.header('cache-control', 'private, no-store');
+    return getDailyUsage(d, req.caller);
   });
 };
