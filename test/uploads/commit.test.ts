@@ -117,16 +117,18 @@ describe('expiry (injected clock)', () => {
   it('a session that expires while its commit runs → 410 upload_session_expired (not "committed")', async () => {
     const session = await createSession(s, { deployId: await newDeploy(s) }, uniqueFiles(1));
     await uploadAll(s, session);
-    const uploads = s.deps.db.uploads;
-    const real = uploads.commit;
-    uploads.commit = async (args) => {
-      await uploads.expire(args.now + 2 * HOUR); // the sweep gets there first
-      return real.call(uploads, args);
-    };
+    // the commit's transaction (the version, its aliases and their audit entries) is the commit's last step
+    const db = s.deps.db;
+    const real = db.transaction;
+    db.transaction = (async (fn: Parameters<typeof real>[0]) => {
+      db.transaction = real;
+      await db.uploads.expire(s.clock.now() + 2 * HOUR); // the sweep gets there first
+      return db.transaction(fn);
+    }) as typeof real;
     try {
       expectError(await commit(s, session), 410, 'upload_session_expired');
     } finally {
-      uploads.commit = real;
+      db.transaction = real;
     }
     expect(await versionCount(session.deployId)).toBe(0);
     expect((await s.request('GET', `/v1/upload-sessions/${session.id}`)).body.uploadSession.status).toBe('expired');
