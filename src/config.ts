@@ -39,6 +39,12 @@ export interface Config {
   renderProcessHeapMb: number;
   /** explicit Chromium binary */
   chromiumPath: string | null;
+  /** Chromium's sandbox: `auto` (on wherever it can run) or `off` */
+  chromiumSandbox: 'auto' | 'off';
+  /** the unprivileged user Chromium runs as when the server runs as root (name or uid[:gid]) */
+  chromiumSandboxUser: string;
+  /** memory (MiB) one page's renderer process may hold; over it the render fails with render_resource_limit */
+  renderMemoryMb: number;
   /** render timeout of the self-hosted plan (default 60 s) */
   renderTimeoutMs: number;
   /** self-hosted plan: rendered pages may reach public internet addresses (never private ones) */
@@ -83,6 +89,12 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${raw} must be an integer from ${min} to ${max}.`);
   return n;
+}
+
+function sandboxMode(v: string | undefined): 'auto' | 'off' {
+  if (!v || v === 'auto') return 'auto';
+  if (v === 'off') return 'off';
+  throw new ConfigError(`PRESS_CHROMIUM_SANDBOX=${v} must be auto or off.`);
 }
 
 function bool(env: Env, name: string): boolean {
@@ -176,6 +188,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     renderIsolation: env.PRESS_RENDER_ISOLATION === 'inline' ? 'inline' : 'process',
     renderProcessHeapMb: int(env, 'PRESS_RENDER_PROCESS_HEAP_MB', 1024, 128, 65_536),
     chromiumPath: env.PRESS_CHROMIUM_PATH || null,
+    chromiumSandbox: sandboxMode(env.PRESS_CHROMIUM_SANDBOX),
+    chromiumSandboxUser: env.PRESS_CHROMIUM_SANDBOX_USER || 'nobody',
+    renderMemoryMb: int(env, 'PRESS_RENDER_MEMORY_MB', 1024, 64, 65_536),
     renderTimeoutMs: int(env, 'PRESS_RENDER_TIMEOUT_MS', 60_000, 500, 600_000),
     allowExternalNetwork: bool(env, 'PRESS_ALLOW_EXTERNAL_NETWORK'),
     jobLeaseSeconds: int(env, 'PRESS_JOB_LEASE_SECONDS', 30, 2, 3600),

@@ -11,7 +11,7 @@ import { addMemberAsOperator } from '../domain/workspaces.js';
 import { MEMBER_ROLES, type MemberRole } from '../model/people.js';
 import { createDomainDeps } from '../start/compose.js';
 import { startServer } from '../start/server.js';
-import { chromiumSandbox } from '@press-cloud/engine';
+import { decideSandbox } from '@press-cloud/engine';
 import { PACKAGE_VERSION } from '../version.js';
 
 const ENV_HELP = `Environment:
@@ -161,10 +161,15 @@ async function serve(args: string[]) {
     );
   }
   if (role !== 'api') {
-    const sandbox = chromiumSandbox();
+    const sandbox = decideSandbox(config.chromiumSandbox, config.chromiumSandboxUser);
+    const where = role === 'all' && config.renderIsolation === 'process' ? 'in a supervised render process' : 'in this process';
     process.stderr.write(
-      `Renders: ${role === 'all' && config.renderIsolation === 'process' ? 'in a supervised render process' : 'in this process'}; ` +
-      `Chromium sandbox: off (--no-sandbox, as ${sandbox.user}); pages confined by the ${sandbox.confinedBy} (docs/security-model.md)\n`,
+      sandbox.enabled
+        ? `Renders: ${where}; Chromium sandbox: on, as ${sandbox.user} (${sandbox.reason}); docs/security-model.md\n`
+        : // Loud: a renderer exploit runs as the server's user with its file system.
+          `\n*** Chromium sandbox: OFF (${sandbox.reason}). Chromium runs as ${sandbox.user} with --no-sandbox: a page that ` +
+          `exploits the renderer runs with this server's rights. Renders: ${where}; pages confined only by the ` +
+          `${sandbox.confinedBy} (docs/security-model.md) ***\n\n`,
     );
   }
   let stopping = false;

@@ -15,7 +15,7 @@ const send = (msg: FromChild) => {
   if (process.connected) process.send!(msg);
 };
 
-async function main(config: Config): Promise<void> {
+async function main(config: Config, workDir: string): Promise<void> {
   const logger = pino({ level: config.logLevel, base: { pid: process.pid, process: 'render' } });
   const deps = await createDomainDeps(config);
   const bridge = bridgeQueue(deps.db, {
@@ -26,6 +26,7 @@ async function main(config: Config): Promise<void> {
   deps.db.renderJobs.onTerminal((id) => send({ t: 'terminal', id }));
   const renderer = new ChromiumRenderer({
     ...chromiumOptions(config, deps),
+    workDir,
     logger,
   });
   const worker = new RenderWorker(deps, renderer, {
@@ -62,7 +63,7 @@ if (!process.send) throw new Error('the render process runs under the API proces
 // The API process sends its configuration first (with advanced serialization: Buffers survive).
 process.once('message', (msg: ToChild) => {
   if (msg.t !== 'init') throw new Error(`render process: expected init, got ${msg.t}`);
-  main(msg.config).catch((err) => {
+  main(msg.config, msg.workDir).catch((err) => {
     process.stderr.write(`render process failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   });

@@ -1,5 +1,8 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import type { Logger } from '@press-cloud/engine/logger';
@@ -22,8 +25,10 @@ import type { AttemptEvent } from '../workers/render-worker.js';
  * jobs) and a status snapshot for /readyz and /metrics.
  */
 
+let supervisors = 0;
+
 export type ToChild =
-  | { t: 'init'; config: Config }
+  | { t: 'init'; config: Config; workDir: string }
   | { t: 'work' } | { t: 'terminal'; id: string } | { t: 'maintain'; seq: number } | { t: 'stop'; abort: boolean };
 export type FromChild =
   | { t: 'ready'; workerId: string }
@@ -138,6 +143,8 @@ export class RenderProcess {
   private restartTimer: NodeJS.Timeout | null = null;
   private lastExit: string | null = null;
   private maintainSeq = 0;
+  /** the render process's Chromium profiles and temporary files; the same for every child this supervisor starts */
+  readonly workDir = join(os.tmpdir(), `press-render-${process.pid}-${++supervisors}`);
   private readonly maintaining = new Map<number, () => void>();
   private readonly offs: Array<() => void> = [];
   /** children started after the first (crashes, kills, out of memory) */
@@ -251,7 +258,7 @@ export class RenderProcess {
       serialization: 'advanced',
     });
     this.child = child;
-    this.send({ t: 'init', config: this.opts.config });
+    this.send({ t: 'init', config: this.opts.config, workDir: this.workDir });
     child.on('message', (msg: FromChild) => this.onMessage(msg));
     child.on('error', (err) => this.opts.logger.error({ err: String(err) }, 'render process error'));
     child.once('exit', (code, signal) => void this.onExit(child, code, signal));
@@ -295,6 +302,8 @@ export class RenderProcess {
     }
     const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
     this.lastExit = how;
+    // A child killed outright leaves Chromium's profile and temporary files behind; its successor starts clean.
+    rmSync(this.workDir, { recursive: true, force: true });
     await this.releaseJobs(how);
     if (this.stopping) return;
     // 134 = abort(): V8's "JavaScript heap out of memory" ends that way.

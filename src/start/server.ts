@@ -10,7 +10,7 @@ import { Sweeper } from '../workers/sweeper.js';
 import { WebhookSender } from '../workers/webhook-sender.js';
 import type { AppContext } from '../http/context.js';
 import type { Renderer } from '@press-cloud/engine';
-import { ChromiumRenderer, chromiumSandbox } from '@press-cloud/engine';
+import { ChromiumRenderer, decideSandbox, sandboxState } from '@press-cloud/engine';
 import { chromiumOptions, createDomainDeps } from './compose.js';
 import { bridgeQueue, RenderProcess } from './render-process.js';
 import os from 'node:os';
@@ -120,7 +120,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           isolation: supervisor ? { mode: 'process', ...st.renderProcess } : { mode: 'inline' },
           networkGuard: st.networkGuard ?? null,
           memory: st.memory ?? null,
-          sandbox: chromiumSandbox(),
+          // The render process reports what its launch used; until its first report, what it will decide.
+          sandbox: st.sandbox ?? sandboxState(decideSandbox(config.chromiumSandbox, config.chromiumSandboxUser)),
         };
       },
     },

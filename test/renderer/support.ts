@@ -121,3 +121,38 @@ export async function renderError(promise: Promise<unknown>): Promise<RenderErro
   }
   throw new Error('the render succeeded');
 }
+
+export interface ChromiumProcess {
+  pid: number;
+  /** `browser`, or the value of its `--type=` flag (`renderer`, `zygote`, `gpu-process`, `utility`) */
+  type: string;
+  cmdline: string[];
+  /** /proc/<pid>/status */
+  status: string;
+}
+
+/** The live Chromium processes of the browser whose profile is under `workDir` (a renderer's work directory). */
+export function chromiumProcesses(workDir: string): ChromiumProcess[] {
+  const all: Array<ChromiumProcess & { ppid: number }> = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // Chromium rewrites its children's titles into one space-separated string.
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split(/[\0 ]/).filter(Boolean);
+      const status = readFileSync(`/proc/${name}/status`, 'utf8');
+      const type = cmdline.find((a) => a.startsWith('--type='))?.slice('--type='.length) ?? 'browser';
+      all.push({ pid: Number(name), ppid: Number(/^PPid:\s*(\d+)/m.exec(status)?.[1]), type, cmdline, status });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const browser = all.find((p) => p.type === 'browser' && p.cmdline.some((a) => a.startsWith(`--user-data-dir=${workDir}/`)));
+  if (!browser) return [];
+  const mine = new Set([browser.pid]);
+  // Descendants: zygotes fork renderers, so walk until nothing new is added.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of all) if (!mine.has(p.pid) && mine.has(p.ppid)) grew = mine.add(p.pid).size > 0;
+  }
+  return all.filter((p) => mine.has(p.pid)).map(({ ppid: _ppid, ...p }) => p);
+}

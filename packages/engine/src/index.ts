@@ -6,7 +6,8 @@
  */
 export { ChromiumRenderer } from './chromium/chromium-renderer.js';
 export type { ChromiumRendererOptions } from './chromium/chromium-renderer.js';
-export { chromiumSandbox } from './chromium/find-chromium.js';
+export { decideSandbox, sandboxState } from './chromium/sandbox.js';
+export type { SandboxMode, SandboxState } from './chromium/sandbox.js';
 export * from './renderer.js';
 export * from './outbound/port.js';
 export { createOutbound } from './outbound/outbound.js';

@@ -238,6 +238,8 @@ export interface RendererStatus {
   };
   /** when renders run in a supervised child process: its pid (null while restarting) and restarts */
   renderProcess?: { pid: number | null; restarts: number };
+  /** Chromium's sandbox: on or off, the user Chromium runs as, and why (Chromium engines) */
+  sandbox?: { enabled: boolean; user: string; reason: string; confinedBy: string };
 }
 
 export interface Renderer {

@@ -1,6 +1,10 @@
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, CDPSession, Page, Route } from 'playwright-core';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ResolvedChromium } from './find-chromium.js';
+import { prepareDroppedLaunch, sandboxedArgs } from './sandbox.js';
+import type { SandboxPlan } from './sandbox.js';
 import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from './launch-features.js';
 import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
 import type { Logger } from '../logger.js';
@@ -33,9 +37,16 @@ export interface PageLimits {
   maxWorkers: number;
   /** frames attached per render */
   maxFrames: number;
+  /** memory (resident, bytes) of the page's renderer process: JavaScript heaps, ArrayBuffers, canvases, images */
+  maxMemoryBytes: number;
 }
 
-export const DEFAULT_PAGE_LIMITS: PageLimits = { maxOutputBytes: 2 * 1024 * 1024, maxWorkers: 16, maxFrames: 100 };
+export const DEFAULT_PAGE_LIMITS: PageLimits = {
+  maxOutputBytes: 2 * 1024 * 1024,
+  maxWorkers: 16,
+  maxFrames: 100,
+  maxMemoryBytes: 1024 * 1024 * 1024,
+};
 
 /**
  * Memory bounds checked between renders, by measured size (resident set of the processes, from /proc): the
@@ -85,6 +96,13 @@ export interface PoolOptions {
   launchTimeoutMs: number;
   logger: Logger;
   limits: PageLimits;
+  /** how Chromium runs: with its sandbox (as an unprivileged user when we are root) or without (decideSandbox) */
+  sandbox: SandboxPlan;
+  /**
+   * the directory this pool owns: Chromium's profile and temporary directories live under it, so a render process
+   * killed with -9 leaves nothing elsewhere; emptied when the pool starts and when it closes
+   */
+  workDir: string;
 }
 
 const RESET_TIMEOUT_MS = 5_000;
@@ -163,6 +181,25 @@ export interface PageLease {
   release(reusable: boolean, origins?: Iterable<string>): void;
 }
 
+/**
+ * Playwright makes each browser's profile directory under `os.tmpdir()` (TMPDIR) and offers no option for it (a
+ * `--user-data-dir` flag is refused): TMPDIR points into the pool's work directory while a launch is under way.
+ */
+let tmpdirHolds = 0;
+let tmpdirBefore: string | undefined;
+async function withTmpdir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  if (tmpdirHolds++ === 0) tmpdirBefore = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    return await fn();
+  } finally {
+    if (--tmpdirHolds === 0) {
+      if (tmpdirBefore === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmpdirBefore;
+    }
+  }
+}
+
 /** Per browser binary: Playwright's `--disable-features=` flag and our merged replacement (null: keep it). */
 const featureFlagsByBinary = new Map<string, { replace: string; with: string } | null>();
 
@@ -194,6 +231,7 @@ export class BrowserPool {
   /** whether /proc can be read (Linux); without it the memory bounds are off */
   private readonly canMeasure = residentBytes(process.pid) !== null;
   readonly memoryStats: MemoryStats = { pagesRecycled: 0, browsersRecycled: 0, browsersRecycledByCount: 0, largestPageMiB: 0, browserMiB: 0 };
+  private workDirReady = false;
   private sweeper: NodeJS.Timeout | null = null;
   /** the browser's only route onto the network; refuses everything (see guard-proxy.ts) */
   readonly guard: GuardProxy;
@@ -201,6 +239,10 @@ export class BrowserPool {
   lastError: string | null = null;
   version: string | null = null;
   resolved: ResolvedChromium | null = null;
+
+  get sandbox(): SandboxPlan {
+    return this.opts.sandbox;
+  }
 
   constructor(private readonly opts: PoolOptions) {
     this.guard = new GuardProxy((target) => opts.logger.debug({ target }, 'network guard refused a browser request'));
@@ -309,6 +351,7 @@ export class BrowserPool {
     await Promise.allSettled(pending);
     await Promise.allSettled([...this.generations].map((g) => this.closeGeneration(g)));
     await this.guard.close();
+    if (this.workDirReady) rmSync(this.opts.workDir, { recursive: true, force: true });
   }
 
   // ---- browsers -------------------------------------------------------------------------------------------
@@ -332,20 +375,32 @@ export class BrowserPool {
 
   private async launch(): Promise<Generation> {
     const resolved = (this.resolved ??= await this.opts.chromium());
-    const args = [...resolved.args, `--proxy-server=${await this.guard.start()}`];
+    const { sandbox, workDir } = this.opts;
+    if (!this.workDirReady) {
+      // Whatever an earlier process with this directory left (profiles of a browser killed with it) goes now.
+      rmSync(workDir, { recursive: true, force: true });
+      mkdirSync(join(workDir, 'tmp'), { recursive: true, mode: 0o711 });
+      this.workDirReady = true;
+    }
+    const proxied = [...resolved.args, `--proxy-server=${await this.guard.start()}`];
+    const args = sandbox.enabled ? sandboxedArgs(proxied) : proxied;
+    const executablePath = prepareDroppedLaunch(sandbox, resolved.executablePath, workDir);
     let flags = featureFlagsByBinary.get(resolved.executablePath);
     const launch = () =>
-      chromium.launch({
-        executablePath: resolved.executablePath,
-        args: flags ? [...args, flags.with] : args,
-        ignoreDefaultArgs: flags ? [flags.replace] : undefined,
-        headless: true,
-        timeout: this.opts.launchTimeoutMs,
-        // The host process decides when to stop; don't let Playwright kill the browser on signals.
-        handleSIGINT: false,
-        handleSIGTERM: false,
-        handleSIGHUP: false,
-      });
+      withTmpdir(join(workDir, 'tmp'), () =>
+        chromium.launch({
+          executablePath,
+          args: flags ? [...args, flags.with] : args,
+          ignoreDefaultArgs: flags ? [flags.replace] : undefined,
+          chromiumSandbox: sandbox.enabled,
+          headless: true,
+          timeout: this.opts.launchTimeoutMs,
+          // The host process decides when to stop; don't let Playwright kill the browser on signals.
+          handleSIGINT: false,
+          handleSIGTERM: false,
+          handleSIGHUP: false,
+        }),
+      );
     let browser: Browser;
     try {
       browser = await launch();

@@ -6,6 +6,9 @@ import { BrowserPool } from './browser-pool.js';
 import { DEFAULT_MEMORY_BOUNDS, DEFAULT_PAGE_LIMITS } from './browser-pool.js';
 import type { MemoryBounds, PageLease, PageLimits } from './browser-pool.js';
 import { findChromium } from './find-chromium.js';
+import { join } from 'node:path';
+import { decideSandbox, sandboxState } from './sandbox.js';
+import type { SandboxMode, SandboxState } from './sandbox.js';
 import type { ResolvedChromium } from './find-chromium.js';
 import { silentLogger } from '../logger.js';
 import type { Logger } from '../logger.js';
@@ -48,7 +51,19 @@ export interface ChromiumRendererOptions {
   limits?: Partial<PageLimits>;
   /** pino-like logger; page console output is logged at debug with secrets masked */
   logger?: Logger;
+  /**
+   * Chromium's sandbox: `auto` (default) turns it on wherever it can run — as `user` (default `nobody`) when this
+   * process is root; `off` never (docs/security-model.md, "Chromium's sandbox")
+   */
+  sandbox?: { mode?: SandboxMode; user?: string };
+  /**
+   * directory the renderer owns for Chromium's profiles and temporary files, emptied at start and on close; default
+   * a new one under the system temp directory
+   */
+  workDir?: string;
 }
+
+let renderers = 0;
 
 /** Refuses every request: a renderer built without an Outbound keeps pages off the internet whatever the plan. */
 const noOutbound: Outbound = {
@@ -101,7 +116,14 @@ export class ChromiumRenderer implements Renderer {
       launchTimeoutMs: opts.launchTimeoutMs ?? 30_000,
       logger: this.logger,
       limits: { ...DEFAULT_PAGE_LIMITS, ...opts.limits },
+      sandbox: decideSandbox(opts.sandbox?.mode, opts.sandbox?.user),
+      workDir: opts.workDir ?? join(os.tmpdir(), `press-chromium-${process.pid}-${++renderers}`),
     });
+  }
+
+  /** how Chromium runs (sandbox on or off, as whom, why) */
+  get sandbox(): SandboxState {
+    return sandboxState(this.pool.sandbox);
   }
 
   start(): Promise<void> {
@@ -129,6 +151,7 @@ export class ChromiumRenderer implements Renderer {
       error: this.pool.ready ? null : this.pool.lastError,
       networkGuard: { proxy: this.pool.guard.proxyUrl, refused: this.pool.guard.refused },
       memory: { ...this.pool.memoryStats, ...this.pool.memoryBoundsMiB },
+      sandbox: this.sandbox,
     };
   }
 

@@ -140,18 +140,3 @@ export async function findChromium(opts: FindChromiumOptions = {}): Promise<Reso
     `no Chromium found: set PRESS_CHROMIUM_PATH, or install @sparticuz/chromium (${reason}) or a system chromium`,
   );
 }
-
-/**
- * Chromium's own sandbox is off (Playwright launches with --no-sandbox; the headless shell is a build made for it),
- * as the server's user — root, when the server runs as root. What confines pages instead, and what running it as
- * an unprivileged user with the sandbox on takes: docs/security-model.md, "Chromium's sandbox". For /readyz and the
- * startup banner.
- */
-export function chromiumSandbox(): { enabled: false; user: string; confinedBy: string } {
-  const uid = process.getuid?.();
-  return {
-    enabled: false,
-    user: uid === undefined ? 'unknown' : uid === 0 ? 'root' : `uid ${uid}`,
-    confinedBy: 'render process, guard proxy, per-render bounds',
-  };
-}
