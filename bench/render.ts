@@ -9,6 +9,8 @@
  *                                 # the API rows alone, with a CPU profile of the API and the render process
  *   BENCH_DISTRIBUTED=1 BENCH_DATABASE_URL=postgres://press:press@127.0.0.1:5432/postgres npm run bench
  *                                 # + the API rows on PostgreSQL (a fresh database) and S3 (S3_* if set, else s3rver)
+ *   BENCH_SANDBOX_COMPARE=1 npm run bench
+ *                                 # + the API rows on a second server with Chromium's sandbox off (PRESS_CHROMIUM_SANDBOX=off)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
+import { decideSandbox } from '../packages/engine/src/chromium/sandbox.js';
 import { startServer } from '../src/start/server.js';
 import { fiftyPages, onePage } from './documents.js';
 import { rawLoop } from './raw-playwright.js';
@@ -71,7 +74,7 @@ const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, 
 
 interface Row {
   doc: string;
-  path: 'raw loop' | 'raw, fresh doc' | 'API' | 'API (PG+S3)';
+  path: 'raw loop' | 'raw, fresh doc' | 'API' | 'API (PG+S3)' | 'API, sandbox off';
   c: number;
   n: number;
   docsPerSec: number;
@@ -91,6 +94,13 @@ async function main() {
   const engine = await findChromium();
   let server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4' }), { logger: false, renderProcess: process.env.PRESS_RENDER_ISOLATION !== 'inline' });
   let key = server.bootstrapKey!;
+  // The sandbox's cost: the same API rows against a server whose Chromium runs without it, interleaved with the rows
+  // of the first one (which runs it wherever it can: docs/security-model.md).
+  const offDir = mkdtempSync(join(tmpdir(), 'press-bench-'));
+  const sandboxOff = process.env.BENCH_SANDBOX_COMPARE === '1'
+    ? await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: offDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4', PRESS_CHROMIUM_SANDBOX: 'off' }), { logger: false, renderProcess: process.env.PRESS_RENDER_ISOLATION !== 'inline' })
+    : null;
+  const offDeploys = new Map<string, string>();
   let distributed: Awaited<ReturnType<typeof startDistributed>> | null = null;
   let serverClosed = false;
   let client = apiClient(server.url, key);
@@ -143,6 +153,18 @@ async function main() {
         const viaApi = await apiRow(d.name, deployId, c, d.n);
         rows.push(raw, fresh, viaApi);
         chromiumVersion = fresh.version ?? chromiumVersion;
+        if (sandboxOff) {
+          const on = client;
+          client = apiClient(sandboxOff.url, sandboxOff.bootstrapKey!);
+          try {
+            if (!offDeploys.has(d.name)) offDeploys.set(d.name, await deploy(d.name === '1 page' ? 'bench-one' : 'bench-fifty', d.html));
+            const off: Row = { ...(await apiRow(d.name, offDeploys.get(d.name)!, c, d.n)), path: 'API, sandbox off' };
+            rows.push(off);
+            process.stderr.write(`${d.name} c=${c}: API with the sandbox off ${off.docsPerSec.toFixed(1)}/s (p50 ${off.p50.toFixed(0)} ms)\n`);
+          } finally {
+            client = on;
+          }
+        }
         process.stderr.write(`${d.name} c=${c}: raw ${raw.docsPerSec.toFixed(1)}/s, raw fresh doc ${fresh.docsPerSec.toFixed(1)}/s, API ${viaApi.docsPerSec.toFixed(1)}/s (p50 ${viaApi.p50.toFixed(0)} ms, failures ${viaApi.failures})\n`);
       }
     }
@@ -166,8 +188,10 @@ async function main() {
     }
   } finally {
     if (!serverClosed) await server.close();
+    await sandboxOff?.close();
     await distributed?.stop();
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(offDir, { recursive: true, force: true });
   }
 
   const header = '| document | path | c | docs | docs/s | p50 ms | p95 ms | CPU-s/doc | peak RSS MiB | × raw loop | × raw fresh doc | failures | load avg |';
@@ -181,6 +205,8 @@ async function main() {
     lines.push(`| ${r.doc} | ${r.path} | ${r.c} | ${r.n} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.cpuPerDoc.toFixed(3)} | ${r.rss.toFixed(0)} | ${ratio('raw loop')} | ${vsFresh} | ${r.failures} | ${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)} |`);
   }
   console.log(`\nRender benchmark — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${engine.engine} ${chromiumVersion} (${engine.executablePath})`);
+  const sandbox = decideSandbox();
+  console.log(`API rows: Chromium sandbox ${sandbox.enabled ? `on, as ${sandbox.user}` : `off (${sandbox.reason})`}; raw rows: Playwright's defaults (no sandbox).`);
   if (distributed) console.log(`API (PG+S3): PostgreSQL ${distributed.pgVersion} (fresh database, default durability) + ${distributed.s3}, same machine.`);
   console.log('API latency = POST /v1/render-jobs?wait=60 until the job succeeded (client side, over HTTP); download not included in p50/p95 but in docs/s.\n');
   console.log(lines.join('\n'));

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployDir } from '../helpers/deploy-dir.js';
@@ -15,6 +15,19 @@ import type { Requester } from './support.js';
 const HOSTILE_DIR = fileURLToPath(new URL('../fixtures/apps/hostile/', import.meta.url));
 /** the bound this suite holds the API process's RSS to while a page floods its output */
 const API_RSS_BOUND_MIB = 64;
+
+/** The profile directory of the Chromium under the render process `pid`. */
+const userDataDir = (pid: number): string | null => {
+  for (const p of descendants(pid)) {
+    try {
+      const arg = readFileSync(`/proc/${p}/cmdline`, 'utf8').split(/[\0 ]/).find((a) => a.startsWith('--user-data-dir='));
+      if (arg) return arg.slice('--user-data-dir='.length);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+};
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -55,7 +68,7 @@ describe('the render process', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'press-render-process-'));
-    const serve = await spawnServe(dataDir, {}, { PRESS_RENDER_CONCURRENCY: '2', PRESS_RENDER_PROCESS_HEAP_MB: '128' });
+    const serve = await spawnServe(dataDir, {}, { PRESS_RENDER_CONCURRENCY: '2', PRESS_RENDER_PROCESS_HEAP_MB: '128', PRESS_RENDER_MEMORY_MB: '384' });
     child = serve.child;
     banner = serve.stderr;
     api = httpClient(serve.url, serve.key);
@@ -78,10 +91,16 @@ describe('the render process', () => {
   it('says which isolation and sandbox mode is in force, in /readyz and the startup banner', async () => {
     const detail = (await api.request('GET', '/readyz')).body.checks.renderer.detail;
     expect(detail.isolation).toMatchObject({ mode: 'process', restarts: 0 });
-    expect(detail.sandbox).toMatchObject({ enabled: false });
     expect(detail.networkGuard.proxy).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     for (let i = 0; i < 50 && !banner().includes('Chromium sandbox'); i++) await sleep(100);
-    expect(banner()).toMatch(/Renders: in a supervised render process; Chromium sandbox: off \(--no-sandbox, as (root|uid \d+)\)/);
+    if (process.getuid?.() === 0) {
+      // As root (CI): Chromium runs as nobody with its sandbox (test/renderer/chromium-sandbox.test.ts checks /proc).
+      expect(detail.sandbox).toMatchObject({ enabled: true, user: 'nobody', reason: expect.stringMatching(/runs as root/) });
+      expect(banner()).toMatch(/Renders: in a supervised render process; Chromium sandbox: on, as nobody \(/);
+    } else {
+      expect(detail.sandbox).toMatchObject({ enabled: expect.any(Boolean), reason: expect.any(String) });
+      expect(banner()).toMatch(/Chromium sandbox: (on|OFF)/);
+    }
   });
 
   it(`a flooding page fails with render_resource_limit; the API's RSS moves by < ${API_RSS_BOUND_MIB} MiB`, async () => {
@@ -90,8 +109,9 @@ describe('the render process', () => {
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(apiPid))), 50);
     try {
+      // Output floods, and memory floods outside the JavaScript heap (killed at PRESS_RENDER_MEMORY_MB).
       const floods = await Promise.all(
-        ['console-log-flood', 'console-error-flood', 'worker-console-flood'].map((kind) =>
+        ['console-log-flood', 'console-error-flood', 'worker-console-flood', 'array-buffer-hog', 'canvas-hog'].map((kind) =>
           createJob(api, { deployId: hostile, payload: { kind } }),
         ),
       );
@@ -117,11 +137,17 @@ describe('the render process', () => {
     const slow = await createJob(api, { deployId: probe, entry: 'slow.html', payload: { delayMs: 3000, label: 'killed' } });
     await waitStatus(api, slow.id, 'rendering', { timeoutMs: 30_000 });
     stray.push(...descendants(pid));
+    const profile = userDataDir(pid)!;
+    expect(profile).toMatch(/press-render-\d+-\d+\/tmp\/playwright_chromiumdev_profile-/);
     process.kill(pid, 'SIGKILL');
     const others = await normalJobs(4, 'kill');
     await apiAnswers();
-    await renderPid(pid);
+    const next = await renderPid(pid);
     expect(alive(pid)).toBe(false);
+    // Nothing of the killed process's Chromium is left on disk; its successor's profile is in the same directory.
+    expect(existsSync(profile)).toBe(false);
+    for (let i = 0; i < 100 && !userDataDir(next); i++) await sleep(100);
+    expect(dirname(userDataDir(next)!)).toBe(dirname(profile));
     await apiAnswers();
     expect(await waitTerminal(api, slow.id, { timeoutMs: 60_000 })).toMatchObject({ status: 'succeeded', attempt: 1 });
     await expectAllSucceeded(others.map((j) => j.id));

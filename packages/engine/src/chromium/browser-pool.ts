@@ -163,6 +163,10 @@ interface Generation {
   measuredAt: number;
   /** page creations identify their renderer by the process that appears: one at a time per browser */
   pageCreation: Promise<unknown>;
+  /** polls the renderer processes' memory while pages are leased (see watchMemory) */
+  memoryWatch: NodeJS.Timeout | null;
+  /** renderer processes killed for memory whose page crash has not been reported yet */
+  memoryKills: Array<{ at: number; message: string }>;
 }
 
 /** A page handed to one render. `release` exactly once. */
@@ -202,6 +206,23 @@ async function withTmpdir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
 
 /** Per browser binary: Playwright's `--disable-features=` flag and our merged replacement (null: keep it). */
 const featureFlagsByBinary = new Map<string, { replace: string; with: string } | null>();
+
+const MEMORY_POLL_MS = 200;
+/** How long after a memory kill a page's crash is taken to be that kill. */
+const MEMORY_KILL_WINDOW_MS = 5_000;
+
+const mib = (bytes: number) => Math.round(bytes / (1024 * 1024));
+
+/**
+ * The message of the memory kill behind a page crash just reported, if any. The kill names a process, the crash a
+ * page, and nothing maps one to the other; a context's renderer serves only that context's page, so the first
+ * page to crash after a kill is the one killed (a page crashing on its own at that moment could be mistaken for it).
+ */
+function takeMemoryKill(gen: Generation): string | null {
+  const now = Date.now();
+  gen.memoryKills = gen.memoryKills.filter((k) => now - k.at < MEMORY_KILL_WINDOW_MS);
+  return gen.memoryKills.shift()?.message ?? null;
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -440,8 +461,11 @@ export class BrowserPool {
       cdp: null,
       measuredAt: 0,
       pageCreation: Promise.resolve(),
+      memoryWatch: null,
+      memoryKills: [],
     };
     this.generations.add(gen);
+    this.watchMemory(gen);
     browser.on('disconnected', () => this.onDisconnected(gen));
     this.opts.logger.info(
       { engine: resolved.engine, executablePath: resolved.executablePath, version: this.version, launch: this.launches },
@@ -458,6 +482,7 @@ export class BrowserPool {
   private onDisconnected(gen: Generation): void {
     const expected = gen.draining || this.closed;
     gen.dead = true;
+    if (gen.memoryWatch) clearInterval(gen.memoryWatch);
     gen.markGone();
     this.generations.delete(gen);
     for (const account of gen.accounts.values()) {
@@ -502,10 +527,66 @@ export class BrowserPool {
   }
 
   private async closeGeneration(gen: Generation): Promise<void> {
+    if (gen.memoryWatch) clearInterval(gen.memoryWatch);
     gen.draining = true;
     gen.markGone();
     this.generations.delete(gen);
     await withTimeout(gen.browser.close(), CLOSE_TIMEOUT_MS, 'browser close').catch(() => undefined);
+  }
+
+  /**
+   * The per-render memory bound beyond the V8 heap (ArrayBuffers, canvases, decoded images live outside it). Each
+   * browser context — so each warm page, and each render — has renderer processes of its own, and whatever a page
+   * allocates is held by them: while pages are leased, every renderer's resident memory (anonymous and shared, not
+   * the mapped binary) is read from /proc every MEMORY_POLL_MS, and a renderer over the bound is killed. Chromium
+   * then reports its page crashed, and that render fails with render_resource_limit (not retried). Polling rather
+   * than a cgroup or an rlimit: cgroups need a writable, delegated hierarchy (not given in containers, v1 here, v2
+   * on CI), and an address-space rlimit kills Chromium outright (V8 reserves terabytes it never touches); a
+   * page may overshoot the bound by what it allocates in one interval. Linux only (/proc).
+   */
+  private watchMemory(gen: Generation): void {
+    if (process.platform !== 'linux') return;
+    const bound = this.opts.limits.maxMemoryBytes;
+    let busy = false;
+    gen.memoryWatch = setInterval(() => {
+      if (busy || gen.leased === 0 || gen.dead) return;
+      busy = true;
+      void this.processes(gen)
+        .then((list) => {
+          for (const { type, id } of list) {
+            if (type !== 'renderer') continue;
+            const used = residentBytes(id) ?? 0;
+            if (used <= bound) continue;
+            const message = `the page used more than ${mib(bound)} MiB of memory (its renderer process held ${mib(used)} MiB)`;
+            this.opts.logger.warn({ pid: id, bytes: used, bound }, 'renderer over the memory bound; killed');
+            // A leased page known to live in that process fails at once; any other's crash is matched to the kill.
+            const slot = this.leasedSlotOf(gen, id);
+            if (slot?.job) {
+              const job = slot.job;
+              slot.job = null;
+              job.resourceLimit(message);
+            } else gen.memoryKills.push({ at: Date.now(), message });
+            try {
+              process.kill(id, 'SIGKILL');
+            } catch {
+              if (!slot) gen.memoryKills.pop();
+            }
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          busy = false;
+        });
+    }, MEMORY_POLL_MS);
+    gen.memoryWatch.unref();
+  }
+
+  /** The leased page whose renderer process is `pid` (when page creation identified it). */
+  private leasedSlotOf(gen: Generation, pid: number): Slot | null {
+    for (const a of gen.accounts.values()) {
+      for (const slot of a.slots) if (slot.job && slot.renderer?.pid === pid) return slot;
+    }
+    return null;
   }
 
   // ---- warm pages -----------------------------------------------------------------------------------------
@@ -572,7 +653,12 @@ export class BrowserPool {
       });
       page.on('crash', () => {
         slot.crashed = true;
-        slot.job?.pageCrashed();
+        const job = slot.job;
+        if (!job) return;
+        const killed = takeMemoryKill(gen);
+        if (killed === null) return job.pageCrashed();
+        slot.job = null;
+        job.resourceLimit(killed);
       });
       page.on('console', (msg) => {
         const type = msg.type();
