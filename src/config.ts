@@ -44,7 +44,7 @@ export interface Config {
   /** the unprivileged user Chromium runs as when the server runs as root (name or uid[:gid]) */
   chromiumSandboxUser: string;
   /** memory (MiB) one page's renderer process may hold; over it the render fails with render_resource_limit */
-  renderMemoryMb: number;
+  renderMemoryMib: number;
   /** render timeout of the self-hosted plan (default 60 s) */
   renderTimeoutMs: number;
   /** self-hosted plan: rendered pages may reach public internet addresses (never private ones) */
@@ -190,7 +190,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     chromiumPath: env.PRESS_CHROMIUM_PATH || null,
     chromiumSandbox: sandboxMode(env.PRESS_CHROMIUM_SANDBOX),
     chromiumSandboxUser: env.PRESS_CHROMIUM_SANDBOX_USER || 'nobody',
-    renderMemoryMb: int(env, 'PRESS_RENDER_MEMORY_MB', 1024, 64, 65_536),
+    renderMemoryMib: int(env, 'PRESS_RENDER_MEMORY_MIB', 1024, 64, 65_536),
     renderTimeoutMs: int(env, 'PRESS_RENDER_TIMEOUT_MS', 60_000, 500, 600_000),
     allowExternalNetwork: bool(env, 'PRESS_ALLOW_EXTERNAL_NETWORK'),
     jobLeaseSeconds: int(env, 'PRESS_JOB_LEASE_SECONDS', 30, 2, 3600),

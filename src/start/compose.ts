@@ -98,6 +98,6 @@ export function chromiumOptions(config: Config, deps: Pick<DomainDeps, 'outbound
     memory: { pageBytes: config.pageMemoryBytes, browserBytes: config.browserMemoryBytes },
     env: config.chromiumPath ? { ...process.env, PRESS_CHROMIUM_PATH: config.chromiumPath } : process.env,
     sandbox: { mode: config.chromiumSandbox, user: config.chromiumSandboxUser },
-    limits: { maxMemoryBytes: config.renderMemoryMb * 1024 * 1024 },
+    limits: { maxMemoryBytes: config.renderMemoryMib * 1024 * 1024 },
   };
 }

@@ -68,7 +68,7 @@ describe('the render process', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'press-render-process-'));
-    const serve = await spawnServe(dataDir, {}, { PRESS_RENDER_CONCURRENCY: '2', PRESS_RENDER_PROCESS_HEAP_MB: '128', PRESS_RENDER_MEMORY_MB: '384' });
+    const serve = await spawnServe(dataDir, {}, { PRESS_RENDER_CONCURRENCY: '2', PRESS_RENDER_PROCESS_HEAP_MB: '128', PRESS_RENDER_MEMORY_MIB: '384' });
     child = serve.child;
     banner = serve.stderr;
     api = httpClient(serve.url, serve.key);
@@ -109,7 +109,7 @@ describe('the render process', () => {
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(apiPid))), 50);
     try {
-      // Output floods, and memory floods outside the JavaScript heap (killed at PRESS_RENDER_MEMORY_MB).
+      // Output floods, and memory floods outside the JavaScript heap (killed at PRESS_RENDER_MEMORY_MIB).
       const floods = await Promise.all(
         ['console-log-flood', 'console-error-flood', 'worker-console-flood', 'array-buffer-hog', 'canvas-hog'].map((kind) =>
           createJob(api, { deployId: hostile, payload: { kind } }),

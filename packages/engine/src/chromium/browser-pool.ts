@@ -213,6 +213,17 @@ const MEMORY_KILL_WINDOW_MS = 5_000;
 
 const mib = (bytes: number) => Math.round(bytes / (1024 * 1024));
 
+/** SIGKILL for the page's renderer process, if page creation identified it and it is still that process. */
+function killRenderer(slot: Slot): void {
+  const r = slot.renderer;
+  if (!r || processStartTime(r.pid) !== r.started) return;
+  try {
+    process.kill(r.pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
 /**
  * The message of the memory kill behind a page crash just reported, if any. The kill names a process, the crash a
  * page, and nothing maps one to the other; a context's renderer serves only that context's page, so the first
@@ -634,6 +645,9 @@ export class BrowserPool {
         slot.job = null;
         job.resourceLimit(message);
         void slot.cdp.send('Page.crash').catch(() => undefined);
+        // Page.crash is a request the renderer serves itself: one starved by its page (a thousand spinning workers)
+        // took seconds, longer in the sandbox. Its process, when known, is killed outright as well.
+        killRenderer(slot);
       };
       const output = (bytes: number) => {
         if ((slot.used.outputBytes += bytes) > limits.maxOutputBytes) {
