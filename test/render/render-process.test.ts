@@ -68,7 +68,7 @@ describe('the render process', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'press-render-process-'));
-    const serve = await spawnServe(dataDir, {}, { PRESS_RENDER_CONCURRENCY: '2', PRESS_RENDER_PROCESS_HEAP_MB: '128', PRESS_RENDER_MEMORY_MIB: '384' });
+    const serve = await spawnServe(dataDir, {}, { PRESS_RENDER_CONCURRENCY: '2', PRESS_RENDER_PROCESS_HEAP_MB: '128' });
     child = serve.child;
     banner = serve.stderr;
     api = httpClient(serve.url, serve.key);
