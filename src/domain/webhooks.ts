@@ -1,7 +1,5 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { createHmac } from 'node:crypto';
 import type { RenderJobRecord, WebhookDeliveryRecord, WebhookEventRecord } from '../model/records.js';
-import { accountWebhookSecret } from './accounts.js';
 import { loadDeploy } from './deploys.js';
 import { auditEntry } from './audit.js';
 import { requireRole, type Caller, type DomainDeps } from './context.js';
@@ -10,7 +8,6 @@ import { newId } from './ids.js';
 import { DEFAULT_LINK_TTL_SECONDS, signLink } from './links.js';
 import { pageRequest, toPage } from './pagination.js';
 import { jobView } from './render-jobs.js';
-import { silentLogger, type Logger } from '@press-cloud/engine/logger';
 
 /*
  * Webhooks (spec §7): `render.job.terminated` once per job that ends (succeeded, failed, canceled).

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { newId, type IdPrefix } from '../../src/domain/ids.js';
 import { RenderError, type Renderer } from '../../packages/engine/src/renderer.js';
-import { startTestServer, type TestResponse, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
  * The control plane never renders in these tests, so no browser is launched (Chromium start-up would dominate the

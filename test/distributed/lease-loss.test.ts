@@ -14,7 +14,7 @@ import type { Renderer, RenderRequest, RenderResult } from '../../packages/engin
 import { deployFiles } from '../helpers/uploads.js';
 import { PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';
 import { TEST_BACKEND, startTestServer, type TestServer } from '../helpers/server.js';
-import { sleep, until } from '../helpers/wait.js';
+import { until } from '../helpers/wait.js';
 
 /** A renderer whose renders each wait for the test to release them; the PDF says which render made it. */
 class GatedRenderer implements Renderer {

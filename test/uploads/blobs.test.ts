@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.js';
 import { readFileSync } from 'node:fs';
-import { blobFile, blobOnDisk, createSession, expectError, missingBlobs, newDeploy, putBlob, sha, tmpFiles, uniqueFiles, startUploadServer } from './support.js';
+import { blobFile, blobOnDisk, createSession, expectError, missingBlobs, newDeploy, putBlob, sha, tmpFiles, startUploadServer } from './support.js';
 
 let s: TestServer;
 beforeAll(async () => {

@@ -1,10 +1,9 @@
 /** Small helpers shared by the upload-session suites (test/uploads/*.test.ts). */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { expect } from 'vitest';
 import { blobKey } from '../../src/domain/uploads.js';
 import { noRenderer } from '../api/helpers.js';
-import { startTestServer, type TestResponse, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { manifest, type TestFile } from '../helpers/uploads.js';
 
 export { manifest, type TestFile };

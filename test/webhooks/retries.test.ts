@@ -3,7 +3,6 @@
  * sender picks up what a dead one left, concurrent senders deliver once, redirects/private hosts/timeouts fail.
  * Jobs here fail at once (missing entry), so no page is rendered.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { DomainDeps } from '../../src/domain/context.js';

@@ -7,7 +7,6 @@ import {
   mimeType,
   PressCloudTimeoutError,
   type CreateRenderJobInput,
-  type PressCloud,
   type RenderJob,
   type RenderJobDiagnostics,
 } from '@press-cloud/sdk';

@@ -30,7 +30,7 @@ export class NetworkActivity {
   changes = 0;
   private readonly off: Array<() => void> = [];
 
-  private constructor(private readonly cdp: CDPSession) {
+  private constructor(cdp: CDPSession) {
     const on = <T>(event: string, handler: (e: T) => void) => {
       const listener = handler as (e: unknown) => void;
       // CDPSession's typed overloads don't cover a string variable; the events are the protocol's.
