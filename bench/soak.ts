@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fiftyPages, onePage } from './documents.js';
-import { apiClient, descendants, machineLine, pct, processes, rssKiB } from './support.js';
+import { apiClient, closedLoop, descendants, machineLine, pct, processes, rssKiB } from './support.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const DOCS = Number(process.env.BENCH_SOAK_DOCS ?? (quick ? 600 : 5000));
@@ -123,22 +123,17 @@ async function main() {
     const total = DOCS + BIG;
     const lat = { one: [] as number[], big: [] as number[] };
     const afterRecycle: number[] = [];
-    let failures = 0;
-    let next = 0;
-    const tLoop = performance.now();
-    await Promise.all(Array.from({ length: C }, async () => {
-      while (next < total) {
-        const i = next++;
-        const isBig = (i + 1) % every === 0;
-        const started = performance.now();
-        const r = await client.apiDoc(isBig ? big : one).catch(() => ({ ms: 0, ok: false }));
-        done++;
-        if (!r.ok) failures++;
-        (isBig ? lat.big : lat.one).push(r.ms);
-        if (recycledAt !== null && started > recycledAt && afterRecycle.length < 3 && !isBig) afterRecycle.push(r.ms);
-      }
-    }));
-    const loopS = (performance.now() - tLoop) / 1000;
+    const loop = await closedLoop(C, total, async (i) => {
+      const isBig = (i + 1) % every === 0;
+      const started = performance.now();
+      const r = await client.apiDoc(isBig ? big : one).catch(() => ({ ms: 0, ok: false }));
+      done++;
+      (isBig ? lat.big : lat.one).push(r.ms);
+      if (recycledAt !== null && started > recycledAt && afterRecycle.length < 3 && !isBig) afterRecycle.push(r.ms);
+      return r;
+    });
+    const { failures } = loop;
+    const loopS = loop.wallMs / 1000;
     clearInterval(sampler);
     clearInterval(watcher);
     await sample();

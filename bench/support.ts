@@ -122,16 +122,16 @@ export function apiClient(url: string, key: string) {
   return { url, key, api, deploy, apiDoc };
 }
 
-/** Runs `one()` `n` times, `c` at a time: wall time and each call's latency (sorted), failures counted. */
-export async function closedLoop(c: number, n: number, one: () => Promise<{ ms: number; ok: boolean }>) {
+/** Runs `one(i)` for i = 0…n-1, `c` at a time: wall time and each call's latency (sorted), failures counted. */
+export async function closedLoop(c: number, n: number, one: (i: number) => Promise<{ ms: number; ok: boolean }>) {
   const latencies: number[] = [];
   let failures = 0;
   let next = 0;
   const t0 = performance.now();
   await Promise.all(Array.from({ length: c }, async () => {
     while (next < n) {
-      next++;
-      const r = await one().catch(() => ({ ms: 0, ok: false }));
+      const i = next++;
+      const r = await one(i).catch(() => ({ ms: 0, ok: false }));
       latencies.push(r.ms);
       if (!r.ok) failures++;
     }
