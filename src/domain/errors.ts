@@ -55,6 +55,7 @@ export const Errors = {
   workspaceRequired: e(400, 'workspace_required'),
   workspaceNotFound: e(404, 'workspace_not_found'),
   workspaceNameTaken: e(409, 'workspace_name_taken'),
+  personalWorkspaceNotDeletable: e(409, 'personal_workspace_not_deletable'),
   memberNotFound: e(404, 'member_not_found'),
   alreadyMember: e(409, 'already_member'),
   ownerRequired: e(409, 'owner_required'),

@@ -273,14 +273,21 @@ export async function collectGarbage(deps: DomainDeps, opts: { graceMs?: number 
   for await (const { key, modifiedAt } of deps.blobs.list('blobs/')) {
     const sha = key.slice(key.lastIndexOf('/') + 1);
     if (modifiedAt > cutoff || !/^[0-9a-f]{64}$/.test(sha)) continue;
-    if (!(await deps.db.blobs.isHeld(sha))) {
-      // An upload of the same blob may have replaced the file (fresh mtime) and not yet recorded its holding:
-      // look at the file again right before deleting, so a new upload is never collected from under its holder.
-      const current = await deps.blobs.stat(key);
-      if (!current || current.modifiedAt > cutoff) continue;
-      await deps.blobs.delete(key);
-      deleted++;
-    }
+    if (await deleteUnheldBlob(deps, sha, cutoff)) deleted++;
   }
   return { released, deleted };
+}
+
+/**
+ * Deletes a content blob from the store when no account holds it and its file is not newer than `cutoff`. An upload
+ * of the same blob may have replaced the file (fresh mtime) and not yet recorded its holding: the file is looked at
+ * again right before deleting, so a new upload is never collected from under its holder (the GC takes it later).
+ */
+export async function deleteUnheldBlob(deps: DomainDeps, sha256: string, cutoff: number): Promise<boolean> {
+  if (await deps.db.blobs.isHeld(sha256)) return false;
+  const key = blobKey(sha256);
+  const current = await deps.blobs.stat(key);
+  if (!current || current.modifiedAt > cutoff) return false;
+  await deps.blobs.delete(key);
+  return true;
 }

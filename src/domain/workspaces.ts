@@ -9,6 +9,7 @@ import { ConflictError } from '../model/errors.js';
 import { Errors } from './errors.js';
 import { newId, newSecret } from './ids.js';
 import { pageRequest, toPage } from './pagination.js';
+import { deleteUnheldBlob } from './uploads.js';
 import { MEMBER_LIMITS, PLANS, type PlanKey } from './policy.js';
 
 /*
@@ -124,6 +125,33 @@ export async function renameWorkspace(deps: DomainDeps, caller: Caller, input: {
     });
   }
   return getWorkspace(deps, caller);
+}
+
+/**
+ * `DELETE /v1/workspaces/{id}` (owner, signed in): deletes a team workspace and everything in it. `confirm` must be
+ * the workspace's name, typed. Unfinished render jobs are canceled first (a render in progress stops: its worker sees
+ * the cancel), then every row goes in one transaction (keys answer 401 from then on), then the blob store's objects:
+ * outputs and managed PDFs, and content blobs no other workspace holds. The workspace's own audit log goes with it;
+ * the `workspace.deleted` entry is written to the deleting owner's personal workspace, which cannot be deleted.
+ * Returns that personal workspace, where the owner continues.
+ */
+export async function deleteWorkspace(deps: DomainDeps, caller: Caller, input: { confirm: string }) {
+  requireRole(caller, 'owner', 'Deleting the workspace');
+  const a = await deps.db.accounts.get(caller.accountId);
+  if (!a) throw Errors.workspaceNotFound(`No workspace ${caller.accountId}.`);
+  if (a.personalUserId) throw Errors.personalWorkspaceNotDeletable('A personal workspace belongs to its user and cannot be deleted; delete a team workspace instead.');
+  if (input.confirm !== a.name) throw Errors.invalidInput(`body/confirm must be the workspace's name, exactly: "${a.name}".`);
+  const personal = caller.userId ? await deps.db.accounts.getPersonal(caller.userId) : null;
+  if (!personal) throw Errors.sessionRequired('Deleting a workspace needs a signed-in user with a personal workspace.');
+  const started = deps.clock.now();
+  const canceledRenderJobs = await deps.db.renderJobs.cancelForAccount(a.id, started);
+  const held = await audited(deps, personal.id, caller,
+    { action: 'workspace.deleted', targetType: 'workspace', targetId: a.id, details: { name: a.name, canceledRenderJobs } },
+    (db) => db.accounts.delete(a.id));
+  if (!held) throw Errors.workspaceNotFound(`Workspace ${a.id} was deleted meanwhile.`);
+  for (const key of held.outputKeys) await deps.blobs.delete(key);
+  for (const sha of held.blobSha256s) await deleteUnheldBlob(deps, sha, deps.clock.now());
+  return workspaceView(toWorkspaceMembership(personal, caller.userId!, 'owner'));
 }
 
 /**

@@ -21,6 +21,15 @@ export interface AccountRepository {
   /** every account, newest first (the operator's list) */
   list(page: PageRequest): Promise<AccountRecord[]>;
   update(id: string, patch: Partial<Pick<AccountRecord, 'name' | 'planKey' | 'webhookSigningSecret' | 'disabledAt'>>): Promise<void>;
+  /** the user's personal workspace */
+  getPersonal(userId: string): Promise<AccountRecord | null>;
+  /**
+   * Deletes the account and every row it holds (keys, members, invitations, audit log, deploys, versions, files,
+   * upload sessions, render jobs, managed PDFs, webhook events, usage, idempotent answers); use inside a transaction.
+   * Returns the blob-store keys of its outputs and managed PDFs and the content blobs it held (which other accounts
+   * may hold too), for the caller to delete from the store; null when there was no such account.
+   */
+  delete(id: string): Promise<{ outputKeys: string[]; blobSha256s: string[] } | null>;
 }
 
 export interface ApiKeyRepository {
@@ -172,6 +181,8 @@ export interface RenderJobRepository {
   cancel(accountId: string, id: string, now: number): Promise<{ canceled: boolean; job: RenderJobRecord | null }>;
   /** cancels every unfinished job of a deploy; returns how many */
   cancelForDeploy(deployId: string, now: number): Promise<number>;
+  /** cancels every unfinished job of an account (the workspace is being deleted), without webhooks; returns how many */
+  cancelForAccount(accountId: string, now: number): Promise<number>;
   /** deletes a terminal job (its output must be deleted first) */
   delete(accountId: string, id: string): Promise<boolean>;
   /** retry_scheduled whose time has come → queued; returns how many */

@@ -721,7 +721,11 @@ export interface paths {
         get: operations["getWorkspace"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a team workspace and everything in it (owner only; typed-name confirmation)
+         * @description Cancels its unfinished render jobs (renders in progress stop), then deletes its deploys, versions, files, upload sessions, render jobs and their outputs, managed PDFs, webhook deliveries, API keys (they answer 401 at once), members, invitations and audit log, and removes their objects from the blob store (content blobs only when no other workspace holds them). Personal workspaces cannot be deleted (409 `personal_workspace_not_deletable`). The `workspace.deleted` entry is written to the audit log of the owner's personal workspace, which is returned as the workspace to continue in.
+         */
+        delete: operations["deleteWorkspace"];
         options?: never;
         head?: never;
         /** Rename a workspace (admin) */
@@ -7516,6 +7520,126 @@ export interface operations {
             };
             /** @description Not found (another account's resources are not found either) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate_limited or a quota is used up; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable: storage, database or renderer not ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    deleteWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description acct_ id */
+                workspaceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the workspace's name, typed by the user to confirm */
+                    confirm: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Workspace */
+                        workspace: {
+                            /** @description acct_ id */
+                            id: string;
+                            name: string;
+                            plan: {
+                                key: string;
+                                name: string;
+                            };
+                            /** @description the personal workspace of its owner */
+                            personal: boolean;
+                            role: "owner" | "admin" | "editor" | "viewer";
+                            /** @description Unix epoch milliseconds */
+                            createdAt: number;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request: invalid_input, invalid_path_param, invalid_query_param, invalid_header, or a hard limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description missing_authorization or invalid_api_key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description api_key_disabled, account_disabled (the operator disabled the account) or insufficient_permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found (another account's resources are not found either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,7 +12,7 @@ import { webhookRepository } from './webhooks.js';
 /** Every repository but the render queue on one executor: the connection's own, or a transaction's. */
 function repositories(x: SqlExecutor, dialect: Dialect): Transactional {
   return {
-    accounts: accountRepository(x),
+    accounts: accountRepository(x, dialect),
     apiKeys: apiKeyRepository(x),
     deploys: deployRepository(x),
     versions: deployVersionRepository(x),

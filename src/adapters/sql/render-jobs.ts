@@ -20,7 +20,9 @@ export const CLAIM_SET = `status = 'rendering', attempt = attempt + 1, started_a
   lease_owner = ?, lease_expires_at = ?`;
 export const claimParams = (req: { now: number; workerId: string; leaseMs: number }) => [req.now, req.workerId, req.now + req.leaseMs];
 
-const CANCEL_SET = `status = 'canceled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL, webhook_pending = true`;
+const cancelSet = (webhook: boolean) =>
+  `status = 'canceled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL, webhook_pending = ${webhook}`;
+const CANCEL_SET = cancelSet(true);
 
 /**
  * The render queue, written once: the render_jobs table is the queue and every state change is a conditional update
@@ -165,9 +167,18 @@ export class SqlRenderJobs implements RenderJobRepository {
     return { canceled, job };
   }
 
-  async cancelForDeploy(deployId: string, now: number) {
+  cancelForDeploy(deployId: string, now: number) {
+    return this.cancelAll('deploy_id', deployId, now, true);
+  }
+
+  cancelForAccount(accountId: string, now: number) {
+    // no webhooks: the deploys they would go to are deleted right after
+    return this.cancelAll('account_id', accountId, now, false);
+  }
+
+  private async cancelAll(column: 'deploy_id' | 'account_id', value: string, now: number, webhook: boolean) {
     const ids = await this.x.tx(async (t) => {
-      const rows = await t.all(`UPDATE render_jobs SET ${CANCEL_SET} WHERE deploy_id = ? AND status IN ${UNFINISHED} RETURNING id`, [now, deployId]);
+      const rows = await t.all(`UPDATE render_jobs SET ${cancelSet(webhook)} WHERE ${column} = ? AND status IN ${UNFINISHED} RETURNING id`, [now, value]);
       const ids = rows.map((r) => r.id as string);
       if (ids.length > 0) await t.run(`DELETE FROM render_job_payloads WHERE render_job_id IN ${inList(ids.length)}`, ids);
       await this.publish(t, 'terminal', ids);

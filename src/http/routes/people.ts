@@ -131,6 +131,21 @@ export const peopleRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
     },
   }, async (req) => ({ workspace: await workspaces.renameWorkspace(d, await workspaces.memberCaller(d, req.user!.id, req.params.workspaceId, req.id), req.body) }));
 
+  app.delete('/workspaces/:workspaceId', {
+    config: { scope: 'user' },
+    schema: {
+      operationId: 'deleteWorkspace', tags: ['Workspaces'], security: SESSION_SECURITY, params: WorkspaceParams,
+      summary: 'Delete a team workspace and everything in it (owner only; typed-name confirmation)',
+      description: 'Cancels its unfinished render jobs (renders in progress stop), then deletes its deploys, versions, files, upload sessions, '
+        + 'render jobs and their outputs, managed PDFs, webhook deliveries, API keys (they answer 401 at once), members, invitations and '
+        + 'audit log, and removes their objects from the blob store (content blobs only when no other workspace holds them). '
+        + 'Personal workspaces cannot be deleted (409 `personal_workspace_not_deletable`). The `workspace.deleted` entry is written to the '
+        + 'audit log of the owner\'s personal workspace, which is returned as the workspace to continue in.',
+      body: Type.Object({ confirm: Type.String({ maxLength: 200, description: 'the workspace\'s name, typed by the user to confirm' }) }),
+      response: { 200: Type.Object({ workspace: Workspace }), ...errors(404, 409) },
+    },
+  }, async (req) => ({ workspace: await workspaces.deleteWorkspace(d, await workspaces.memberCaller(d, req.user!.id, req.params.workspaceId, req.id), req.body) }));
+
   app.post('/workspaces/:workspaceId/transfer-ownership', {
     config: { scope: 'user' },
     schema: {
