@@ -32,6 +32,9 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
 import { PAGE_RUNTIME_SCRIPT } from '../packages/engine/src/chromium/page-runtime.js';
+import { makeInternalCertificate } from '../packages/engine/src/chromium/internal-certificate.js';
+import tls from 'node:tls';
+import type { Socket } from 'node:net';
 import { onePage } from './documents.js';
 
 const N = Number(process.env.BENCH_N ?? 60);
@@ -99,9 +102,11 @@ interface Driver {
 async function playwrightDriver(variant: string): Promise<Driver> {
   const fast = variant === 'route+frames-fast';
   const guarded = variant !== 'route' && variant !== 'setContent' && variant !== 'loopback';
+  const proxied = variant.startsWith('proxied');
+  const cert = proxied ? makeInternalCertificate() : null;
   const browser: Browser = await chromium.launch({
     executablePath: engine.executablePath,
-    args: [...engine.args, ...(fast ? FAST_FRAMES : []), ...(guarded ? GUARD_FLAGS : [])],
+    args: [...engine.args, ...(fast ? FAST_FRAMES : []), ...(guarded ? GUARD_FLAGS : []), ...(cert ? [`--ignore-certificate-errors-spki-list=${cert.spkiHash}`] : [])],
     ignoreDefaultArgs: guarded ? ['--disable-features'] : undefined,
     headless: true,
   });
@@ -112,16 +117,30 @@ async function playwrightDriver(variant: string): Promise<Driver> {
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
+  let proxyUrl: string | undefined;
+  if (cert) {
+    // the guard proxy serving the internal origins inside TLS tunnels (what the renderer does since issue 15)
+    const secureContext = tls.createSecureContext({ cert: cert.cert, key: cert.key });
+    const inner = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(req.url?.endsWith('__reset__') ? RESET_DOCUMENT : onePage));
+    server = http.createServer((_req, res) => res.writeHead(403).end());
+    server.on('connect', (_req, socket: Socket, head: Buffer) => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) socket.unshift(head);
+      inner.emit('connection', new tls.TLSSocket(socket, { isServer: true, secureContext }));
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
   const pages: Page[] = [];
   for (let i = 0; i < C; i++) {
-    const context = await browser.newContext();
+    const context = await browser.newContext(proxyUrl ? { proxy: { server: proxyUrl } } : {});
     if (guarded) await context.addInitScript({ content: PAGE_RUNTIME_SCRIPT.replace(/"https:\/\/app\.press\.internal"/, '"https://doc.test"') });
     const page = await context.newPage();
     if (guarded) {
       const cdp = await context.newCDPSession(page);
       await cdp.send('Network.enable', { maxTotalBufferSize: 0, maxResourceBufferSize: 0, maxPostDataSize: 0 });
     }
-    if (variant !== 'loopback' && variant !== 'setContent') {
+    if (variant !== 'loopback' && variant !== 'setContent' && !proxied) {
       await page.route('**/*', (route) => route.fulfill({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, body: route.request().url().endsWith('__reset__') ? RESET_DOCUMENT : onePage }));
     }
     pages.push(page);
@@ -140,7 +159,7 @@ async function playwrightDriver(variant: string): Promise<Driver> {
       steps.frames += t2 - t1;
       steps.pdf += performance.now() - t2;
       // the pool's reset after each render: to an empty app-origin document (routed), or to about:blank
-      if (variant === 'reset-app') await page.goto('https://doc.test/__reset__');
+      if (variant === 'reset-app' || variant === 'proxied-reset') await page.goto('https://doc.test/__reset__');
       if (variant === 'reset-blank') await page.goto('about:blank');
     },
     async close() {
@@ -315,7 +334,7 @@ function printTraces() {
   }
 }
 
-const all = ['reset-app', 'reset-blank', 'setContent', 'route', 'route+runtime', 'route+frames', 'route+frames-fast', 'loopback', 'cdp'];
+const all = ['proxied', 'proxied-reset', 'reset-app', 'reset-blank', 'setContent', 'route', 'route+runtime', 'route+frames', 'route+frames-fast', 'loopback', 'cdp'];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 console.log(`fresh-document — ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}, ${engine.executablePath}, N=${N}, c=${C}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log('| variant | docs/s | p50 ms | frames ms | pdf ms | CPU ms/doc: node | browser | renderer | gpu | network | total |');

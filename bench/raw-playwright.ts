@@ -1,6 +1,7 @@
 import { chromium } from 'playwright-core';
 import type { Page } from 'playwright-core';
 import { GuardProxy } from '../packages/engine/src/chromium/guard-proxy.js';
+import { makeInternalCertificate } from '../packages/engine/src/chromium/internal-certificate.js';
 import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from '../packages/engine/src/chromium/launch-features.js';
 
 export interface RawLoopOptions {
@@ -15,10 +16,13 @@ export interface RawLoopOptions {
   concurrency: number;
   /**
    * `setContent` (default): the document is written into the page's current one — the cheapest possible print.
-   * `navigate`: each print opens a fresh document (a routed `goto`, as any renderer that gives every job its own
-   * document must), still with no storage, readiness protocol, reset or HTTP around it.
+   * `navigate`: each print opens a fresh document (a `goto`, as any renderer that gives every job its own document
+   * must), served as the renderer serves it: each page in a context of its own whose proxy is a listener of the
+   * guard proxy, TLS terminated there with the pinned certificate. Still no storage, readiness protocol, reset or
+   * API around it. `navigate-routed`: the same fresh document served by Playwright request interception
+   * (`context.route`), how the renderer served it before issue 15.
    */
-  mode?: 'setContent' | 'navigate';
+  mode?: 'setContent' | 'navigate' | 'navigate-routed';
   /** called right before the first timed document (after launch and warm-up) */
   onTimedStart?: () => void;
 }
@@ -46,7 +50,8 @@ export async function rawLoop(opts: RawLoopOptions): Promise<RawLoopResult> {
   // The renderer's launch exactly (browser-pool.ts): its flags, the guard proxy, and Playwright's feature list with
   // ours merged in (RenderDocument off makes a fresh document ~10–15 ms cheaper, so a loop without it is no floor).
   const guard = new GuardProxy();
-  const args = [...opts.args, `--proxy-server=${await guard.start()}`];
+  const certificate = makeInternalCertificate();
+  const args = [...opts.args, `--proxy-server=${await guard.start()}`, `--ignore-certificate-errors-spki-list=${certificate.spkiHash}`];
   let browser = await chromium.launch({ executablePath: opts.executablePath, args, headless: true });
   const replace = await playwrightDisableFeaturesArg(browser);
   if (replace) {
@@ -59,14 +64,22 @@ export async function rawLoop(opts: RawLoopOptions): Promise<RawLoopResult> {
     });
   }
   try {
-    const context = await browser.newContext();
     const pages: Page[] = [];
-    for (let i = 0; i < opts.concurrency; i++) pages.push(await context.newPage());
-    const navigate = opts.mode === 'navigate';
-    if (navigate) {
-      await context.route('https://doc.test/**', (route) =>
-        route.fulfill({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: opts.html }),
-      );
+    const navigate = opts.mode === 'navigate' || opts.mode === 'navigate-routed';
+    if (opts.mode === 'navigate') {
+      const headers = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' };
+      for (let i = 0; i < opts.concurrency; i++) {
+        const proxy = await guard.openContext(certificate, async () => ({ status: 200, headers, body: opts.html }));
+        pages.push(await (await browser.newContext({ proxy: { server: proxy.url } })).newPage());
+      }
+    } else {
+      const context = await browser.newContext();
+      for (let i = 0; i < opts.concurrency; i++) pages.push(await context.newPage());
+      if (navigate) {
+        await context.route('https://doc.test/**', (route) =>
+          route.fulfill({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: opts.html }),
+        );
+      }
     }
     let n = 0;
     const open = (page: Page) =>

@@ -27,6 +27,7 @@ import { apiClient } from './support.js';
 const quick = process.env.BENCH_QUICK === '1';
 /** BENCH_API_ONLY=1: the API rows alone (profiling the service with node --cpu-prof) */
 const apiOnly = process.env.BENCH_API_ONLY === '1';
+const routedToo = process.env.BENCH_ROUTED === '1';
 
 /** CPU seconds used by the whole machine (all processes: node, Chromium, kernel) from /proc/stat. */
 function machineCpuSeconds(): number {
@@ -74,7 +75,7 @@ const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, 
 
 interface Row {
   doc: string;
-  path: 'raw loop' | 'raw, fresh doc' | 'API' | 'API (PG+S3)' | 'API, sandbox off';
+  path: 'raw loop' | 'raw, fresh doc' | 'raw, fresh doc, routed' | 'API' | 'API (PG+S3)' | 'API, sandbox off';
   c: number;
   n: number;
   docsPerSec: number;
@@ -126,10 +127,10 @@ async function main() {
     return { doc, path: 'API', c, n, docsPerSec: (n / m.wallMs) * 1000, p50: pct(latencies, 0.5), p95: pct(latencies, 0.95), cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures, load: m.load };
   }
 
-  async function rawRow(doc: string, html: string, c: number, n: number, mode: 'setContent' | 'navigate' = 'setContent'): Promise<Row> {
+  async function rawRow(doc: string, html: string, c: number, n: number, mode: 'setContent' | 'navigate' | 'navigate-routed' = 'setContent'): Promise<Row> {
     // CPU from the first timed document on: the browser launch and warm-up are not the loop's.
     const m = await measure((timed) => rawLoop({ executablePath: engine.executablePath, args: engine.args, html, count: n, concurrency: c, mode, onTimedStart: timed }));
-    return { doc, path: mode === 'navigate' ? 'raw, fresh doc' : 'raw loop', c, n, docsPerSec: m.result.docsPerSecond, p50: m.result.p50Ms, p95: m.result.p95Ms, cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures: 0, load: m.load, version: m.result.version };
+    return { doc, path: mode === 'navigate' ? 'raw, fresh doc' : mode === 'navigate-routed' ? 'raw, fresh doc, routed' : 'raw loop', c, n, docsPerSec: m.result.docsPerSecond, p50: m.result.p50Ms, p95: m.result.p95Ms, cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures: 0, load: m.load, version: m.result.version };
   }
 
   const docs = [
@@ -150,6 +151,8 @@ async function main() {
         }
         const raw = await rawRow(d.name, d.html, c, d.n);
         const fresh = await rawRow(d.name, d.html, c, d.n, 'navigate');
+        // BENCH_ROUTED=1: also the fresh document served by request interception (the renderer's way before issue 15)
+        if (routedToo) rows.push(await rawRow(d.name, d.html, c, d.n, 'navigate-routed'));
         const viaApi = await apiRow(d.name, deployId, c, d.n);
         rows.push(raw, fresh, viaApi);
         chromiumVersion = fresh.version ?? chromiumVersion;

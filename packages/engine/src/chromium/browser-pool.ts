@@ -1,5 +1,5 @@
 import { chromium } from 'playwright-core';
-import type { Browser, BrowserContext, CDPSession, Page, Route } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedChromium } from './find-chromium.js';
@@ -9,11 +9,15 @@ import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeatur
 import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
 import type { Logger } from '../logger.js';
 import { GuardProxy } from './guard-proxy.js';
+import type { ContextProxy, ProxiedRequest, ProxyAnswer } from './guard-proxy.js';
+import { makeInternalCertificate } from './internal-certificate.js';
+import type { InternalCertificate } from './internal-certificate.js';
 import { residentBytes, processStartTime } from './process-memory.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
 export interface PageJob {
-  route(route: Route): Promise<void>;
+  /** answer one of the page's requests (every request of its context arrives at the context's proxy) */
+  serve(req: ProxiedRequest): Promise<ProxyAnswer>;
   /** the page's renderer process died */
   pageCrashed(): void;
   /** the whole browser went away, or the page closed under the render */
@@ -117,6 +121,8 @@ const CLOSE_TIMEOUT_MS = 5_000;
  */
 interface Slot {
   context: BrowserContext;
+  /** the context's own listener on the guard proxy, closed with the context */
+  proxy: ContextProxy;
   page: Page;
   cdp: CDPSession;
   generation: Generation;
@@ -167,6 +173,8 @@ interface Generation {
   memoryWatch: NodeJS.Timeout | null;
   /** renderer processes killed for memory whose page crash has not been reported yet */
   memoryKills: Array<{ at: number; message: string }>;
+  /** the proxy listeners of its contexts (closed with them, and all of them when the browser goes) */
+  proxies: Set<ContextProxy>;
 }
 
 /** A page handed to one render. `release` exactly once. */
@@ -212,6 +220,12 @@ const MEMORY_POLL_MS = 200;
 const MEMORY_KILL_WINDOW_MS = 5_000;
 
 const mib = (bytes: number) => Math.round(bytes / (1024 * 1024));
+
+/** Close a slot's context and its proxy listener. */
+async function closeSlot(slot: Slot): Promise<void> {
+  await withTimeout(slot.context.close(), CLOSE_TIMEOUT_MS, 'context close').catch(() => undefined);
+  await slot.proxy.close();
+}
 
 /** SIGKILL for the page's renderer process, if page creation identified it and it is still that process. */
 function killRenderer(slot: Slot): void {
@@ -265,8 +279,10 @@ export class BrowserPool {
   readonly memoryStats: MemoryStats = { pagesRecycled: 0, browsersRecycled: 0, browsersRecycledByCount: 0, largestPageMiB: 0, browserMiB: 0 };
   private workDirReady = false;
   private sweeper: NodeJS.Timeout | null = null;
-  /** the browser's only route onto the network; refuses everything (see guard-proxy.ts) */
+  /** the browser's only route onto the network (see guard-proxy.ts) */
   readonly guard: GuardProxy;
+  /** what the guard presents inside the browser's tunnels; its key is pinned at launch */
+  private certificate: InternalCertificate | null = null;
   /** last launch failure or crash, for status() */
   lastError: string | null = null;
   version: string | null = null;
@@ -414,7 +430,12 @@ export class BrowserPool {
       mkdirSync(join(workDir, 'tmp'), { recursive: true, mode: 0o711 });
       this.workDirReady = true;
     }
-    const proxied = [...resolved.args, `--proxy-server=${await this.guard.start()}`];
+    this.certificate ??= makeInternalCertificate();
+    const proxied = [
+      ...resolved.args,
+      `--proxy-server=${await this.guard.start()}`,
+      `--ignore-certificate-errors-spki-list=${this.certificate.spkiHash}`,
+    ];
     const args = sandbox.enabled ? sandboxedArgs(proxied) : proxied;
     const executablePath = prepareDroppedLaunch(sandbox, resolved.executablePath, workDir);
     let flags = featureFlagsByBinary.get(resolved.executablePath);
@@ -474,6 +495,7 @@ export class BrowserPool {
       pageCreation: Promise.resolve(),
       memoryWatch: null,
       memoryKills: [],
+      proxies: new Set(),
     };
     this.generations.add(gen);
     this.watchMemory(gen);
@@ -503,6 +525,8 @@ export class BrowserPool {
       }
     }
     gen.accounts.clear();
+    for (const proxy of gen.proxies) void proxy.close();
+    gen.proxies.clear();
     if (expected) return;
     this.lastError = 'browser disconnected';
     this.opts.logger.error({ leased: gen.leased, renders: gen.renders }, 'chromium disconnected; relaunching');
@@ -607,23 +631,39 @@ export class BrowserPool {
     const creating = this.setUpSlot(gen, accountId);
     return withTimeout(creating, this.opts.launchTimeoutMs, 'page creation').catch((err) => {
       // If it completes after all, don't leak it.
-      creating.then((slot) => slot.context.close().catch(() => undefined)).catch(() => undefined);
+      creating.then((slot) => closeSlot(slot)).catch(() => undefined);
       throw err;
     });
   }
 
   private async setUpSlot(gen: Generation, accountId: string | null): Promise<Slot> {
-    const context = await gen.browser.newContext({ serviceWorkers: 'block', acceptDownloads: false });
+    // Every request of the context — pages, frames, workers — goes to a listener of its own on the guard proxy,
+    // which hands it to the render holding the page (no request interception: see guard-proxy.ts).
+    let current: Slot | null = null;
+    const proxy = await this.guard.openContext(this.certificate!, async (req) => {
+      if (current?.job) return current.job.serve(req);
+      if (req.url.href === RESET_URL) {
+        return { status: 200, headers: { 'content-type': 'text/html', 'cache-control': 'no-store' }, body: RESET_DOCUMENT };
+      }
+      return 'refused';
+    });
+    gen.proxies.add(proxy);
+    void proxy.closed.then(() => gen.proxies.delete(proxy));
+    let context: BrowserContext;
+    try {
+      context = await gen.browser.newContext({ serviceWorkers: 'block', acceptDownloads: false, proxy: { server: proxy.url } });
+    } catch (err) {
+      await proxy.close();
+      throw err;
+    }
     try {
       await context.addInitScript({ content: PAGE_RUNTIME_SCRIPT });
       // No routeWebSocket: it exposes a Playwright binding to page script. WebSockets end at the guard proxy.
-      // Pages other than ours (window.open popups) have no job to answer them: refuse all their requests.
-      // Page routes take precedence over this one.
-      await context.route('**/*', (route) => route.abort('blockedbyclient').catch(() => undefined));
       const { page, renderer } = await this.newPage(gen, context);
       const cdp = await context.newCDPSession(page);
       const slot: Slot = {
         context,
+        proxy,
         page,
         cdp,
         generation: gen,
@@ -657,14 +697,7 @@ export class BrowserPool {
       // Renders enforce their own deadline; Playwright's 30 s defaults must not cut in first.
       page.setDefaultTimeout(0);
       page.setDefaultNavigationTimeout(0);
-      await page.route('**/*', async (route) => {
-        if (slot.job) return slot.job.route(route);
-        if (route.request().url() === RESET_URL) {
-          await route.fulfill({ status: 200, contentType: 'text/html', body: RESET_DOCUMENT }).catch(() => undefined);
-          return;
-        }
-        await route.abort('blockedbyclient').catch(() => undefined);
-      });
+      current = slot;
       page.on('crash', () => {
         slot.crashed = true;
         const job = slot.job;
@@ -698,6 +731,7 @@ export class BrowserPool {
       return slot;
     } catch (err) {
       await context.close().catch(() => undefined);
+      await proxy.close();
       throw err;
     }
   }
@@ -937,8 +971,7 @@ export class BrowserPool {
       const i = account.idle.indexOf(slot);
       if (i >= 0) account.idle.splice(i, 1);
     }
-    void withTimeout(slot.context.close(), CLOSE_TIMEOUT_MS, 'context close')
-      .catch(() => undefined)
+    void closeSlot(slot)
       .then(() => {
         if (!account || gen.dead || gen.draining || this.closed || slot.accountId === null) return;
         if (account.slots.size === 0 && account.waiting === 0 && gen.accounts.get(slot.accountId) === account) {

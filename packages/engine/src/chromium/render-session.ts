@@ -1,4 +1,3 @@
-import type { Route } from 'playwright-core';
 import { RenderError } from '../renderer.js';
 import type { BlockedRequestReason, RenderRequest } from '../renderer.js';
 import type { PageJob } from './browser-pool.js';
@@ -8,6 +7,7 @@ import type { Outbound } from '../outbound/port.js';
 import { APP_ORIGIN, DATA_ORIGIN } from './page-runtime.js';
 import { redactPageText } from './logger.js';
 import type { Logger } from '../logger.js';
+import type { ProxiedRequest, ProxyAnswer } from './guard-proxy.js';
 
 export interface SessionOptions {
   outbound: Outbound;
@@ -126,155 +126,142 @@ export class RenderSession implements PageJob {
     this.diagnostics.add('pageErrors', { message: this.diagnostics.text(message), ...errorLocation(error.stack) });
   }
 
-  async route(route: Route): Promise<void> {
+  /** Answers one of the page's requests (its context's proxy hands over every request while the render runs). */
+  async serve(req: ProxiedRequest): Promise<ProxyAnswer> {
     this.pending++;
-    try {
-      await this.answer(route);
-    } finally {
+    // Counted until the answer is on its way to the browser, not merely decided.
+    void req.sent.then(() => {
       this.pending--;
       if (this.pending === 0) this.wakeIdle();
-    }
+    });
+    return this.answer(req);
   }
 
   /** A request the network policy refused: logged (as far as diagnostics keep them) and kept. */
-  private blocked(url: string, reason: BlockedRequestReason): void {
+  private blocked(url: string, reason: BlockedRequestReason): ProxyAnswer {
     if (this.diagnostics.has('blockedRequests')) {
       // By origin only: paths and queries can carry tokens.
       this.opts.logger.info({ jobId: this.req.jobId, origin: safeOrigin(new URL(url)), reason }, 'external request blocked');
     }
     this.diagnostics.add('blockedRequests', { url: diagnosticUrl(url), reason });
+    return 'refused';
   }
 
   private failed(url: string, status: number | null, error: string | null): void {
     this.diagnostics.add('failedRequests', { url: diagnosticUrl(url), status, error });
   }
 
-  private async answer(route: Route): Promise<void> {
-    if (this.finished) return abort(route);
-    const request = route.request();
-    let url: URL;
-    try {
-      url = new URL(request.url());
-    } catch {
-      return abort(route);
-    }
-    if (url.origin === APP_ORIGIN || url.origin === DATA_ORIGIN) return this.internal(route, url);
+  private async answer(req: ProxiedRequest): Promise<ProxyAnswer> {
+    if (this.finished) return 'refused';
+    const url = req.url;
+    if (url.origin === APP_ORIGIN || url.origin === DATA_ORIGIN) return this.internal(req);
     // The document being printed must stay ours: no main-frame navigation elsewhere, allowed network or not.
-    if (request.isNavigationRequest() && isMainFrame(route)) {
+    // (Chromium sends Sec-Fetch-Dest to https origins; a plain-http navigation elsewhere still fails the render
+    // when waitReady finds the page off the app origin.)
+    if (req.headers['sec-fetch-dest'] === 'document') {
       this.blockedNavigation = diagnosticUrl(url.href);
-      this.blocked(url.href, 'navigation_not_allowed');
-      return abort(route);
+      return this.blocked(url.href, 'navigation_not_allowed');
     }
-    return this.external(route, url);
+    return this.external(req);
   }
 
   // ---- internal origins -----------------------------------------------------------------------------------
 
-  private async internal(route: Route, url: URL): Promise<void> {
+  private async internal(req: ProxiedRequest): Promise<ProxyAnswer> {
     try {
-      if (url.origin === APP_ORIGIN) await this.serveFile(route, url);
-      else await this.serveData(route, url);
+      return req.url.origin === APP_ORIGIN ? await this.serveFile(req) : this.serveData(req);
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
       // A file the version has but storage can't produce: the PDF would silently miss it, so fail (retryably).
       this.opts.logger.warn({ jobId: this.req.jobId, err: String(err.cause) }, 'storage error serving a file');
       this.fail(new RenderError('render_internal_error', 'storage error while serving the deploy version', true));
-      await abort(route, 'failed');
+      return 'refused';
     }
   }
 
-  private async serveFile(route: Route, url: URL): Promise<void> {
-    const method = route.request().method();
-    if (method !== 'GET' && method !== 'HEAD') return fulfill(route, 405, 'text/plain', 'method not allowed');
+  private async serveFile(req: ProxiedRequest): Promise<ProxyAnswer> {
+    const { method, url } = req;
+    if (method !== 'GET' && method !== 'HEAD') return plain(405, 'method not allowed');
     const path = versionPath(url.pathname);
-    if (path === null) return fulfill(route, 400, 'text/plain', 'bad path');
+    if (path === null) return plain(400, 'bad path');
     let body: Buffer;
     let mime: string;
     try {
       const file = await this.req.files.get(path);
       if (!file) {
         this.failed(url.href, 404, null);
-        return fulfill(route, 404, 'text/plain', 'not found');
+        return plain(404, 'not found');
       }
       mime = file.mime;
       body = await this.req.files.open(file);
     } catch (err) {
       throw new StorageError(err);
     }
-    if (this.finished) return abort(route);
-    await route
-      .fulfill({ status: 200, headers: { 'content-type': mime, 'cache-control': NO_STORE }, body })
-      .catch(() => undefined);
+    if (this.finished) return 'refused';
+    return { status: 200, headers: { 'content-type': mime, 'cache-control': NO_STORE }, body };
   }
 
-  private async serveData(route: Route, url: URL): Promise<void> {
-    const request = route.request();
+  private serveData(req: ProxiedRequest): ProxyAnswer {
     // CORS keeps other origins (external frames) from reading these; also refuse them outright.
-    if (!fromAppDocument(route)) return fulfill(route, 403, 'text/plain', 'forbidden');
+    if (!fromAppDocument(req)) return plain(403, 'forbidden');
     const cors = { 'access-control-allow-origin': APP_ORIGIN, vary: 'origin', 'cache-control': NO_STORE };
-    const method = request.method();
+    const { method, url } = req;
     if (method === 'OPTIONS') {
-      await route
-        .fulfill({
-          status: 204,
-          headers: {
-            ...cors,
-            'access-control-allow-methods': 'GET, HEAD',
-            'access-control-allow-headers': request.headers()['access-control-request-headers'] ?? '*',
-          },
-        })
-        .catch(() => undefined);
-      return;
+      return {
+        status: 204,
+        headers: {
+          ...cors,
+          'access-control-allow-methods': 'GET, HEAD',
+          'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? '*'),
+        },
+      };
     }
-    if (method !== 'GET' && method !== 'HEAD') return fulfill(route, 405, 'text/plain', 'method not allowed', cors);
+    if (method !== 'GET' && method !== 'HEAD') return plain(405, 'method not allowed', cors);
     if (url.pathname === '/__payload') {
       const { body, mime } = this.req.payload;
-      await route.fulfill({ status: 200, headers: { ...cors, 'content-type': mime }, body }).catch(() => undefined);
-      return;
+      return { status: 200, headers: { ...cors, 'content-type': mime }, body };
     }
     if (url.pathname === '/environment.json') {
       const body = JSON.stringify({ env: this.req.env, secrets: this.req.secrets });
-      await route
-        .fulfill({ status: 200, headers: { ...cors, 'content-type': 'application/json; charset=utf-8' }, body })
-        .catch(() => undefined);
-      return;
+      return { status: 200, headers: { ...cors, 'content-type': 'application/json; charset=utf-8' }, body };
     }
     this.failed(url.href, 404, null);
-    return fulfill(route, 404, 'text/plain', 'not found', cors);
+    return plain(404, 'not found', cors);
   }
 
   // ---- everything else ------------------------------------------------------------------------------------
 
-  private async external(route: Route, url: URL): Promise<void> {
+  private async external(req: ProxiedRequest): Promise<ProxyAnswer> {
+    const url = req.url;
     // Logged by origin only: paths and queries can carry tokens.
     const origin = safeOrigin(url);
-    if (!this.req.allowExternalNetwork) {
-      this.blocked(url.href, 'external_network_not_allowed');
-      return abort(route);
-    }
-    const request = route.request();
+    if (!this.req.allowExternalNetwork) return this.blocked(url.href, 'external_network_not_allowed');
     try {
+      const body = req.method === 'GET' || req.method === 'HEAD' ? null : await req.body();
       const response = await this.opts.outbound.request({
         url,
-        method: request.method(),
-        headers: request.headers(),
-        body: request.postDataBuffer(),
+        method: req.method,
+        headers: requestHeaders(req),
+        body: body && body.length > 0 ? body : null,
         maxBytes: this.opts.maxExternalResponseBytes,
         signal: this.signal,
       });
-      if (this.finished) return abort(route);
+      if (this.finished) return 'refused';
       this.externalOrigins.add(url.origin);
       if (response.status >= 400) this.failed(url.href, response.status, null);
-      await route.fulfill(response).catch(() => undefined);
+      // Never kept in Chromium's HTTP cache: the context's next render must fetch (and be checked) again.
+      return { status: response.status, headers: { ...response.headers, 'cache-control': NO_STORE }, body: response.body };
     } catch (err) {
       if (err instanceof OutboundRefusedError) {
-        if (err.kind === 'unresolved') this.failed(url.href, null, err.reason);
-        else this.blocked(url.href, err.kind === 'scheme' ? 'scheme_not_allowed' : 'address_not_allowed');
-        return abort(route);
+        if (err.kind === 'unresolved') {
+          this.failed(url.href, null, err.reason);
+          return 'refused';
+        }
+        return this.blocked(url.href, err.kind === 'scheme' ? 'scheme_not_allowed' : 'address_not_allowed');
       }
       this.opts.logger.debug({ jobId: this.req.jobId, origin, err: String(err) }, 'external request failed');
       if (!this.finished) this.failed(url.href, null, errText(err));
-      await abort(route, 'failed');
+      return 'refused';
     }
   }
 }
@@ -293,38 +280,24 @@ function safeOrigin(url: URL): string {
   return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
 }
 
-function isMainFrame(route: Route): boolean {
-  try {
-    const frame = route.request().frame();
-    return frame.parentFrame() === null;
-  } catch {
-    return false;
+/** Whether the request comes from a document of the app origin (or an about: frame it created, which shares it). */
+function fromAppDocument(req: ProxiedRequest): boolean {
+  const origin = req.headers.origin;
+  if (origin !== undefined) return origin === APP_ORIGIN;
+  // No Origin (a same-origin GET, a navigation): the referrer says who asked.
+  const referer = req.headers.referer;
+  return typeof referer === 'string' && (referer === APP_ORIGIN || referer.startsWith(`${APP_ORIGIN}/`));
+}
+
+/** Headers the page's request carries onward to an external site (Outbound drops the hop-by-hop ones). */
+function requestHeaders(req: ProxiedRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
+  return out;
 }
 
-/** Whether the request comes from a document of the app origin (or an about: frame it created). */
-function fromAppDocument(route: Route): boolean {
-  try {
-    const frameUrl = route.request().frame().url();
-    return frameUrl.startsWith(`${APP_ORIGIN}/`) || frameUrl === APP_ORIGIN || frameUrl.startsWith('about:');
-  } catch {
-    // Service-worker requests have no frame; service workers are blocked anyway.
-    return false;
-  }
-}
-
-async function abort(route: Route, code: 'blockedbyclient' | 'failed' = 'blockedbyclient'): Promise<void> {
-  await route.abort(code).catch(() => undefined);
-}
-
-async function fulfill(
-  route: Route,
-  status: number,
-  contentType: string,
-  body: string,
-  headers: Record<string, string> = {},
-): Promise<void> {
-  await route
-    .fulfill({ status, headers: { ...headers, 'content-type': contentType, 'cache-control': NO_STORE }, body })
-    .catch(() => undefined);
+function plain(status: number, body: string, headers: Record<string, string> = {}): ProxyAnswer {
+  return { status, headers: { ...headers, 'content-type': 'text/plain', 'cache-control': NO_STORE }, body };
 }
