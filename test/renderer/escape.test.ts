@@ -6,7 +6,7 @@ import { createOutbound } from '../../packages/engine/src/outbound/outbound.js';
 import type { HostLookup } from '../../packages/engine/src/outbound/outbound.js';
 import { jsonPayload, memoryLogger, pdfText, renderRequest } from './support.js';
 
-// Ways out of a page that request interception does not see (issue 10 part 4), each run against a loopback victim
+// Ways out of a page that request interception did not see (issue 10 part 4), each run against a loopback victim
 // started here: the victim must see no connection at all, and its secret must never reach the PDF.
 const SECRET = 'VICTIM-SECRET-7f3a';
 const connections: string[] = [];
@@ -62,7 +62,8 @@ async function run(vector: string, allowExternalNetwork: boolean): Promise<{ lin
 
 const port = () => new URL(victimUrl).port;
 
-// Vectors whose requests bypass request interception: the guard proxy is what stops them.
+// Vectors whose requests bypassed request interception (the renderer's way of serving pages before issue 15): the
+// guard proxy, where every request of a render's context now arrives, refuses them and logs the refusal.
 const bypassing = [
   'sharedworker-fetch',
   'sharedworker-post',
@@ -85,7 +86,7 @@ describe.each([false, true])('escape vectors (external network %s)', (allowExter
     expect(guard.some((t) => t.includes(`127.0.0.1:${port()}`)), JSON.stringify(guard)).toBe(true);
   });
 
-  it.each(['page-fetch'])('%s: refused by request interception, the victim sees nothing', async (vector) => {
+  it.each(['page-fetch'])('%s: refused by the address policy, the victim sees nothing', async (vector) => {
     const { line } = await run(vector, allowExternalNetwork);
     expect(line.startsWith(`${vector}=`), line).toBe(true);
     expect(line).not.toContain(`${vector}=ok`);

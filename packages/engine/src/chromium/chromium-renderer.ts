@@ -85,7 +85,7 @@ const ms = (from: number, to: number) => Math.round((to - from) * 10) / 10;
 
 /**
  * The Renderer port on Chromium via playwright-core: one long-lived browser, warm pages per account (see
- * BrowserPool), the version served from storage through request interception (see RenderSession).
+ * BrowserPool), the version served from storage by the context's listener on the guard proxy (see RenderSession).
  */
 export class ChromiumRenderer implements Renderer {
   readonly capacity: number;

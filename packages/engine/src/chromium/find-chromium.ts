@@ -13,9 +13,9 @@ export interface ResolvedChromium {
 /**
  * Flags every engine gets. This machine kind has no internet: without the first five Chromium keeps dialling
  * update, sync and QUIC endpoints. The pool adds `--proxy-server=` pointing at its guard proxy (guard-proxy.ts),
- * which refuses everything: request interception (which fulfils requests itself and never continues them) is the
- * only way out of a page, and whatever interception can't see — SharedWorkers, worklets, WebSockets, preconnects,
- * prefetches, WebRTC TURN over TCP — ends at the guard. `<-loopback>` removes the implicit proxy bypass for
+ * which refuses everything, and gives every render context a proxy listener of its own on the guard that answers
+ * the render's requests: every request of a page — SharedWorkers, worklets, WebSockets, preconnects, prefetches,
+ * WebRTC TURN over TCP included — is judged there. `<-loopback>` removes the implicit proxy bypass for
  * localhost; WebRTC may not send UDP around the proxy; Chromium's own resolver answers nothing (the guard's address
  * is a literal), so not even a DNS query leaves the browser.
  */

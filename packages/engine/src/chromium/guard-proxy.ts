@@ -48,14 +48,16 @@ const MAX_REQUEST_BODY = 8 * 1024 * 1024;
 const REFUSED = 'HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nContent-Length: 1\r\nConnection: close\r\n\r\n';
 
 /**
- * The browser's only way onto the network. Chromium is launched with `--proxy-server` pointing here (loopback
- * included, `<-loopback>`), so every request its network stack makes — from pages, iframes, dedicated and shared
- * workers, worklets, service workers, EventSource, WebSockets, WebRTC TURN over TCP (non-proxied UDP is disabled),
- * preconnects, beacons, prefetches — arrives at this proxy, which refuses it. What a page may load reaches it
- * through request interception instead (RenderSession: the deploy's files, the payload and environment, and — on
- * plans with external network — public addresses through the Outbound module, DNS pinned); interception answers
- * every request it sees and never lets one continue to the network. So a request that interception doesn't see
- * can't go anywhere, and the guard doesn't depend on a port being unused: it is a socket we hold.
+ * The browser's only way onto the network, and the one place where a page's requests are judged. Chromium is
+ * launched with `--proxy-server` pointing at the browser-wide listener here (loopback included, `<-loopback>`),
+ * which refuses everything: the default context, and anything not in a render's context, ends there. Every render
+ * context has a listener of its own (`openContext`, Playwright's per-context proxy): every request its network
+ * stack makes — pages, iframes, dedicated and shared workers, worklets, EventSource, WebSockets, WebRTC TURN over
+ * TCP (non-proxied UDP is disabled), preconnects, beacons, prefetches — arrives there, and is answered by the render
+ * holding the context's page (RenderSession: the deploy's files, the payload and environment, and — on plans with
+ * external network — public addresses through the Outbound module, DNS pinned) or refused. There is no request
+ * interception: nothing reaches the network around this module, and it doesn't depend on a port being unused (the
+ * listeners are sockets we hold).
  */
 export class GuardProxy {
   private server: http.Server | null = null;
