@@ -51,7 +51,8 @@ const SAN = oid('551d11');
 function selfSigned(spki: Buffer, key: KeyObject): Buffer {
   const name = seq(tlv(0x31, seq(CN, utf8('press.internal'))));
   const serial = randomBytes(16);
-  serial[0] &= 0x7f; // a positive INTEGER
+  // A positive INTEGER in its shortest form: the first byte neither has its top bit set nor is a zero that could go.
+  serial[0] = (serial[0] & 0x7f) | 0x40;
   const now = Date.now();
   const san = seq(seq(SAN, tlv(0x04, seq(tlv(0x82, Buffer.from('*.press.internal'))))));
   const tbs = seq(
