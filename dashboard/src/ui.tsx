@@ -93,19 +93,27 @@ export function Pager(props: { paged: { page: number; next: (() => void) | null;
   );
 }
 
-/** A table whose body keeps the height of a full page while loading, so nothing below it jumps. */
+/**
+ * A table that does not jump when its data arrives: while loading it shows `skeletonRows` placeholder rows (the
+ * expected row count: a full page for lists), and when every column gives a `width` its layout is fixed, so the
+ * header does not move as cells fill in.
+ */
 export function Table<T>(props: {
   caption: string;
-  columns: { title: string; cell: (row: T) => ComponentChildren; class?: string }[];
+  columns: { title: string; cell: (row: T) => ComponentChildren; class?: string; width?: string }[];
   rows: T[];
   loading: boolean;
   empty: string;
   rowKey: (row: T) => string;
+  skeletonRows?: number;
 }) {
+  const fixed = props.columns.every((c) => c.width);
+  const skeleton = props.loading && !props.rows.length;
   return (
     <div class="table-wrap">
-      <table>
-        <caption class="sr-only">{props.caption}</caption>
+      <table class={fixed ? 'fixed' : undefined} aria-busy={skeleton || undefined}>
+        <caption class="sr-only">{props.caption}{skeleton ? ' (loading)' : ''}</caption>
+        {fixed && <colgroup>{props.columns.map((c) => <col style={{ width: c.width }} />)}</colgroup>}
         <thead>
           <tr>{props.columns.map((c) => <th scope="col" class={c.class}>{c.title}</th>)}</tr>
         </thead>
@@ -113,8 +121,11 @@ export function Table<T>(props: {
           {props.rows.map((r) => (
             <tr key={props.rowKey(r)}>{props.columns.map((c) => <td class={c.class}>{c.cell(r)}</td>)}</tr>
           ))}
-          {!props.rows.length && (
-            <tr><td colSpan={props.columns.length} class="empty">{props.loading ? 'Loading…' : props.empty}</td></tr>
+          {skeleton && Array.from({ length: props.skeletonRows ?? 3 }, (_, i) => (
+            <tr key={`skeleton-${i}`} class="skeleton-row" aria-hidden="true">{props.columns.map((c) => <td class={c.class}><span class="skeleton" /></td>)}</tr>
+          ))}
+          {!props.rows.length && !props.loading && (
+            <tr><td colSpan={props.columns.length} class="empty">{props.empty}</td></tr>
           )}
         </tbody>
       </table>

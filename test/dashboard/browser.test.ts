@@ -1,14 +1,14 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findChromium } from '../../packages/engine/src/chromium/find-chromium.js';
 import { ensureDashboardBuilt } from '../helpers/build.js';
+import { axe, launchBrowser } from './support.js';
 import { ROOT } from '../helpers/processes.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { cleanEnv, INVOICE_DIR, press } from '../client/support.js';
+import { Receiver } from '../webhooks/support.js';
 
 /**
  * The dashboard in a real browser (the renderer's own headless shell, driven by playwright-core) against a real
@@ -16,10 +16,15 @@ import { cleanEnv, INVOICE_DIR, press } from '../client/support.js';
  * PRESS_UPDATE_SCREENSHOTS=1 copies the screenshots taken on the way into docs/screenshots/.
  */
 ensureDashboardBuilt();
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SHOTS = mkdtempSync(join(tmpdir(), 'press-dashboard-shots-'));
 const OWNER = { name: 'Olivia Owner', email: 'olivia@example.com', password: 'correct horse battery' };
 const VIEWER = { name: 'Victor Viewer', email: 'victor@example.com', password: 'another long password' };
+
+/** the pages the walk photographs; PRESS_UPDATE_SCREENSHOTS=1 copies them into docs/screenshots/ */
+const SCREENSHOTS = [
+  'sign-in', 'overview', 'deploy-versions', 'deploy-settings', 'render-jobs', 'render-job', 'webhook-deliveries', 'api-keys', 'members', 'audit-log',
+  'workspace-delete',
+];
 
 /** how long a condition may take to hold in the browser (generous: CI runs test files side by side) */
 const POLL_MS = 20_000;
@@ -28,13 +33,11 @@ let s: TestServer;
 let browser: Browser;
 let owner: BrowserContext;
 let guest: BrowserContext;
+const receiver = new Receiver();
 
 beforeAll(async () => {
-  s = await startTestServer({ PRESS_PASSWORD_HASH_COST: '12' });
-  const found = await findChromium();
-  // the renderer's flags minus its dead proxy: this browser must reach the test server on loopback
-  const args = found.args.filter((a) => !a.startsWith('--proxy-server') && !a.startsWith('--proxy-bypass-list'));
-  browser = await chromium.launch({ executablePath: found.executablePath, args, headless: true });
+  [s] = await Promise.all([startTestServer({ PRESS_PASSWORD_HASH_COST: '12' }), receiver.start()]);
+  browser = await launchBrowser();
   owner = await browser.newContext({ viewport: { width: 1280, height: 860 }, baseURL: s.url });
   guest = await browser.newContext({ viewport: { width: 1280, height: 860 }, baseURL: s.url });
 }, 120_000);
@@ -42,25 +45,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await s?.stop();
+  await receiver.stop();
   if (process.env.PRESS_UPDATE_SCREENSHOTS === '1') {
     mkdirSync(join(ROOT, 'docs/screenshots'), { recursive: true });
-    for (const f of ['sign-in', 'overview', 'api-keys', 'deploy-versions', 'render-job', 'deploy-settings', 'members', 'audit-log']) {
+    for (const f of SCREENSHOTS) {
       try {
         copyFileSync(join(SHOTS, `${f}.png`), join(ROOT, 'docs/screenshots', `${f}.png`));
       } catch { /* a failed walk took fewer */ }
     }
   }
 });
-
-/** axe-core on the page as it is now: no violations of WCAG 2.x A/AA (labels, contrast, names, landmarks). */
-async function axe(page: Page, what: string) {
-  await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async () => {
-    const r = await (window as any).axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return r.violations.map((v: any) => `${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n: any) => n.target.join(' ')).join(', ')}`);
-  });
-  expect(violations, `axe on ${what}`).toEqual([]);
-}
 
 /** a link of the sidebar's navigation */
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Workspace pages' }).getByRole('link', { name, exact: true });
@@ -90,11 +84,11 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/sign-in/);
     await page.getByLabel('E-mail').fill(OWNER.email);
+    await shot(page, 'sign-in');
     await page.getByLabel('Password').fill('wrong password!!');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByRole('alert').textContent(), { timeout: POLL_MS }).toMatch(/invalid_credentials|password/i);
     await axe(page, 'sign-in');
-    await shot(page, 'sign-in');
     await page.getByLabel('Password').fill(OWNER.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/w\/acct_/);
@@ -152,11 +146,13 @@ describe('the dashboard in a browser', () => {
     await page.getByLabel('Secret name').fill('BILLING_TOKEN');
     await page.getByLabel('Secret value').fill('s3cret-value');
     await page.getByRole('button', { name: 'Stage secret' }).click();
+    await page.getByLabel('Send render.job.terminated to this URL').check();
+    await page.getByLabel('Webhook URL').fill(`${receiver.url}/hooks/invoices`);
     await expect.poll(() => page.getByText('Unsaved changes').count(), { timeout: POLL_MS }).toBe(1);
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => page.getByText('Unsaved changes').count(), { timeout: POLL_MS }).toBe(0);
     const settings = await s.request('GET', `/v1/deploys/${deployId}/settings`, { key });
-    expect(settings.body.settings).toMatchObject({ env: { COMPANY: 'Acme Ltd' }, secrets: ['BILLING_TOKEN'] });
+    expect(settings.body.settings).toMatchObject({ env: { COMPANY: 'Acme Ltd' }, secrets: ['BILLING_TOKEN'], webhook: { enabled: true, url: `${receiver.url}/hooks/invoices` } });
     expect(await page.content()).not.toContain('s3cret-value');
     await axe(page, 'deploy settings');
     await shot(page, 'deploy-settings');
@@ -198,6 +194,34 @@ describe('the dashboard in a browser', () => {
     expect(drawnPixels).toBeGreaterThan(100); // text was drawn, not a blank canvas
     await axe(page, 'render job');
     await shot(page, 'render-job');
+
+    // --- the job's webhook arrived; redeliver it and watch the new attempt's outcome arrive without a reload ---
+    await expect.poll(async () => {
+      await s.webhooks.runOnce();
+      return receiver.on('/hooks/invoices').length;
+    }, { timeout: POLL_MS }).toBe(1);
+    await page.goto(`/w/${ws}/deploys/${deployId}`);
+    await page.getByRole('navigation', { name: 'Deploy sections' }).getByRole('link', { name: 'Webhook deliveries' }).click();
+    const deliveries = page.getByRole('table', { name: 'Webhook deliveries' });
+    await expect.poll(() => deliveries.getByRole('row').count(), { timeout: POLL_MS }).toBe(2); // header + attempt 1
+    expect(await deliveries.getByRole('row').nth(1).getByText('succeeded').count()).toBe(1);
+    const jobId = /\/jobs\/(rj_[\w-]+)/.exec(await deliveries.getByRole('link').first().getAttribute('href') ?? '')![1];
+    await page.getByRole('button', { name: `Redeliver attempt 1 of job ${jobId}` }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Redelivery queued: attempt 2' }).count(), { timeout: POLL_MS }).toBe(1);
+    const again = deliveries.getByRole('row').filter({ hasText: '2 (redelivery)' });
+    await expect.poll(() => again.count(), { timeout: POLL_MS }).toBe(1);
+    await s.webhooks.runOnce(); // the sender's pass (its timer would do it within the sweep interval)
+    await expect.poll(() => again.locator('.status').textContent(), { timeout: POLL_MS }).toBe('succeeded');
+    expect(receiver.on('/hooks/invoices')).toHaveLength(2);
+    expect(receiver.on('/hooks/invoices')[1].raw).toBe(receiver.on('/hooks/invoices')[0].raw);
+    await axe(page, 'webhook deliveries');
+    await shot(page, 'webhook-deliveries');
+
+    // the render jobs list: the finished job, filterable
+    await nav(page, 'Render jobs').click();
+    await expect.poll(() => page.getByRole('table', { name: 'Render jobs' }).getByText('INV-2026-001').count(), { timeout: POLL_MS }).toBe(1);
+    await axe(page, 'render jobs');
+    await shot(page, 'render-jobs');
 
     // --- invite a viewer ---
     await nav(page, 'Members').click();
@@ -245,6 +269,11 @@ describe('the dashboard in a browser', () => {
     const after = await s.request('GET', '/v1/deploys', { key: victorKey });
     expect(after.status).toBe(403);
     expect(after.body.error).toBe('insufficient_permission');
+    // a pending invitation, listed beside the members
+    await page.getByLabel('E-mail to invite').fill('pat@example.com');
+    await page.getByLabel('Invite as').selectOption('editor');
+    await page.getByRole('button', { name: 'Invite' }).click();
+    await expect.poll(() => page.getByRole('cell', { name: 'pat@example.com', exact: true }).count(), { timeout: POLL_MS }).toBe(1);
     await axe(page, 'members');
     await shot(page, 'members');
 
@@ -274,7 +303,48 @@ describe('the dashboard in a browser', () => {
     // the overview again, now with usage
     await nav(page, 'Overview').click();
     await expect.poll(() => page.getByRole('meter', { name: 'Render jobs' }).getAttribute('aria-valuenow'), { timeout: POLL_MS }).toBe('1');
+    // the daily chart: today's bar is drawn, and its screen-reader table says 1
+    const chart = page.getByRole('figure').filter({ has: page.getByRole('img', { name: 'Render jobs requested, per day' }) });
+    const today = new Date().toISOString().slice(0, 10);
+    await expect.poll(() => chart.getByRole('row', { name: `${today} 1` }).count(), { timeout: POLL_MS }).toBe(1);
+    const tallest = await chart.locator('svg rect').evaluateAll((rects) => Math.max(...rects.map((r) => Number(r.getAttribute('height')))));
+    expect(tallest).toBeGreaterThan(30); // the only day with jobs is the full height of the chart
     await shot(page, 'overview');
+
+    // --- delete an API key for good: it leaves the list, and the API answers 401 at once ---
+    await nav(page, 'API keys').click();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete key ci deploys' }).click();
+    await expect.poll(() => page.getByRole('cell', { name: 'ci deploys', exact: true }).count(), { timeout: POLL_MS }).toBe(0);
+    const gone = await s.request('GET', '/v1/deploys', { key });
+    expect(gone.status).toBe(401);
+    expect(gone.body.error).toBe('invalid_api_key');
+
+    // --- delete the team workspace through the typed-name dialog ---
+    await nav(page, 'Settings').click();
+    await page.getByRole('button', { name: 'Delete workspace…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete workspace Acme Documents?' });
+    await expect.poll(() => dialog.isVisible(), { timeout: POLL_MS }).toBe(true);
+    // focus moved into the dialog, on the field to type in
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('confirm-name');
+    const confirm = dialog.getByRole('button', { name: 'Delete this workspace' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel('Workspace name to confirm').fill('acme documents');
+    expect(await confirm.isDisabled()).toBe(true); // exactly the name, case included
+    await page.keyboard.press('Escape'); // the dialog closes with the keyboard
+    await expect.poll(() => dialog.isVisible(), { timeout: POLL_MS }).toBe(false);
+    await page.getByRole('button', { name: 'Delete workspace…' }).click();
+    await dialog.getByLabel('Workspace name to confirm').fill('Acme Documents');
+    await axe(page, 'delete workspace dialog');
+    await shot(page, 'workspace-delete');
+    await confirm.click();
+    await page.waitForURL((u) => !u.pathname.includes(ws));
+    const personal = (await page.getByRole('combobox', { name: 'Workspace' }).inputValue());
+    expect(personal).not.toBe(ws);
+    expect(await page.getByRole('combobox', { name: 'Workspace' }).locator('option', { hasText: 'Acme Documents' }).count()).toBe(0);
+    // the deletion is on record in the owner's personal workspace
+    await nav(page, 'Audit log').click();
+    await expect.poll(() => page.getByRole('cell', { name: 'workspace.deleted', exact: true }).count(), { timeout: POLL_MS }).toBe(1);
 
     expect(pageErrors).toEqual([]);
   }, 240_000);

@@ -55,13 +55,14 @@ export function Jobs(props: { workspace: Workspace }) {
         loading={paged.query.isPending}
         empty="No render jobs match."
         rowKey={(j) => j.id}
+        skeletonRows={PAGE_SIZE}
         columns={[
-          { title: 'Job', cell: (j) => <Link href={`/w/${ws.id}/jobs/${j.id}`}><code>{j.id}</code></Link> },
-          { title: 'Status', cell: (j) => <Status status={j.status} /> },
-          { title: 'Business key', cell: (j) => j.businessKey ?? '—' },
-          { title: 'Deploy', cell: (j) => <Link href={`/w/${ws.id}/deploys/${j.deployId}`}><code>{j.deployId}</code></Link> },
-          { title: 'Requested', cell: (j) => when(j.requestedAt) },
-          { title: 'Pages', cell: (j) => j.output?.pageCount ?? '—', class: 'num' },
+          { title: 'Job', cell: (j) => <Link href={`/w/${ws.id}/jobs/${j.id}`}><code title={j.id}>{j.id}</code></Link>, width: '22%' },
+          { title: 'Status', cell: (j) => <Status status={j.status} />, width: '8.5rem' },
+          { title: 'Business key', cell: (j) => <span title={j.businessKey ?? undefined}>{j.businessKey ?? '—'}</span>, width: '14%' },
+          { title: 'Deploy', cell: (j) => <Link href={`/w/${ws.id}/deploys/${j.deployId}`}><code title={j.deployId}>{j.deployId}</code></Link>, width: '17%' },
+          { title: 'Requested', cell: (j) => when(j.requestedAt), width: '24%' },
+          { title: 'Pages', cell: (j) => j.output?.pageCount ?? '—', class: 'num', width: '4rem' },
         ]}
       />
       <Pager paged={paged} label="Render jobs" />
