@@ -110,7 +110,8 @@ export function JobPage(props: { workspace: Workspace; jobId: string }) {
             <dt>Version</dt><dd><Link href={`/w/${ws.id}/deploys/${job.deployId}/versions/${job.deployVersionId}`}><code>{job.deployVersionId}</code></Link></dd>
             <dt>Entry</dt><dd><code>{job.entry}</code></dd>
             <dt>Business key</dt><dd>{job.businessKey ?? '—'}</dd>
-            <dt>Attempt</dt><dd>{job.attempt} of {job.maxAttempts}</dd>
+            {/* the API's `attempt` counts retries so far (spec: 0 while the first attempt renders and after it succeeds) */}
+            <dt>Attempt</dt><dd>{job.startedAt == null ? `not started (up to ${job.maxAttempts})` : `${job.attempt + 1} of ${job.maxAttempts}`}</dd>
             <dt>Requested</dt><dd>{when(job.requestedAt)}</dd>
             <dt>Started</dt><dd>{when(job.startedAt)}</dd>
             <dt>Finished</dt><dd>{when(job.finishedAt)}</dd>
