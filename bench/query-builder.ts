@@ -10,11 +10,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openPostgres } from '../src/adapters/postgres/index.js';
 import type { SqlDatabase } from '../src/adapters/sql/database.js';
 import { openSqlite } from '../src/adapters/sqlite/index.js';
-import type { SqliteExecutor } from '../src/adapters/sqlite/executor.js';
 import { newId } from '../src/domain/ids.js';
 
 // the module is optional (not a dependency), so it is loaded by name and typed loosely
@@ -76,7 +76,8 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'press-qb-'));
   const lite = openSqlite(join(dir, 'press.db'));
   const ids = await seed(lite, 1000);
-  const raw = (lite.sql as SqliteExecutor).db;
+  // the raw driver, and Kysely's SQLite dialect, on better-sqlite3 (the executor may run on node:sqlite: driver.ts)
+  const raw = new Database(join(dir, 'press.db'));
   const k = new Kysely({ dialect: new SqliteDialect({ database: raw }) });
   const n = 20_000;
   const id = (i: number) => ids[i % ids.length];
@@ -92,6 +93,7 @@ async function main() {
       .where('id', '=', id(i)).where('status', '=', 'rendering').where('lease_owner', '=', 'w1').executeTakeFirst(),
   ]));
   await k.destroy();
+  raw.close();
   await lite.close();
   rmSync(dir, { recursive: true, force: true });
 

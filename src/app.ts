@@ -199,7 +199,10 @@ export async function buildApp(ctx: AppContext, opts: BuildAppOptions = {}): Pro
   }, async (_req, reply) => {
     const checks: Record<string, { ok: boolean; detail?: unknown }> = {};
     const all: Record<string, () => Promise<unknown>> = {
-      database: () => ctx.deps.db.ping(),
+      database: async () => {
+        await ctx.deps.db.ping();
+        return ctx.deps.db.description;
+      },
       blobStorage: async () => {
         await ctx.deps.blobs.check();
         return ctx.deps.blobs.description;

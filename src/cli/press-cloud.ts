@@ -383,7 +383,7 @@ export async function main(argv: string[]) {
     }
     return await run(argv.slice(COMMANDS[`${cmd} ${sub}`] ? 2 : 1));
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || (err as Error)?.name === 'MigrateStoreError') {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || (err as Error)?.name === 'MigrateStoreError' || (err as Error)?.name === 'SqliteDriverError') {
       process.stderr.write(`press-cloud: ${(err as Error).message}\n`);
       if (err instanceof UsageError) process.stderr.write(`Run "press-cloud --help" for usage.\n`);
       process.exit(2);

@@ -221,7 +221,7 @@ export interface PdfRepository {
 }
 
 /** The repositories a transaction hands out: all but the render queue, which keeps its own transactions and wake-ups. */
-export type Transactional = Omit<Database, 'renderJobs' | 'ping' | 'close' | 'transaction'>;
+export type Transactional = Omit<Database, 'renderJobs' | 'ping' | 'close' | 'transaction' | 'description'>;
 
 export interface Database extends PeopleRepositories {
   accounts: AccountRepository;
@@ -243,6 +243,8 @@ export interface Database extends PeopleRepositories {
   transaction<T>(fn: (tx: Transactional) => Promise<T>): Promise<T>;
   /** cheap liveness query for /readyz */
   ping(): Promise<void>;
+  /** which database, and for SQLite which driver, for logs and /readyz (no credentials) */
+  readonly description: string;
   /** closes the connection(s): pool, LISTEN session or file */
   close(): Promise<void>;
 }

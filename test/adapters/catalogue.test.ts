@@ -1,6 +1,6 @@
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { TABLES } from '../../src/adapters/sql/catalogue.js';
+import { openSqliteFile } from '../../src/adapters/sqlite/driver.js';
 import { migrate } from '../../src/adapters/sqlite/migrate.js';
 
 /*
@@ -9,11 +9,10 @@ import { migrate } from '../../src/adapters/sqlite/migrate.js';
  * of the two dialects create the same columns (test/contract/pg-migrate.test.ts), so checking SQLite's suffices.
  */
 describe('the table catalogue', () => {
-  const db = new Database(':memory:');
+  const db = openSqliteFile(':memory:');
   migrate(db);
-  const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'schema_migrations' ORDER BY name`).all() as { name: string }[])
-    .map((r) => r.name);
-  const info = (t: string) => db.prepare(`PRAGMA table_info(${t})`).all() as { name: string; pk: number }[];
+  const tables = db.all(`SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'schema_migrations' ORDER BY name`).map((r) => r.name);
+  const info = (t: string) => db.all(`PRAGMA table_info(${t})`) as { name: string; pk: number }[];
 
   it('lists every table the migrations create', () => {
     expect(TABLES.map((t) => t.name).sort()).toEqual(tables);
@@ -28,7 +27,7 @@ describe('the table catalogue', () => {
   it('orders parents before children, so migrate-store can copy table by table', () => {
     const position = new Map(TABLES.map((t, i) => [t.name, i]));
     for (const t of TABLES) {
-      for (const fk of db.prepare(`PRAGMA foreign_key_list(${t.name})`).all() as { table: string }[]) {
+      for (const fk of db.all(`PRAGMA foreign_key_list(${t.name})`) as { table: string }[]) {
         expect(position.get(fk.table), `${t.name} → ${fk.table}`).toBeLessThan(position.get(t.name)!);
       }
     }

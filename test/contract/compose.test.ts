@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { SqlDatabase } from '../../src/adapters/sql/database.js';
+import { sqliteDriver } from '../../src/adapters/sqlite/driver.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { startApiServer } from '../api/helpers.js';
 import { createTestDatabase, PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';
@@ -22,6 +24,9 @@ describe('composition root: DATABASE_URL picks the metadata backend', () => {
     try {
       expect(s.deps.db).toBeInstanceOf(SqlDatabase);
       expect((s.deps.db as SqlDatabase).dialect.name).toBe('sqlite');
+      // /readyz names the file and the driver picked for this Node (test/adapters/sqlite-driver.test.ts)
+      const ready = await s.request('GET', '/readyz', { key: null });
+      expect(ready.body.checks.database).toEqual({ ok: true, detail: `sqlite:${join(s.dataDir, 'press.db')} (${sqliteDriver().name})` });
     } finally {
       await s.stop();
     }
@@ -40,7 +45,11 @@ describe('composition root: DATABASE_URL picks the metadata backend', () => {
         expect({ status: dup.status, error: dup.body?.error }).toEqual({ status: 409, error: 'deploy_slug_conflict' });
         const list = await s.request('GET', '/v1/deploys');
         expect(list.status).toBe(200);
-        expect((await s.request('GET', '/readyz', { key: null })).status).toBe(200);
+        const ready = await s.request('GET', '/readyz', { key: null });
+        expect(ready.status).toBe(200);
+        const u = new URL(db.url);
+        // host, port and database name; never the credentials
+        expect(ready.body.checks.database).toEqual({ ok: true, detail: `postgres:${u.hostname}:${u.port}${u.pathname}` });
       } finally {
         await s.stop();
       }

@@ -1,11 +1,11 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migratePostgres } from '../../src/adapters/postgres/migrate.js';
 import { pgTypes } from '../../src/adapters/postgres/executor.js';
 import { openPostgres } from '../../src/adapters/postgres/index.js';
+import { openSqliteFile } from '../../src/adapters/sqlite/driver.js';
 import { migrate as migrateSqlite } from '../../src/adapters/sqlite/migrate.js';
 import { createTestDatabase, PG_SKIP_REASON, PG_TEST_URL } from '../helpers/backends.js';
 
@@ -56,11 +56,11 @@ describe('PostgreSQL migrations', () => {
     const rows = await pgDb.sql.all(
       `SELECT table_name AS t, column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY 1, 2`,
     );
-    const lite = new Database(':memory:');
+    const lite = openSqliteFile(':memory:');
     migrateSqlite(lite);
-    const tables = (lite.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
+    const tables = lite.all(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).map((r) => r.name as string);
     const liteCols: string[] = [];
-    for (const t of tables) for (const c of lite.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]) liteCols.push(`${t}.${c.name}`);
+    for (const t of tables) for (const c of lite.all(`PRAGMA table_info(${t})`)) liteCols.push(`${t}.${c.name as string}`);
     lite.close();
     expect(rows.map((r) => `${r.t}.${r.c}`).sort()).toEqual(liteCols.sort());
   });

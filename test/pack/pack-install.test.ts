@@ -9,6 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqliteDriver } from '../../src/adapters/sqlite/driver.js';
 import { pdfText } from '../helpers/pdf.js';
 import { ROOT } from '../helpers/processes.js';
 
@@ -16,7 +17,7 @@ const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).ver
 
 /**
  * npm and npx see nothing of the repository: no npm_* variables of an enclosing `npm run`, no Press Cloud login.
- * Kept: npm_config_nodedir, the headers node-gyp builds better-sqlite3 against (CI's Node 24 leg sets it).
+ * Kept: npm_config_nodedir, the headers node-gyp builds the optional better-sqlite3 against, where one sets it.
  */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -104,6 +105,10 @@ describe('npm pack → npm install in an empty project → the installed package
     const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
     expect(script).toBeDefined();
     expect((await fetch(creds.api + script)).status).toBe(200);
+
+    // the embedded store runs on the driver this Node gets: node:sqlite (Node 22.16+), else the optional better-sqlite3
+    const ready = (await (await fetch(`${creds.api}/readyz`)).json()) as { checks: { database: { detail: string } } };
+    expect(ready.checks.database.detail).toMatch(new RegExp(`^sqlite:.*\\(${sqliteDriver().name}\\)$`));
 
     const remote = sh('npx', ['press', 'render', '--remote', '--out', 'remote.pdf'], project, env);
     expect(remote).toMatch(/^rendered invoice on http:\/\/127\.0\.0\.1:\d+ → remote\.pdf/);

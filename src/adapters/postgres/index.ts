@@ -23,7 +23,9 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<S
   const executor = new PgExecutor(url, opts);
   const notifier = new PgNotifier(url, opts.logger);
   const dialect: Dialect = { name: 'postgres', forUpdate: ' FOR UPDATE', skipLocked: ' FOR UPDATE SKIP LOCKED', claim, wakeups: new PgWakeups(notifier) };
-  const db = new SqlDatabase(executor, dialect, () => notifier.stop());
+  const u = new URL(url);
+  const description = `postgres:${u.hostname}:${u.port || 5432}${u.pathname}`;
+  const db = new SqlDatabase(executor, dialect, description, () => notifier.stop());
   try {
     if (opts.migrate !== false) await migratePostgres(executor.pool);
     await notifier.start();

@@ -42,6 +42,7 @@ export class SqlDatabase implements Database {
     /** the executor (tests and migrate-store read through it; the domain never does) */
     readonly sql: SqlConnection,
     readonly dialect: Dialect,
+    readonly description: string,
     private readonly onClose: () => Promise<void> = async () => {},
   ) {
     Object.assign(this, repositories(sql, dialect));

@@ -1,27 +1,6 @@
-import Database from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { ConflictError } from '../../model/errors.js';
 import type { Row, SqlConnection, SqlExecutor } from '../sql/executor.js';
-
-/** More distinct SQL texts than any code path builds; a runaway caller only costs re-preparing. */
-const MAX_CACHED = 1000;
-
-/** Opens (creating if needed) the SQLite database at `file` (or ':memory:'). */
-export function openSqliteFile(file: string): Database.Database {
-  if (file !== ':memory:') {
-    // metadata holds key hashes and sealed secrets: readable by the server's user only (SQLite gives its -wal and
-    // -shm files the database file's mode)
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    closeSync(openSync(file, 'a', 0o600));
-  }
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  return db;
-}
+import type { SqliteConnection } from './connection.js';
 
 function translate(err: unknown): unknown {
   const code = (err as { code?: string }).code;
@@ -44,13 +23,11 @@ const gates = new Map<string, Gate>();
 let memories = 0;
 
 /**
- * The executor on better-sqlite3. Statements are prepared once per SQL text and cached for the life of the connection
- * (`prepare` parses and plans each call: tens of microseconds on the hot paths; SQLite re-prepares a cached statement
- * itself after a schema change). A statement never yields; a transaction does, so while one is open, writes on any
- * connection to the file — and every statement on this connection, which would otherwise run inside it — wait.
+ * The executor on a SQLite connection (node:sqlite or better-sqlite3, connection.ts). A statement never yields; a
+ * transaction does, so while one is open, writes on any connection to the file — and every statement on this
+ * connection, which would otherwise run inside it — wait.
  */
 export class SqliteExecutor implements SqlConnection {
-  private readonly statements = new Map<string, Database.Statement>();
   private readonly gate: Gate;
   private readonly file: string;
   /** this connection holds the open transaction */
@@ -58,8 +35,8 @@ export class SqliteExecutor implements SqlConnection {
   /** the executor handed to a transaction's callback: same connection, no waiting, nested tx joins */
   private readonly inTx: SqlExecutor;
 
-  constructor(readonly db: Database.Database) {
-    this.file = db.memory ? `:memory:${++memories}` : db.name;
+  constructor(readonly db: SqliteConnection) {
+    this.file = db.file === ':memory:' ? `:memory:${++memories}` : db.file;
     let gate = gates.get(this.file);
     if (!gate) gates.set(this.file, (gate = { open: null, users: 0 }));
     gate.users++;
@@ -72,36 +49,23 @@ export class SqliteExecutor implements SqlConnection {
     };
   }
 
-  /** the cached statement for this SQL text */
-  stmt(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      if (this.statements.size >= MAX_CACHED) this.statements.clear();
-      this.statements.set(sql, s);
-    }
-    return s;
-  }
-
   private get(sql: string, params: readonly unknown[]): Row | undefined {
     try {
-      return this.stmt(sql).get(...params) as Row | undefined;
+      return this.db.one(sql, params);
     } catch (err) {
       throw translate(err);
     }
   }
   private every(sql: string, params: readonly unknown[]): Row[] {
     try {
-      return this.stmt(sql).all(...params) as Row[];
+      return this.db.all(sql, params);
     } catch (err) {
       throw translate(err);
     }
   }
   private change(sql: string, params: readonly unknown[]): number {
     try {
-      const s = this.stmt(sql);
-      // a write with RETURNING is a reader to better-sqlite3; `run` is for the rest
-      return s.reader ? s.all(...params).length : s.run(...params).changes;
+      return this.db.run(sql, params);
     } catch (err) {
       throw translate(err);
     }
@@ -109,7 +73,7 @@ export class SqliteExecutor implements SqlConnection {
 
   /** waits while a transaction is open that this statement must not run beside */
   private async turn(sql: string) {
-    while (this.gate.open && (this.holding || !this.stmt(sql).readonly)) await this.gate.open;
+    while (this.gate.open && (this.holding || !this.db.readonly(sql))) await this.gate.open;
   }
 
   async one(sql: string, params: readonly unknown[] = []) {
@@ -132,13 +96,13 @@ export class SqliteExecutor implements SqlConnection {
     this.gate.open = new Promise((resolve) => (done = resolve));
     this.holding = true;
     try {
-      this.stmt('BEGIN IMMEDIATE').run();
+      this.db.run('BEGIN IMMEDIATE');
       let result: T;
       try {
         result = await fn(this.inTx);
-        this.stmt('COMMIT').run();
+        this.db.run('COMMIT');
       } catch (err) {
-        if (this.db.inTransaction) this.stmt('ROLLBACK').run();
+        if (this.db.inTransaction) this.db.run('ROLLBACK');
         throw translate(err);
       }
       return result;

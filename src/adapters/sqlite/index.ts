@@ -1,7 +1,8 @@
 import { SqlDatabase } from '../sql/database.js';
 import type { Dialect } from '../sql/dialect.js';
 import { claim } from './claim.js';
-import { openSqliteFile, SqliteExecutor } from './executor.js';
+import { openSqliteFile } from './driver.js';
+import { SqliteExecutor } from './executor.js';
 import { migrate } from './migrate.js';
 
 /**
@@ -20,5 +21,5 @@ export const sqliteDialect: Dialect = {
 export function openSqlite(file: string): SqlDatabase {
   const db = openSqliteFile(file);
   migrate(db);
-  return new SqlDatabase(new SqliteExecutor(db), sqliteDialect);
+  return new SqlDatabase(new SqliteExecutor(db), sqliteDialect, `sqlite:${file} (${db.driver})`);
 }
