@@ -123,11 +123,17 @@ async function main() {
     const total = DOCS + BIG;
     const lat = { one: [] as number[], big: [] as number[] };
     const afterRecycle: number[] = [];
+    /** failures by kind of document and error code (e.g. a 50-page document over PRESS_RENDER_MEMORY_MIB) */
+    const failed = new Map<string, number>();
     const loop = await closedLoop(C, total, async (i) => {
       const isBig = (i + 1) % every === 0;
       const started = performance.now();
-      const r = await client.apiDoc(isBig ? big : one).catch(() => ({ ms: 0, ok: false }));
+      const r = await client.apiDoc(isBig ? big : one).catch((err: unknown) => ({ ms: 0, ok: false, error: String(err) }));
       done++;
+      if (!r.ok) {
+        const k = `${isBig ? '50 pages' : '1 page'}: ${r.error}`;
+        failed.set(k, (failed.get(k) ?? 0) + 1);
+      }
       (isBig ? lat.big : lat.one).push(r.ms);
       if (recycledAt !== null && started > recycledAt && afterRecycle.length < 3 && !isBig) afterRecycle.push(r.ms);
       return r;
@@ -143,7 +149,7 @@ async function main() {
     lat.big.sort((a, b) => a - b);
     console.log(`\nSoak — ${machineLine()}`);
     console.log(`Server: node bin/press-cloud.js serve (built), render process, PRESS_RENDER_CONCURRENCY=${C}, PRESS_BROWSER_RECYCLE_AFTER=${recycleAt}, memory bounds ${JSON.stringify({ pageBoundMiB: final.memory?.pageBoundMiB, browserBoundMiB: final.memory?.browserBoundMiB })}`);
-    console.log(`Load: ${DOCS} one-page + ${lat.big.length} fifty-page documents at c=${C}, one 50-page every ${every}; ${failures} failures; ${(total / loopS).toFixed(1)} docs/s over ${loopS.toFixed(0)} s`);
+    console.log(`Load: ${DOCS} one-page + ${lat.big.length} fifty-page documents at c=${C}, one 50-page every ${every}; ${failures} failures${failed.size ? ` (${[...failed].map(([k, n]) => `${k} × ${n}`).join(', ')})` : ''}; ${(total / loopS).toFixed(1)} docs/s over ${loopS.toFixed(0)} s`);
     console.log(`Latency create → succeeded p50/p95: one page ${pct(lat.one, 0.5).toFixed(0)}/${pct(lat.one, 0.95).toFixed(0)} ms, 50 pages ${pct(lat.big, 0.5).toFixed(0)}/${pct(lat.big, 0.95).toFixed(0)} ms`);
     console.log(`Cold start: process start → listening ${listeningMs.toFixed(0)} ms, → first PDF downloaded ${firstPdfMs.toFixed(0)} ms (first render ${first.ms.toFixed(0)} ms)`);
     console.log(`Browser recycles: ${final.restarts}; first one-page PDFs after the recycle was seen: ${afterRecycle.map((x) => x.toFixed(0)).join(', ') || 'n/a'} ms (p50 overall ${pct(lat.one, 0.5).toFixed(0)} ms)`);

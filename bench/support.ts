@@ -108,12 +108,13 @@ export function apiClient(url: string, key: string) {
   }
 
   /** One API document: create with ?wait (held until terminal), then download the PDF. `ms`: create → succeeded. */
-  async function apiDoc(deployId: string): Promise<{ ms: number; ok: boolean }> {
+  /** One document: create (held until terminal) + download; a failure carries the job's error code (or status). */
+  async function apiDoc(deployId: string): Promise<{ ms: number; ok: boolean; error?: string }> {
     const t = performance.now();
     const res = await api('POST', '/v1/render-jobs?wait=60', { deployId });
     const { job } = await res.json();
     const created = performance.now() - t;
-    if (job?.status !== 'succeeded') return { ms: created, ok: false };
+    if (job?.status !== 'succeeded') return { ms: created, ok: false, error: job?.error?.code ?? job?.status ?? `HTTP ${res.status}` };
     const pdf = await api('GET', `/v1/render-jobs/${job.id}/output`);
     const bytes = new Uint8Array(await pdf.arrayBuffer());
     return { ms: created, ok: pdf.status === 200 && bytes.length > 0 };
