@@ -263,6 +263,21 @@ describe('the dashboard in a browser', () => {
     const victorKey = (await vpage.getByTestId('new-key').textContent())!;
     expect((await s.request('GET', '/v1/deploys', { key: victorKey })).status).toBe(200);
 
+    // --- ownership goes to the admin and comes back, each time by the owner of the moment ---
+    const roleOf = async (email: string) => (await s.request('GET', '/v1/members', { key })).body.items.find((m: { email: string }) => m.email === email)?.role;
+    await page.reload();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: `Make ${VIEWER.email} owner` }).click();
+    await expect.poll(() => roleOf(VIEWER.email), { timeout: POLL_MS }).toBe('owner');
+    expect(await roleOf(OWNER.email)).toBe('admin');
+    await nav(vpage, 'Members').click();
+    await vpage.reload(); // the new owner's dashboard learns its role on load
+    vpage.once('dialog', (d) => void d.accept());
+    await vpage.getByRole('button', { name: `Make ${OWNER.email} owner` }).click();
+    await expect.poll(() => roleOf(OWNER.email), { timeout: POLL_MS }).toBe('owner');
+    expect(await roleOf(VIEWER.email)).toBe('admin');
+    await page.reload();
+
     // --- remove the member: their key stops working at once ---
     await page.getByRole('button', { name: `Remove ${VIEWER.email}` }).click();
     await expect.poll(() => page.getByRole('cell', { name: VIEWER.email, exact: true }).count(), { timeout: POLL_MS }).toBe(0);
@@ -281,7 +296,7 @@ describe('the dashboard in a browser', () => {
     await nav(page, 'Audit log').click();
     for (const action of [
       'workspace.created', 'api_key.created', 'api_key.disabled', 'deploy.created', 'alias.updated', 'deploy.env_updated', 'deploy.secrets_updated',
-      'invitation.created', 'member.added', 'member.role_changed', 'member.removed',
+      'invitation.created', 'member.added', 'member.role_changed', 'workspace.ownership_transferred', 'member.removed',
     ]) {
       await expect.poll(() => page.getByRole('cell', { name: action, exact: true }).count(), { message: action, timeout: POLL_MS }).toBeGreaterThan(0);
     }

@@ -10,7 +10,8 @@ type InvitedRole = Invitation['role'];
 
 export function Members(props: { workspace: Workspace }) {
   const ws = props.workspace;
-  const me = useSession()!.user;
+  const session = useSession()!;
+  const me = session.user;
   const qc = useQueryClient();
   const admin = atLeast(ws.role, 'admin');
   const members = usePaged<Member>([ws.id, 'members'], (cursor) => call('listMembers', 'GET', '/v1/members', { query: { cursor, limit: PAGE_SIZE } }));
@@ -26,12 +27,17 @@ export function Members(props: { workspace: Workspace }) {
   });
   const revoke = useMutation({ mutationFn: (id: string) => call('revokeInvitation', 'DELETE', '/v1/invitations/{invitationId}', { path: { invitationId: id } }), onSuccess: refresh });
   const remove = useMutation({ mutationFn: (userId: string) => call('removeMember', 'DELETE', '/v1/members/{userId}', { path: { userId } }), onSuccess: refresh });
+  // the owner hands the workspace over (spec §10); they stay on as an admin
+  const transfer = useMutation({
+    mutationFn: (userId: string) => call('transferWorkspaceOwnership', 'POST', '/v1/workspaces/{workspaceId}/transfer-ownership', { path: { workspaceId: ws.id }, body: { userId } }),
+    onSuccess: async () => { await session.refresh(); await refresh(); },
+  });
   const changeRole = useMutation({ mutationFn: (v: { userId: string; role: InvitedRole }) => call('updateMember', 'PATCH', '/v1/members/{userId}', { path: { userId: v.userId }, body: { role: v.role } }), onSuccess: refresh });
 
   return (
     <section>
       <PageHeader title="Members" />
-      <ErrorNote error={members.query.error ?? remove.error ?? changeRole.error ?? revoke.error} />
+      <ErrorNote error={members.query.error ?? remove.error ?? changeRole.error ?? revoke.error ?? transfer.error} />
       <Table<Member>
         caption="Members"
         rows={members.items}
@@ -52,9 +58,27 @@ export function Members(props: { workspace: Workspace }) {
           { title: 'Joined', cell: (m) => when(m.createdAt) },
           {
             title: 'Actions',
-            cell: (m) => m.role !== 'owner' && (admin || m.userId === me.id)
-              ? <button type="button" class="secondary" onClick={() => remove.mutate(m.userId)} aria-label={m.userId === me.id ? 'Leave workspace' : `Remove ${m.email}`}>{m.userId === me.id ? 'Leave' : 'Remove'}</button>
-              : null,
+            cell: (m) => (
+              <>
+                {m.role !== 'owner' && (admin || m.userId === me.id) && (
+                  <button type="button" class="secondary" onClick={() => remove.mutate(m.userId)} aria-label={m.userId === me.id ? 'Leave workspace' : `Remove ${m.email}`}>{m.userId === me.id ? 'Leave' : 'Remove'}</button>
+                )}
+                {ws.role === 'owner' && !ws.personal && m.userId !== me.id && (
+                  <>
+                    {' '}
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={transfer.isPending}
+                      onClick={() => window.confirm(`Make ${m.email} the owner of ${ws.name}? You become an admin; only the new owner can give it back or delete the workspace.`) && transfer.mutate(m.userId)}
+                      aria-label={`Make ${m.email} owner`}
+                    >
+                      Make owner
+                    </button>
+                  </>
+                )}
+              </>
+            ),
           },
         ]}
       />
