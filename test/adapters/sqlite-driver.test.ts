@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decode, deploys, encodeValue } from '../../src/adapters/sql/catalogue.js';
-import { openSqliteFile, sqliteDriver } from '../../src/adapters/sqlite/driver.js';
+import { openSqliteFile, SqliteDriverError, sqliteDriver } from '../../src/adapters/sqlite/driver.js';
 import { SqliteExecutor } from '../../src/adapters/sqlite/executor.js';
 import { migrate } from '../../src/adapters/sqlite/migrate.js';
 import { ConflictError } from '../../src/model/errors.js';
@@ -86,5 +86,18 @@ describe(`the SQLite driver on Node ${process.versions.node}`, () => {
     expect(() => other.exec('NOT SQL')).toThrow(expect.objectContaining({ code: 'SQLITE_ERROR' }));
     holder.close();
     other.close();
+  });
+
+  it('without a driver (Node 20, better-sqlite3 missing or built for another Node) says so in one line', () => {
+    const missing = Object.assign(new Error("Cannot find module 'better-sqlite3'\nRequire stack:\n- /srv/dist/adapters/sqlite/driver.js"), { code: 'MODULE_NOT_FOUND' });
+    const err = new SqliteDriverError(missing);
+    expect(err.name).toBe('SqliteDriverError');
+    expect(err.message).not.toContain('\n');
+    expect(err.message).not.toContain('Require stack');
+    expect(err.message).toContain(`SQLite on Node ${process.versions.node} needs the better-sqlite3 package`);
+    expect(err.message).toContain("(Cannot find module 'better-sqlite3')");
+    expect(err.message).toMatch(/npm install better-sqlite3.*Node 22\.16 or later.*PostgreSQL \(DATABASE_URL\)\.$/);
+    const wrongAbi = Object.assign(new Error("The module '/x/better_sqlite3.node'\nwas compiled against a different Node.js version using\nNODE_MODULE_VERSION 115."), { code: 'ERR_DLOPEN_FAILED' });
+    expect(new SqliteDriverError(wrongAbi).message).toContain('was compiled against a different Node.js version using NODE_MODULE_VERSION 115)');
   });
 });
