@@ -18,6 +18,15 @@
  *                     Page.navigate + Page.loadEventFired + Page.printToPDF
  * - reset-app         route+runtime plus the pool's reset after each print (a routed empty app-origin document)
  * - reset-blank       the same with about:blank as the resting document
+ * - proxied-reset-full proxied plus the pool's whole reset today: goto the app-origin reset document, clear
+ *                     sessionStorage + window.name from inside it, Storage.clearDataForOrigin('all'), clearCookies
+ * - proxied-blank     proxied plus the same reset with about:blank as the resting document (no in-page clear)
+ * - proxied-blank-once proxied-blank, and the next print's first document clears sessionStorage + window.name
+ *                     before any of its scripts (a one-shot Page.addScriptToEvaluateOnNewDocument, removed after)
+ *
+ * Before timing, every proxied-* variant probes what survives its reset: the document writes sessionStorage,
+ * localStorage and window.name, the variant resets, the next print's document reads them back. The probe also
+ * tries the CDP calls that might wipe sessionStorage from outside a document (on about:blank).
  *
  * BENCH_TRACE=1 also records Chromium's trace of 20 more prints per Playwright variant and prints thread CPU per
  * process and per kind of top-level task.
@@ -29,7 +38,7 @@ import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, CDPSession, Page } from 'playwright-core';
 import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
 import { PAGE_RUNTIME_SCRIPT } from '../packages/engine/src/chromium/page-runtime.js';
 import { makeInternalCertificate } from '../packages/engine/src/chromium/internal-certificate.js';
@@ -96,6 +105,8 @@ interface Driver {
   browser?: Browser;
   /** one warm page's print */
   print(i: number, page: number): Promise<void>;
+  /** what survives the variant's reset (proxied-* variants) */
+  probe?(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -132,6 +143,7 @@ async function playwrightDriver(variant: string): Promise<Driver> {
     proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
   const pages: Page[] = [];
+  const cdps: CDPSession[] = [];
   for (let i = 0; i < C; i++) {
     const context = await browser.newContext(proxyUrl ? { proxy: { server: proxyUrl } } : {});
     if (guarded) await context.addInitScript({ content: PAGE_RUNTIME_SCRIPT.replace(/"https:\/\/app\.press\.internal"/, '"https://doc.test"') });
@@ -139,6 +151,9 @@ async function playwrightDriver(variant: string): Promise<Driver> {
     if (guarded) {
       const cdp = await context.newCDPSession(page);
       await cdp.send('Network.enable', { maxTotalBufferSize: 0, maxResourceBufferSize: 0, maxPostDataSize: 0 });
+      // the one-shot script of proxied-blank-once runs only on a session with the Page domain enabled
+      if (variant === 'proxied-blank-once') await cdp.send('Page.enable');
+      cdps.push(cdp);
     }
     if (variant !== 'loopback' && variant !== 'setContent' && !proxied) {
       await page.route('**/*', (route) => route.fulfill({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, body: route.request().url().endsWith('__reset__') ? RESET_DOCUMENT : onePage }));
@@ -146,21 +161,69 @@ async function playwrightDriver(variant: string): Promise<Driver> {
     pages.push(page);
   }
   const frames = variant.startsWith('route+frames');
+  const fullReset = variant === 'proxied-reset-full' || variant.startsWith('proxied-blank');
+  /** the one-shot clear of the next document, when this variant has one pending (per page) */
+  const once: Array<string | null> = pages.map(() => null);
+  const reset = async (p: number) => {
+    const page = pages[p];
+    const cdp = cdps[p];
+    // the pool's reset after each render: to an empty app-origin document (routed), or to about:blank
+    if (variant === 'reset-app' || variant === 'proxied-reset' || variant === 'proxied-reset-full') await page.goto('https://doc.test/__reset__');
+    if (variant === 'reset-blank' || variant.startsWith('proxied-blank')) await page.goto('about:blank');
+    if (!fullReset) return;
+    await Promise.all([
+      variant === 'proxied-reset-full'
+        ? cdp.send('Runtime.evaluate', { expression: 'sessionStorage.clear(); window.name = ""; true', returnByValue: true })
+        : null,
+      cdp.send('Storage.clearDataForOrigin', { origin: 'https://doc.test', storageTypes: 'all' }),
+      page.context().clearCookies(),
+    ]);
+    if (variant === 'proxied-blank-once') {
+      // top frame only: an iframe's window.name is its own (and its sessionStorage.clear() would wipe what the top
+      // document already wrote)
+      once[p] = (await cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: 'if (window === top) { sessionStorage.clear(); window.name = ""; }' })).identifier;
+    }
+  };
+  const navigate = async (p: number, url: string) => {
+    await pages[p].goto(url, { waitUntil: 'load' });
+    const id = once[p];
+    if (id !== null) {
+      once[p] = null;
+      await cdps[p].send('Page.removeScriptToEvaluateOnNewDocument', { identifier: id });
+    }
+  };
   return {
     browser,
+    async probe() {
+      const page = pages[0];
+      const cdp = cdps[0];
+      await navigate(0, `${base}/probe-1.html`);
+      await page.evaluate('sessionStorage.setItem("k", "session"); localStorage.setItem("k", "local"); window.name = "leak"');
+      await reset(0);
+      const outside: string[] = [];
+      if (variant.startsWith('proxied-blank')) {
+        // on about:blank: can sessionStorage be wiped from outside a document of its origin?
+        const attempt = async (what: string, call: () => Promise<unknown>) =>
+          outside.push(`${what}: ${await call().then(() => 'ok', (err: Error) => `error ${err.message.split('\n')[0]}`)}`);
+        await attempt('Storage.clearDataForOrigin(session_storage)', () => cdp.send('Storage.clearDataForOrigin', { origin: 'https://doc.test', storageTypes: 'session_storage' }));
+        await attempt('DOMStorage.clear(session)', () => cdp.send('DOMStorage.clear', { storageId: { securityOrigin: 'https://doc.test', isLocalStorage: false } }));
+        outside.push(`window.name on about:blank: ${JSON.stringify(await page.evaluate('window.name'))}`);
+      }
+      await navigate(0, `${base}/probe-2.html`);
+      const seen = await page.evaluate('JSON.stringify({ sessionStorage: sessionStorage.getItem("k"), localStorage: localStorage.getItem("k"), windowName: window.name })');
+      return [`after the reset: ${seen}`, ...outside].join('; ');
+    },
     async print(i, p) {
       const page = pages[p];
       if (variant === 'setContent') await page.setContent(onePage);
-      else await page.goto(`${base}/${i}.html`, { waitUntil: 'load' });
+      else await navigate(p, `${base}/${i}.html`);
       const t1 = performance.now();
       if (frames) await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
       const t2 = performance.now();
       await page.pdf(PDF);
       steps.frames += t2 - t1;
       steps.pdf += performance.now() - t2;
-      // the pool's reset after each render: to an empty app-origin document (routed), or to about:blank
-      if (variant === 'reset-app' || variant === 'proxied-reset') await page.goto('https://doc.test/__reset__');
-      if (variant === 'reset-blank') await page.goto('about:blank');
+      await reset(p);
     },
     async close() {
       await browser.close();
@@ -237,6 +300,7 @@ async function cdpDriver(): Promise<Driver> {
 async function run(variant: string) {
   const driver = variant === 'cdp' ? await cdpDriver() : await playwrightDriver(variant);
   try {
+    if (driver.probe && variant.startsWith('proxied')) probes.set(variant, await driver.probe());
     let i = 0;
     for (let w = 0; w < 3 * C; w++) await driver.print(++i, w % C);
     steps.frames = steps.pdf = 0;
@@ -334,7 +398,8 @@ function printTraces() {
   }
 }
 
-const all = ['proxied', 'proxied-reset', 'reset-app', 'reset-blank', 'setContent', 'route', 'route+runtime', 'route+frames', 'route+frames-fast', 'loopback', 'cdp'];
+const probes = new Map<string, string>();
+const all = ['proxied', 'proxied-reset', 'proxied-reset-full', 'proxied-blank', 'proxied-blank-once', 'reset-app', 'reset-blank', 'setContent', 'route', 'route+runtime', 'route+frames', 'route+frames-fast', 'loopback', 'cdp'];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 console.log(`fresh-document — ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}, ${engine.executablePath}, N=${N}, c=${C}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log('| variant | docs/s | p50 ms | frames ms | pdf ms | CPU ms/doc: node | browser | renderer | gpu | network | total |');
@@ -344,5 +409,6 @@ for (const v of chosen) {
   const c = (k: string) => (r.cpu[k] ?? 0).toFixed(1);
   console.log(`| ${r.variant} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.frames.toFixed(1)} | ${r.pdf.toFixed(1)} | ${c('node')} | ${c('browser')} | ${c('renderer')} | ${c('gpu')} | ${c('network')} | ${r.total.toFixed(1)} |`);
 }
+for (const [variant, seen] of probes) console.log(`probe ${variant}: ${seen}`);
 printTraces();
 console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
