@@ -1,9 +1,9 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
-import { BASE_ARGS, findChromium, sparticuzArgs } from '../../packages/engine/src/chromium/find-chromium.js';
+import { BASE_ARGS, findChromium, sparticuzArgs, unpackOnce } from '../../packages/engine/src/chromium/find-chromium.js';
 import {
   EXTRA_DISABLED_FEATURES,
   mergeDisabledFeatures,
@@ -121,4 +121,48 @@ describe('launch features', () => {
       await browser.close();
     }
   });
+});
+
+describe('unpacking the headless shell', () => {
+  // stands in for @sparticuz/chromium: it writes `chromium` into os.tmpdir() unless one is already there
+  const fakePackage = (version: string, calls: { n: number }) => async () => {
+    const path = join(tmpdir(), 'chromium');
+    if (!existsSync(path)) {
+      calls.n++;
+      await new Promise((r) => setTimeout(r, 20));
+      writeFileSync(path, `chromium ${version}`);
+    }
+    return path;
+  };
+
+  it('unpacks each version into a directory of its own, once, even when two launches start together', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'press-unpack-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = root;
+    try {
+      const calls = { n: 0 };
+      const [a, b] = await Promise.all([unpackOnce('147.0.0', fakePackage('147', calls)), unpackOnce('147.0.0', fakePackage('147', calls))]);
+      expect(a).toBe(join(root, 'press-headless-shell-147.0.0', 'chromium'));
+      expect(b).toBe(a);
+      expect(readFileSync(a, 'utf8')).toBe('chromium 147');
+      expect(await unpackOnce('147.0.0', fakePackage('147', calls))).toBe(a);
+      expect(calls.n).toBe(1); // the two starts together unpacked once; the third reused it
+      // an upgrade gets the new browser, not the one a previous version left behind
+      const upgraded = await unpackOnce('153.0.0', fakePackage('153', calls));
+      expect(upgraded).toBe(join(root, 'press-headless-shell-153.0.0', 'chromium'));
+      expect(readFileSync(upgraded, 'utf8')).toBe('chromium 153');
+      expect(readdirSync(root).sort()).toEqual(['press-headless-shell-147.0.0', 'press-headless-shell-153.0.0']); // no staging left
+      expect(process.env.TMPDIR).toBe(root);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  });
+
+  it('the real headless shell runs from its versioned directory', async () => {
+    const found = await findChromium({ env: {} });
+    const { version } = JSON.parse(readFileSync(new URL('../../node_modules/@sparticuz/chromium/package.json', import.meta.url), 'utf8'));
+    expect(found.engine).toBe('chrome-headless-shell');
+    expect(found.executablePath).toBe(join(tmpdir(), `press-headless-shell-${version}`, 'chromium'));
+  }, 60_000);
 });

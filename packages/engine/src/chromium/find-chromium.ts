@@ -1,5 +1,7 @@
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type ChromiumEngine = 'custom' | 'chrome-headless-shell' | 'system-chromium';
 
@@ -98,9 +100,67 @@ export interface FindChromiumOptions {
 async function loadSparticuz(): Promise<{ executablePath: string; args: readonly string[] }> {
   const mod = await import('@sparticuz/chromium');
   const chromium = mod.default;
-  // Decompresses the binary, its fonts and SwiftShader to the tmp dir once; later calls reuse them.
-  const executablePath = await chromium.executablePath();
+  const executablePath = await unpackOnce(sparticuzVersion(), () => chromium.executablePath());
   return { executablePath, args: chromium.args };
+}
+
+/** the installed `@sparticuz/chromium` version (its package.json is not exported: found beside its entry point) */
+function sparticuzVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.resolve('@sparticuz/chromium')));
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === '@sparticuz/chromium' && pkg.version) return pkg.version;
+    }
+    if (dir === dirname(dir)) throw new Error('@sparticuz/chromium: package.json not found');
+    dir = dirname(dir);
+  }
+}
+
+/**
+ * The package unpacks its binary, fonts and GL libraries into `os.tmpdir()` and reuses whatever `chromium` file is
+ * there, whichever version unpacked it: after an upgrade a long-lived host would keep running the old browser. Each
+ * version is unpacked into a directory of its own instead (`$TMPDIR/press-headless-shell-<version>`), staged and
+ * renamed into place so that servers starting together never run a half-written binary. The package reads
+ * `os.tmpdir()` (TMPDIR) on every call, so it is pointed at the directory for the duration of the call.
+ */
+export function unpackOnce(version: string, unpack: () => Promise<string>): Promise<string> {
+  // TMPDIR is process-wide: unpacks in one process go one at a time (and a finished one is reused)
+  const key = `${tmpdir()}\0${version}`;
+  const done = unpacking.get(key);
+  const next = (done ?? Promise.resolve(''))
+    .catch(() => '')
+    .then((path) => (path && existsSync(path) ? path : unpackVersion(version, unpack)));
+  unpacking.set(key, next);
+  return next;
+}
+
+const unpacking = new Map<string, Promise<string>>();
+
+async function unpackVersion(version: string, unpack: () => Promise<string>): Promise<string> {
+  const root = tmpdir();
+  const dir = join(root, `press-headless-shell-${version}`);
+  const ready = existsSync(join(dir, 'chromium'));
+  const target = ready ? dir : mkdtempSync(`${dir}.unpacking-`);
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = target;
+  let unpacked: string;
+  try {
+    unpacked = await unpack();
+  } finally {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+  }
+  if (ready) return unpacked;
+  try {
+    renameSync(target, dir);
+  } catch (err) {
+    // another process unpacked the same version first: use its copy
+    rmSync(target, { recursive: true, force: true });
+    if (!existsSync(join(dir, 'chromium'))) throw err;
+  }
+  return join(dir, 'chromium');
 }
 
 /**
