@@ -5,9 +5,9 @@
  * --remote` against it, and a plain .mjs rendering a job through the SDK. Run by `npm run test:pack` (CI).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqliteDriver } from '../../src/adapters/sqlite/driver.js';
 import { pdfText } from '../helpers/pdf.js';
@@ -131,9 +131,16 @@ const saved = await client.download(job.id, { to: 'sdk.pdf' });
 console.log(JSON.stringify({ files: files.length, pages: job.output.pageCount, bytes: saved.bytes }));
 `,
     );
-    const result = JSON.parse(sh(process.execPath, ['scripts/render.mjs'], project, env));
-    expect(result.files).toBeGreaterThan(0);
-    expect(result.pages).toBeGreaterThanOrEqual(2);
-    expect(await pdfText(readFileSync(join(project, 'sdk.pdf')))).toContain('INV-2026-0042');
+    // the SDK on every Node of this machine (CI: the Node 24 running this test and the system's Node 20)
+    const nodes = [...new Set([process.execPath, ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'node'))]
+      .filter((p) => existsSync(p)).map((p) => realpathSync(p)))];
+    for (const node of nodes) {
+      rmSync(join(project, 'sdk.pdf'), { force: true });
+      const result = JSON.parse(sh(node, ['scripts/render.mjs'], project, env));
+      const version = sh(node, ['--version'], project).trim();
+      expect(result.files, version).toBeGreaterThan(0);
+      expect(result.pages, version).toBeGreaterThanOrEqual(2);
+      expect(await pdfText(readFileSync(join(project, 'sdk.pdf'))), version).toContain('INV-2026-0042');
+    }
   }, 240_000);
 });
