@@ -98,6 +98,9 @@ describe('readiness (§9.1)', { timeout: 120_000 }, () => {
 
   it('waits for pressCloud.ready() after a 300 ms timer in manual mode', async () => {
     const runs = await expectAll('manual.html', (n) => `manual n=${n}`);
-    for (const { result } of runs) expect(result.timings.readyMs).toBeGreaterThanOrEqual(290);
+    // The text proves the print came after the timer's fetch; the timing proves the 300 ms were waited. Measured from
+    // the navigation's start, which precedes the page's timer: the commit (readyMs's start) reaches Node late under
+    // load while the document already runs (CI once measured readyMs 265 ms with the right text).
+    for (const { result } of runs) expect(result.timings.navigateMs + result.timings.readyMs).toBeGreaterThanOrEqual(295);
   });
 });
