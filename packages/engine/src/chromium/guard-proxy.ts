@@ -92,9 +92,9 @@ export class GuardProxy {
   async openContext(certificate: InternalCertificate, handler: ContextHandler): Promise<ContextProxy> {
     this.secureContext ??= tls.createSecureContext({ cert: certificate.cert, key: certificate.key });
     const secureContext = this.secureContext;
-    const refuse = (target: string, socket: { destroyed: boolean; end(data: string): void }) => {
+    const refuse = (target: string, socket: Socket | null) => {
       this.refuse(target);
-      if (!socket.destroyed) socket.end(REFUSED);
+      if (socket && !socket.destroyed) socket.end(REFUSED);
     };
     const answer = (req: http.IncomingMessage, res: http.ServerResponse, origin: string) => {
       let url: URL;
@@ -102,7 +102,7 @@ export class GuardProxy {
         url = new URL(origin ? `${origin}${req.url ?? '/'}` : (req.url ?? ''));
         if (origin && new URL(origin).host !== url.host) throw new Error('authority changed');
       } catch {
-        return refuse(`${req.method} ${origin || originOf(req.url)}`, res.socket ?? { destroyed: true, end: () => undefined });
+        return refuse(`${req.method} ${origin || originOf(req.url)}`, res.socket);
       }
       let markSent = () => undefined as void;
       const proxied: ProxiedRequest = {
@@ -116,7 +116,7 @@ export class GuardProxy {
       handler(proxied)
         .then((a) => {
           if (a === 'refused') {
-            refuse(`${proxied.method} ${safeOrigin(url)}`, res.socket ?? { destroyed: true, end: () => undefined });
+            refuse(`${proxied.method} ${safeOrigin(url)}`, res.socket);
             return markSent();
           }
           // Outbound joins several Set-Cookie headers with newlines, which a header value cannot carry.
@@ -167,16 +167,7 @@ export class GuardProxy {
       });
     });
     server.on('upgrade', (req: http.IncomingMessage, socket: Socket) => refuse(`UPGRADE ${originOf(req.url)}`, socket));
-    server.on('clientError', (_err, socket) => socket.destroy());
-    const sockets = new Set<Socket>();
-    server.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const sockets = await listenOnLoopback(server);
     let close = () => undefined as void;
     const closed = new Promise<void>((resolve) => {
       close = () => {
@@ -188,7 +179,7 @@ export class GuardProxy {
     this.contexts.add(close);
     let closing = false;
     return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      url: urlOf(server),
       closed,
       close: () => {
         if (!closing) close();
@@ -213,17 +204,9 @@ export class GuardProxy {
       this.refuse(`UPGRADE ${originOf(req.url)}`);
       socket.end(FORBIDDEN);
     });
-    server.on('clientError', (_err, socket) => socket.destroy());
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    this.sockets = await listenOnLoopback(server);
     this.server = server;
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.url = urlOf(server);
     return this.url;
   }
 
@@ -243,6 +226,28 @@ export class GuardProxy {
     if (this.recent.length > RECENT) this.recent.shift();
     this.onRefused(target);
   }
+}
+
+/**
+ * Listens on a free loopback port; the returned set holds the open connections (closing a listener destroys them:
+ * `server.close` alone would wait for the browser's keep-alive sockets).
+ */
+async function listenOnLoopback(server: http.Server): Promise<Set<Socket>> {
+  const sockets = new Set<Socket>();
+  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return sockets;
+}
+
+function urlOf(server: http.Server): string {
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 function safeOrigin(url: URL): string {
