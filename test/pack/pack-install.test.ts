@@ -131,7 +131,7 @@ const saved = await client.download(job.id, { to: 'sdk.pdf' });
 console.log(JSON.stringify({ files: files.length, pages: job.output.pageCount, bytes: saved.bytes }));
 `,
     );
-    // the SDK on every Node of this machine (CI: the Node 24 running this test and the system's Node 20)
+    // the SDK on every Node of this machine (CI: the Node 26 or 24 running this test, the other one, and the system's Node 20)
     const nodes = [...new Set([process.execPath, ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'node'))]
       .filter((p) => existsSync(p)).map((p) => realpathSync(p)))];
     for (const node of nodes) {
