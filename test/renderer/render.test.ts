@@ -207,6 +207,24 @@ describe('ChromiumRenderer', () => {
     expect(logger.entries.filter((e) => e.msg?.includes('reset failed'))).toEqual([]);
   });
 
+  // sessionStorage and window.name survive the reset's about:blank; the next render's first document clears them
+  // (a one-shot script, gone once that document has committed). Two renders of a fresh account in a row: the
+  // second waits for the first one's page to be reset and gets it.
+  const resetClearRender = async (accountId: string, entry: string) =>
+    pdfText((await renderer().render(renderRequest('reset-clear', { accountId, entry }))).pdf);
+
+  it("keeps a render's own sessionStorage and window.name across a navigation it makes during load", async () => {
+    expect(await resetClearRender('acct_nav', 'index.html')).toContain('seen=none session=kept name=kept');
+    // On the reset page: the first document starts clean, the one it navigates to keeps what it wrote.
+    expect(await resetClearRender('acct_nav', 'index.html')).toContain('seen=none session=kept name=kept');
+  });
+
+  it("clears the top frame's window.name between renders, and leaves named iframes their names", async () => {
+    const frames = 'frames=child-frame,quiet-frame,blank-frame,srcdoc-frame';
+    expect(await resetClearRender('acct_name', 'framed.html')).toContain(`top=none ${frames}`);
+    expect(await resetClearRender('acct_name', 'framed.html')).toContain(`top=none ${frames}`);
+  });
+
   it('runs renders concurrently, up to capacity, none seeing the storage of another', async () => {
     const accounts = ['acct_c1', 'acct_c2', 'acct_c1', 'acct_c2', 'acct_c1', 'acct_c1'];
     const texts = await Promise.all(accounts.map((accountId, i) => storageRender(accountId, `W${i}`)));

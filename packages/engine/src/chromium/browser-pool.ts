@@ -110,9 +110,18 @@ export interface PoolOptions {
 }
 
 const RESET_TIMEOUT_MS = 5_000;
-/** The document a page rests on between renders (see reset()); no script of its own. */
-const RESET_URL = `${APP_ORIGIN}/__press_reset__`;
-const RESET_DOCUMENT = '<!doctype html><meta http-equiv="Content-Security-Policy" content="default-src \'none\'">';
+/**
+ * What the next render's first document runs before any of its own scripts, after a reset (see reset()): it clears
+ * the top frame's sessionStorage and window.name, which survive about:blank and which nothing clears from outside a
+ * document of the origin. Not in frames: an iframe's name is the render's own (and so is its origin's
+ * sessionStorage by then). Only in a document opened without a referrer, as the renderer opens a render's entry: the
+ * script is removed when that document commits, but Chromium holds CDP messages for the page while a navigation
+ * of it is under way, so a navigation the render starts at once (an inline location.replace) can still find it
+ * registered, and its document (the referrer is the render's own) must keep what the render wrote. An opaque
+ * origin (a sandboxed or error document) has no sessionStorage: it throws.
+ */
+const CLEAR_ON_NEW_DOCUMENT =
+  'if (window === top && document.referrer === "") { try { sessionStorage.clear(); } catch {} window.name = ""; }';
 const CLOSE_TIMEOUT_MS = 5_000;
 
 /**
@@ -137,6 +146,20 @@ interface Slot {
   /** the page's renderer process (pid + start time, so a reused pid isn't mistaken for it); null: not known */
   renderer: { pid: number; started: number } | null;
   renders: number;
+  /** the one-shot clear armed by the last reset, until the next render's first document has committed */
+  clearing: OneShotClear | null;
+}
+
+/**
+ * CLEAR_ON_NEW_DOCUMENT as registered on a slot's CDP session: from the end of a reset until the next render's
+ * first document has committed (the session's main-frame Page.frameNavigated), when it is removed.
+ */
+interface OneShotClear {
+  /** the first main-frame commit of a lease was seen: the script is being removed */
+  committed: boolean;
+  commit(): void;
+  /** settles once removed after the commit: false if removing failed (the page is then not reused) */
+  readonly removed: Promise<boolean>;
 }
 
 /** An account's warm pages in one browser. */
@@ -642,9 +665,6 @@ export class BrowserPool {
     let current: Slot | null = null;
     const proxy = await this.guard.openContext(this.certificate!, async (req) => {
       if (current?.job) return current.job.serve(req);
-      if (req.url.href === RESET_URL) {
-        return { status: 200, headers: { 'content-type': 'text/html', 'cache-control': 'no-store' }, body: RESET_DOCUMENT };
-      }
       return 'refused';
     });
     gen.proxies.add(proxy);
@@ -661,6 +681,8 @@ export class BrowserPool {
       // No routeWebSocket: it exposes a Playwright binding to page script. WebSockets end at the guard proxy.
       const { page, renderer } = await this.newPage(gen, context);
       const cdp = await context.newCDPSession(page);
+      // Page events on this session: the one-shot clear runs only where Page is enabled, and goes at the commit.
+      await cdp.send('Page.enable');
       const slot: Slot = {
         context,
         proxy,
@@ -675,6 +697,7 @@ export class BrowserPool {
         lastUsed: Date.now(),
         renderer,
         renders: 0,
+        clearing: null,
       };
       const limits = this.opts.limits;
       // Over a bound: fail the render and kill its renderer process at once (Page.crash), which stops the page
@@ -722,6 +745,10 @@ export class BrowserPool {
       });
       page.on('frameattached', () => {
         if (++slot.used.frames > limits.maxFrames) breach(`the page attached more than ${limits.maxFrames} frames`);
+      });
+      cdp.on('Page.frameNavigated', ({ frame }) => {
+        // The render's first document (or the error page in its place); not the reset's about:blank.
+        if (slot.job && frame.parentId === undefined && frame.url !== 'about:blank') slot.clearing?.commit();
       });
       // Only a crash or shutdown closes a leased page (the pool closes pages after release).
       page.on('close', () => slot.job?.browserGone());
@@ -863,20 +890,15 @@ export class BrowserPool {
   }
 
   /**
-   * Make a used page fit for the account's next render: leave the document (stopping its scripts and running its
-   * unload handlers, so nothing writes storage after the wipe), then wipe the storage of the internal origins
-   * (and of any external origin the render loaded), sessionStorage, window.name and all cookies, close popups.
+   * Make a used page fit for the account's next render: leave the document for about:blank (stopping its scripts
+   * and running its unload handlers, so nothing writes storage after the wipe), then wipe the storage of the
+   * internal origins (and of any external origin the render loaded) and all cookies, close popups, and arm the
+   * one-shot clear of sessionStorage and window.name for the next render's first document.
    */
   private async reset(slot: Slot, origins: string[]): Promise<void> {
-    // An empty document of the app origin: sessionStorage (the tab's, per origin) and window.name (the browsing
-    // context's) survive navigations and no origin-wide wipe reaches them; they are cleared from inside.
-    await slot.page.goto(RESET_URL);
+    // about:blank builds no document of ours (no request, no second app-origin document per render).
+    await slot.page.goto('about:blank');
     await Promise.all([
-      slot.cdp
-        .send('Runtime.evaluate', { expression: 'sessionStorage.clear(); window.name = ""; true', returnByValue: true })
-        .then((r) => {
-          if (r.exceptionDetails || r.result.value !== true) throw new Error('clearing sessionStorage failed');
-        }),
       ...[APP_ORIGIN, DATA_ORIGIN, ...origins].map((origin) =>
         slot.cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' }),
       ),
@@ -886,6 +908,41 @@ export class BrowserPool {
         .filter((p) => p !== slot.page)
         .map((p) => p.close({ runBeforeUnload: false }).catch(() => undefined)),
     ]);
+    // sessionStorage (the tab's, per origin) and window.name (the browsing context's) survive about:blank, and no
+    // CDP call clears them from outside a document of the origin: the next render's first document clears them
+    // before its own scripts run. Still armed and not committed (the lease opened no document): it waits for the
+    // next one.
+    if (slot.clearing?.committed && !(await slot.clearing.removed)) throw new Error('the one-shot clear could not be removed');
+    slot.clearing ??= await this.armClear(slot);
+  }
+
+  /** Register CLEAR_ON_NEW_DOCUMENT on the slot's session, to be removed at the next lease's first commit. */
+  private async armClear(slot: Slot): Promise<OneShotClear> {
+    const { identifier } = await slot.cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: CLEAR_ON_NEW_DOCUMENT });
+    let commit = () => undefined as void;
+    const committed = new Promise<void>((resolve) => {
+      commit = resolve;
+    });
+    const clearing: OneShotClear = {
+      committed: false,
+      commit() {
+        clearing.committed = true;
+        commit();
+      },
+      removed: committed
+        .then(() => slot.cdp.send('Page.removeScriptToEvaluateOnNewDocument', { identifier }))
+        .then(
+          () => {
+            if (slot.clearing === clearing) slot.clearing = null;
+            return true;
+          },
+          (err: unknown) => {
+            this.opts.logger.debug({ err: String(err) }, 'removing the one-shot clear failed');
+            return false;
+          },
+        ),
+    };
+    return clearing;
   }
 
   // ---- memory bounds ---------------------------------------------------------------------------------------
