@@ -20,6 +20,8 @@
  * - reset-blank       the same with about:blank as the resting document
  * - proxied-reset-full proxied plus the pool's whole reset today: goto the app-origin reset document, clear
  *                     sessionStorage + window.name from inside it, Storage.clearDataForOrigin('all'), clearCookies
+ * - proxied-page      proxied with the Page domain also enabled on the pool's CDP session (its events for every
+ *                     document: what the engine's one-shot clear costs per document, before any reset)
  * - proxied-blank     proxied plus the same reset with about:blank as the resting document (no in-page clear)
  * - proxied-blank-once proxied-blank, and the next print's first document clears sessionStorage + window.name
  *                     before any of its scripts (a one-shot Page.addScriptToEvaluateOnNewDocument, removed after)
@@ -152,7 +154,7 @@ async function playwrightDriver(variant: string): Promise<Driver> {
       const cdp = await context.newCDPSession(page);
       await cdp.send('Network.enable', { maxTotalBufferSize: 0, maxResourceBufferSize: 0, maxPostDataSize: 0 });
       // the one-shot script of proxied-blank-once runs only on a session with the Page domain enabled
-      if (variant === 'proxied-blank-once') await cdp.send('Page.enable');
+      if (variant === 'proxied-blank-once' || variant === 'proxied-page') await cdp.send('Page.enable');
       cdps.push(cdp);
     }
     if (variant !== 'loopback' && variant !== 'setContent' && !proxied) {
@@ -181,7 +183,7 @@ async function playwrightDriver(variant: string): Promise<Driver> {
     if (variant === 'proxied-blank-once') {
       // top frame only: an iframe's window.name is its own (and its sessionStorage.clear() would wipe what the top
       // document already wrote)
-      once[p] = (await cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: 'if (window === top) { sessionStorage.clear(); window.name = ""; }' })).identifier;
+      once[p] = (await cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: 'if (window === top && document.referrer === "") { try { sessionStorage.clear(); } catch {} window.name = ""; }' })).identifier;
     }
   };
   const navigate = async (p: number, url: string) => {
@@ -399,7 +401,7 @@ function printTraces() {
 }
 
 const probes = new Map<string, string>();
-const all = ['proxied', 'proxied-reset', 'proxied-reset-full', 'proxied-blank', 'proxied-blank-once', 'reset-app', 'reset-blank', 'setContent', 'route', 'route+runtime', 'route+frames', 'route+frames-fast', 'loopback', 'cdp'];
+const all = ['proxied', 'proxied-page', 'proxied-reset', 'proxied-reset-full', 'proxied-blank', 'proxied-blank-once', 'reset-app', 'reset-blank', 'setContent', 'route', 'route+runtime', 'route+frames', 'route+frames-fast', 'loopback', 'cdp'];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 console.log(`fresh-document — ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}, ${engine.executablePath}, N=${N}, c=${C}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log('| variant | docs/s | p50 ms | frames ms | pdf ms | CPU ms/doc: node | browser | renderer | gpu | network | total |');
