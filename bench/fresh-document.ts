@@ -37,7 +37,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, CDPSession, Page } from 'playwright-core';
@@ -47,6 +47,7 @@ import { makeInternalCertificate } from '../packages/engine/src/chromium/interna
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
 import { onePage } from './documents.js';
+import { benchTmpdir, inBenchTmpdir } from './support.js';
 
 const N = Number(process.env.BENCH_N ?? 60);
 const C = Number(process.env.BENCH_C ?? 1);
@@ -117,12 +118,12 @@ async function playwrightDriver(variant: string): Promise<Driver> {
   const guarded = variant !== 'route' && variant !== 'setContent' && variant !== 'loopback';
   const proxied = variant.startsWith('proxied');
   const cert = proxied ? makeInternalCertificate() : null;
-  const browser: Browser = await chromium.launch({
+  const browser: Browser = await inBenchTmpdir(() => chromium.launch({
     executablePath: engine.executablePath,
     args: [...engine.args, ...(fast ? FAST_FRAMES : []), ...(guarded ? GUARD_FLAGS : []), ...(cert ? [`--ignore-certificate-errors-spki-list=${cert.spkiHash}`] : [])],
     ignoreDefaultArgs: guarded ? ['--disable-features'] : undefined,
     headless: true,
-  });
+  }));
   let server: http.Server | null = null;
   let base = 'https://doc.test';
   if (variant === 'loopback') {
@@ -236,7 +237,7 @@ async function playwrightDriver(variant: string): Promise<Driver> {
 
 /** A minimal CDP client over --remote-debugging-pipe (NUL-separated JSON on fds 3/4). */
 async function cdpDriver(): Promise<Driver> {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'press-bench-cdp-'));
+  const userDataDir = mkdtempSync(join(benchTmpdir(), 'press-bench-cdp-'));
   const proc = spawn(engine.executablePath, [...engine.args, '--headless', '--remote-debugging-pipe', `--user-data-dir=${userDataDir}`, '--no-startup-window', 'about:blank'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
   const write = proc.stdio[3] as NodeJS.WritableStream;
   const read = proc.stdio[4] as NodeJS.ReadableStream;

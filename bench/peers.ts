@@ -1,7 +1,8 @@
 /**
  * Press Cloud against its peers, on the same Chromium binary (the @sparticuz/chromium headless shell) and the same
  * one-page invoice, at c = 1, 2, 4, in one run:
- *   - Press Cloud: POST /v1/render-jobs?wait + GET …/output (the render process, as `serve` runs it);
+ *   - Press Cloud: POST /v1/render-jobs?wait + GET …/output (`node bin/press-cloud.js serve`, built, as `npm start`
+ *     runs it; renders in its render process);
  *   - a hand-written puppeteer server (bench/puppeteer-server.mjs): a page per request, setContent + load + pdf;
  *   - Browserless 2.x (`@browserless.io/browserless`): POST /pdf {html} with its defaults.
  * The peers are installed with `npm install --prefix` into a temp folder (BENCH_PEERS_DIR, default
@@ -19,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
 import { onePage } from './documents.js';
-import { closedLoop, machineLine, startBenchServer } from './support.js';
+import { benchTmpdir, closedLoop, machineLine, request, startBenchServer } from './support.js';
 
 const N = process.env.BENCH_QUICK === '1' ? 30 : 60;
 const dir = process.env.BENCH_PEERS_DIR || join(tmpdir(), 'press-bench-peers');
@@ -66,9 +67,9 @@ const failed = new Set<string>();
 
 async function pdfOver(url: string, body: string, type: string): Promise<{ ms: number; ok: boolean }> {
   const t = performance.now();
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': type }, body });
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  const ok = res.status === 200 && bytes.length > 4 && Buffer.from(bytes.subarray(0, 4)).toString() === '%PDF';
+  const res = await request(url, { method: 'POST', headers: { 'content-type': type }, body });
+  const bytes = res.body;
+  const ok = res.status === 200 && bytes.length > 4 && bytes.subarray(0, 4).toString() === '%PDF';
   if (!ok && !failed.has(url)) {
     failed.add(url);
     process.stderr.write(`${url.split('?')[0]} answered ${res.status}: ${Buffer.from(bytes.subarray(0, 300)).toString()}\n`);
@@ -85,7 +86,7 @@ async function main() {
   try {
     // Hand-written puppeteer server.
     const pup = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'puppeteer-server.mjs')], {
-      env: { ...process.env, PEERS_DIR: dir, CHROMIUM_PATH: engine.executablePath, CHROMIUM_ARGS: JSON.stringify(engine.args) },
+      env: { ...process.env, TMPDIR: benchTmpdir(), PEERS_DIR: dir, CHROMIUM_PATH: engine.executablePath, CHROMIUM_ARGS: JSON.stringify(engine.args) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     children.push(pup);
@@ -109,7 +110,7 @@ async function main() {
     const bless = spawn(node24, [join(dirname(fileURLToPath(import.meta.url)), 'browserless-server.mjs')], {
       cwd: blessRoot,
       env: {
-        ...process.env, PEERS_DIR: dir, PLAYWRIGHT_BROWSERS_PATH: browsersPath, HOST: '127.0.0.1', PORT: String(blessPort), TOKEN,
+        ...process.env, TMPDIR: benchTmpdir(), PEERS_DIR: dir, PLAYWRIGHT_BROWSERS_PATH: browsersPath, HOST: '127.0.0.1', PORT: String(blessPort), TOKEN,
         CONCURRENT: '4', QUEUED: '100', TIMEOUT: '60000', DEBUG: 'browserless*,-**:verbose',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -136,7 +137,7 @@ async function main() {
       }
     }
     console.log(`\nPeers benchmark — ${machineLine()}`);
-    console.log(`Chromium: ${engine.engine} ${press.server.renderer?.status().version ?? ''} (${engine.executablePath}), same binary and flags for all three; puppeteer-core ${version('puppeteer-core')}, Node ${spawnSync(node24, ['--version']).stdout.toString().trim()} for Browserless.`);
+    console.log(`Chromium: ${engine.engine} ${(await request(`${press.url}/readyz`)).json().checks?.renderer?.detail?.version ?? ''} (${engine.executablePath}), same binary and flags for all three; Press Cloud: ${press.how}; puppeteer-core ${version('puppeteer-core')}, Node ${spawnSync(node24, ['--version']).stdout.toString().trim()} for Browserless.`);
     console.log(`One-page invoice, ${N} documents per row after c warm-up ones; latency = request → PDF received (Press: create → succeeded).\n`);
     console.log('| c | server | docs/s | p50 ms | p95 ms | failures | Press Cloud ÷ this |');
     console.log('|---|---|---|---|---|---|---|');

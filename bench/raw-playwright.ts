@@ -1,8 +1,10 @@
 import { chromium } from 'playwright-core';
-import type { Page } from 'playwright-core';
+import type { CDPSession, LaunchOptions, Page } from 'playwright-core';
 import { GuardProxy } from '../packages/engine/src/chromium/guard-proxy.js';
 import { makeInternalCertificate } from '../packages/engine/src/chromium/internal-certificate.js';
+import { APP_ORIGIN, INTERNAL_KEY, PAGE_RUNTIME_SCRIPT } from '../packages/engine/src/chromium/page-runtime.js';
 import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from '../packages/engine/src/chromium/launch-features.js';
+import { inBenchTmpdir } from './support.js';
 
 export interface RawLoopOptions {
   executablePath: string;
@@ -20,9 +22,13 @@ export interface RawLoopOptions {
    * must), served as the renderer serves it: each page in a context of its own whose proxy is a listener of the
    * guard proxy, TLS terminated there with the pinned certificate. Still no storage, readiness protocol, reset or
    * API around it. `navigate-routed`: the same fresh document served by Playwright request interception
-   * (`context.route`), how the renderer served it before issue 15.
+   * (`context.route`), how the renderer served it before issue 15. `navigate-ready`: `navigate`, and printed only once
+   * §9.1's readiness rule holds, waited for as the renderer waits: the page runtime (init script) in the document,
+   * the navigation awaited to its commit, then the runtime's `conditions()` (load, fonts, no request or pressCloud
+   * call in flight) and `settle()` (held across a task turn and two animation frames) over CDP. What it leaves out
+   * of the renderer's wait: the CDP Network-domain request count (the invoice makes no request after its document).
    */
-  mode?: 'setContent' | 'navigate' | 'navigate-routed';
+  mode?: 'setContent' | 'navigate' | 'navigate-routed' | 'navigate-ready';
   /** called right before the first timed document (after launch and warm-up) */
   onTimedStart?: () => void;
 }
@@ -52,11 +58,21 @@ export async function rawLoop(opts: RawLoopOptions): Promise<RawLoopResult> {
   const guard = new GuardProxy();
   const certificate = makeInternalCertificate();
   const args = [...opts.args, `--proxy-server=${await guard.start()}`, `--ignore-certificate-errors-spki-list=${certificate.spkiHash}`];
-  let browser = await chromium.launch({ executablePath: opts.executablePath, args, headless: true });
+  // The headless shell crashed at start once in a benchmark run (SIGSEGV, not reproduced in 60 launches): one retry,
+  // said on stderr, so one bad start does not end a run of several minutes. The launch is not timed.
+  const launch = async (options: LaunchOptions) => {
+    try {
+      return await inBenchTmpdir(() => chromium.launch(options));
+    } catch (err) {
+      process.stderr.write(`raw loop: the browser failed to start, trying once more (${String(err).split('\n')[0]})\n`);
+      return inBenchTmpdir(() => chromium.launch(options));
+    }
+  };
+  let browser = await launch({ executablePath: opts.executablePath, args, headless: true });
   const replace = await playwrightDisableFeaturesArg(browser);
   if (replace) {
     await browser.close();
-    browser = await chromium.launch({
+    browser = await launch({
       executablePath: opts.executablePath,
       args: [...args, mergeDisabledFeatures(replace, EXTRA_DISABLED_FEATURES)],
       ignoreDefaultArgs: [replace],
@@ -65,12 +81,18 @@ export async function rawLoop(opts: RawLoopOptions): Promise<RawLoopResult> {
   }
   try {
     const pages: Page[] = [];
-    const navigate = opts.mode === 'navigate' || opts.mode === 'navigate-routed';
-    if (opts.mode === 'navigate') {
+    const ready = opts.mode === 'navigate-ready';
+    const navigate = opts.mode === 'navigate' || opts.mode === 'navigate-routed' || ready;
+    const sessions = new Map<Page, CDPSession>();
+    if (opts.mode === 'navigate' || ready) {
       const headers = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' };
       for (let i = 0; i < opts.concurrency; i++) {
         const proxy = await guard.openContext(certificate, async () => ({ status: 200, headers, body: opts.html }));
-        pages.push(await (await browser.newContext({ proxy: { server: proxy.url } })).newPage());
+        const context = await browser.newContext({ proxy: { server: proxy.url } });
+        if (ready) await context.addInitScript(PAGE_RUNTIME_SCRIPT);
+        const page = await context.newPage();
+        if (ready) sessions.set(page, await context.newCDPSession(page));
+        pages.push(page);
       }
     } else {
       const context = await browser.newContext();
@@ -82,8 +104,17 @@ export async function rawLoop(opts: RawLoopOptions): Promise<RawLoopResult> {
       }
     }
     let n = 0;
+    const runtime = `window.${INTERNAL_KEY}`;
+    const whenReady = async (page: Page) => {
+      await page.goto(`${APP_ORIGIN}/${++n}.html`, { waitUntil: 'commit' });
+      // two calls, as the renderer makes them (chromium-renderer.ts, waitReady)
+      for (const fn of ['conditions', 'settle']) {
+        const r = await sessions.get(page)!.send('Runtime.evaluate', { expression: `${runtime}.${fn}()`, awaitPromise: true });
+        if (r.exceptionDetails) throw new Error(`readiness failed: ${r.exceptionDetails.text}`);
+      }
+    };
     const open = (page: Page) =>
-      navigate ? page.goto(`https://doc.test/${++n}.html`, { waitUntil: 'load' }) : page.setContent(opts.html);
+      ready ? whenReady(page) : navigate ? page.goto(`https://doc.test/${++n}.html`, { waitUntil: 'load' }) : page.setContent(opts.html);
     // One untimed print per page: the first one pays for lazy initialisation (fonts, print path).
     await Promise.all(pages.map(async (page) => {
       await open(page);

@@ -7,23 +7,17 @@
  * (PRESS_BROWSER_RECYCLE_AFTER), so the series crosses a recycle. Also measured: time from the start of the server
  * process to the first PDF (cold), and the first PDF served by the recycled browser.
  *
- *   npm run build && npm run bench:soak   # 5000 + 200 documents at c=2 (≈ 10–15 min on 2 cores)
+ *   npm run bench:soak                    # 5000 + 200 documents at c=2 (≈ 10–15 min on 2 cores)
  *   BENCH_QUICK=1 npm run bench:soak      # 600 + 24
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fiftyPages, onePage } from './documents.js';
-import { apiClient, closedLoop, descendants, machineLine, pct, processes, rssKiB } from './support.js';
+import { closedLoop, descendants, machineLine, pct, processes, rssKiB, startBenchServer } from './support.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const DOCS = Number(process.env.BENCH_SOAK_DOCS ?? (quick ? 600 : 5000));
 const BIG = Number(process.env.BENCH_SOAK_BIG ?? (quick ? 24 : 200));
 const C = Number(process.env.BENCH_SOAK_C ?? 2);
 const SAMPLE_MS = Number(process.env.BENCH_SOAK_SAMPLE_S ?? 10) * 1000;
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface Sample {
   s: number;
@@ -40,45 +34,16 @@ interface Sample {
 const mib = (kb: number) => Math.round(kb / 1024);
 
 async function main() {
-  if (!existsSync(join(ROOT, 'dist/cli/press-cloud.js')) && !existsSync(join(ROOT, 'dist/src/cli/press-cloud.js'))) {
-    throw new Error('the server is not built: run `npm run build` first (the soak starts it as `npm start` does)');
-  }
-  const dataDir = mkdtempSync(join(tmpdir(), 'press-soak-'));
   const recycleAt = Math.round((DOCS + BIG) / 2);
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, 'bin/press-cloud.js'), 'serve'], {
-    cwd: ROOT,
-    env: {
-      ...process.env, PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
-      PRESS_RENDER_CONCURRENCY: String(C), PRESS_BROWSER_RECYCLE_AFTER: String(recycleAt),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
-  child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const server = await startBenchServer({ PRESS_RENDER_CONCURRENCY: String(C), PRESS_BROWSER_RECYCLE_AFTER: String(recycleAt) });
+  const { url, startedAt: t0 } = server;
   try {
-    const { url, key } = await new Promise<{ url: string; key: string }>((resolve, reject) => {
-      const check = setInterval(() => {
-        const u = /ready at (http:\/\/\S+) /.exec(out);
-        const k = /PRESS_CLOUD_TOKEN=(\S+)/.exec(out);
-        if (u && k) {
-          clearInterval(check);
-          resolve({ url: u[1], key: k[1] });
-        }
-      }, 5);
-      void exited.then((code) => {
-        clearInterval(check);
-        reject(new Error(`server exited (${code}):\n${out}`));
-      });
-    });
     const listeningMs = performance.now() - t0;
-    const client = apiClient(url, key);
+    const client = server;
     const one = await client.deploy('soak-one', onePage);
     const first = await client.apiDoc(one);
     const firstPdfMs = performance.now() - t0;
-    if (!first.ok) throw new Error(`first render failed:\n${out}`);
+    if (!first.ok) throw new Error(`first render failed:\n${server.output()}`);
     const big = await client.deploy('soak-fifty', fiftyPages);
 
     const status = async () => {
@@ -90,7 +55,7 @@ async function main() {
     let done = 0;
     const sample = async () => {
       const list = processes();
-      const render = list.find((p) => p.ppid === child.pid && /render-process-main/.test(p.cmd));
+      const render = list.find((p) => p.ppid === server.pid && /render-process-main/.test(p.cmd));
       const chromium = render ? [...descendants(render.pid, list)] : [];
       let chromiumKb = 0;
       let largest = 0;
@@ -101,7 +66,7 @@ async function main() {
       }
       const st = await status();
       samples.push({
-        s: Math.round((performance.now() - t0) / 1000), done, apiMiB: mib(rssKiB(child.pid!) ?? 0),
+        s: Math.round((performance.now() - t0) / 1000), done, apiMiB: mib(rssKiB(server.pid) ?? 0),
         renderMiB: mib(render ? rssKiB(render.pid) ?? 0 : 0), chromiumMiB: mib(chromiumKb), chromiumProcs: chromium.length,
         largestRendererMiB: mib(largest), restarts: st.restarts, pagesRecycled: st.pagesRecycled,
       });
@@ -165,9 +130,7 @@ async function main() {
       console.log(`\nAfter warm-up (≥ 10 % of the documents): total RSS min ${Math.min(...totals)} MiB, max ${Math.max(...totals)} MiB; API ${Math.min(...warm.map((x) => x.apiMiB))}–${Math.max(...warm.map((x) => x.apiMiB))} MiB, render process ${Math.min(...warm.map((x) => x.renderMiB))}–${Math.max(...warm.map((x) => x.renderMiB))} MiB, largest renderer ≤ ${Math.max(...warm.map((x) => x.largestRendererMiB))} MiB`);
     }
   } finally {
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    rmSync(dataDir, { recursive: true, force: true });
+    await server.close();
   }
 }
 
