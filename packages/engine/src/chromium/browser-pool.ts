@@ -120,7 +120,7 @@ const RESET_TIMEOUT_MS = 5_000;
  * registered, and its document (the referrer is the render's own) must keep what the render wrote. An opaque
  * origin (a sandboxed or error document) has no sessionStorage: it throws.
  */
-const CLEAR_ON_NEW_DOCUMENT =
+export const CLEAR_ON_NEW_DOCUMENT =
   'if (window === top && document.referrer === "") { try { sessionStorage.clear(); } catch {} window.name = ""; }';
 const CLOSE_TIMEOUT_MS = 5_000;
 
