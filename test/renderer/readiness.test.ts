@@ -96,6 +96,22 @@ describe('readiness (§9.1)', { timeout: 120_000 }, () => {
     await expectAll('missing.html', (n) => `missing status=404 n=${n}`);
   });
 
+  // Pages that need animation frames while they load (with frames on demand, the renderer issues them).
+  it('waits for a lazy image that a rendering update starts loading', async () => {
+    const runs = await expectAll('lazy-image.html', (n) => `lazy n=${n} size=40x40`);
+    for (const { result } of runs) expect(result.pdf.toString('latin1')).toContain('/Subtype /Image');
+  });
+
+  it('prints a page whose requestAnimationFrame loop never stops, once it is ready (manual mode)', async () => {
+    const runs = await expectAll('raf-loop.html', (n) => `rafloop n=${n} frames=30`);
+    // Frames come at 60 Hz until the window (on demand as when Chromium paces them): 30 take about 500 ms.
+    for (const { result } of runs) expect(result.timings.navigateMs + result.timings.readyMs).toBeGreaterThanOrEqual(400);
+  });
+
+  it('waits for a CSS animation to end (manual mode, ready after its animationend fetch)', async () => {
+    await expectAll('css-animation.html', (n) => `animated n=${n}`);
+  });
+
   it('waits for pressCloud.ready() after a 300 ms timer in manual mode', async () => {
     const runs = await expectAll('manual.html', (n) => `manual n=${n}`);
     // The text proves the print came after the timer's fetch; the timing proves the 300 ms were waited. Measured from
