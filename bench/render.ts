@@ -10,6 +10,7 @@
  *   BENCH_API_ONLY=1 node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=source --import tsx bench/render.ts
  *                                 # the API rows alone, with a CPU profile of the API and the render process
  *   BENCH_SOURCE=1 npm run bench  # the server in the benchmark process from the sources through tsx (the old way)
+ *   BENCH_DOCS="1 page" npm run bench   # one document's rows only ("1 page" or "50 pages")
  *   BENCH_DISTRIBUTED=1 BENCH_DATABASE_URL=postgres://press:press@127.0.0.1:5432/postgres npm run bench
  *                                 # + the API rows on PostgreSQL (a fresh database) and S3 (S3_* if set, else s3rver)
  *   BENCH_SANDBOX_COMPARE=1 npm run bench
@@ -135,10 +136,11 @@ async function main() {
     return { doc, path: rawPaths[mode], c, n, docsPerSec: m.result.docsPerSecond, p50: m.result.p50Ms, p95: m.result.p95Ms, cpuPerDoc: m.cpuSeconds / n, rss: m.peakRssMiB, failures: 0, load: m.load, version: m.result.version };
   }
 
+  // BENCH_DOCS="1 page" or "50 pages": one document's rows only (a run within the test lock's few minutes)
   const docs = [
     { name: '1 page', html: onePage, n: quick ? 30 : 120 },
     { name: '50 pages', html: fiftyPages, n: quick ? 8 : 24 },
-  ];
+  ].filter((d) => !process.env.BENCH_DOCS || d.name === process.env.BENCH_DOCS);
   const rows: Row[] = [];
   let chromiumVersion = '';
   try {
