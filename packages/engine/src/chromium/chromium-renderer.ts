@@ -49,9 +49,11 @@ export interface ChromiumRendererOptions {
    */
   outbound?: Outbound;
   /**
-   * how pages get animation frames: `on-demand` issues them (begin-frame control; chrome-headless-shell only), so
-   * the §9.1 readiness window's two frames cost a few ms instead of two 60 Hz ticks; `paced` leaves them to
-   * Chromium's 60 Hz clock; default `auto`: on demand on chrome-headless-shell, paced on other engines
+   * how pages get animation frames: `paced` (default) leaves them to Chromium's 60 Hz clock; `on-demand` issues
+   * them (begin-frame control; chrome-headless-shell only), so the §9.1 readiness window's two frames cost a few ms
+   * instead of two 60 Hz ticks, but frames are serialized per browser, so one account's page whose frame is not
+   * answered (a worker bomb) holds every other page's frames in that browser (docs/performance.md); `auto`: on
+   * demand on chrome-headless-shell, paced elsewhere
    */
   frameMode?: FrameMode | 'auto';
   /** per-render bounds (console output, workers, frames); default DEFAULT_PAGE_LIMITS */
@@ -120,7 +122,7 @@ export class ChromiumRenderer implements Renderer {
       maxIdlePages: opts.maxIdlePages ?? 8,
       idlePageTtlMs: opts.idlePageTtlMs ?? 5 * 60_000,
       sparePage: opts.sparePage ?? true,
-      frameMode: opts.frameMode ?? 'auto',
+      frameMode: opts.frameMode ?? 'paced',
       launchTimeoutMs: opts.launchTimeoutMs ?? 30_000,
       logger: this.logger,
       limits: { ...DEFAULT_PAGE_LIMITS, ...opts.limits },
