@@ -96,7 +96,7 @@ describe('readiness (§9.1)', { timeout: 120_000 }, () => {
     await expectAll('missing.html', (n) => `missing status=404 n=${n}`);
   });
 
-  // Pages that need animation frames while they load (with frames on demand, the renderer issues them).
+  // Pages that need animation frames while they load (frames must keep coming during a render, not only in the window).
   it('waits for a lazy image that a rendering update starts loading', async () => {
     const runs = await expectAll('lazy-image.html', (n) => `lazy n=${n} size=40x40`);
     for (const { result } of runs) expect(result.pdf.toString('latin1')).toContain('/Subtype /Image');
@@ -104,7 +104,7 @@ describe('readiness (§9.1)', { timeout: 120_000 }, () => {
 
   it('prints a page whose requestAnimationFrame loop never stops, once it is ready (manual mode)', async () => {
     const runs = await expectAll('raf-loop.html', (n) => `rafloop n=${n} frames=30`);
-    // Frames come at 60 Hz until the window (on demand as when Chromium paces them): 30 take about 500 ms.
+    // Frames come at Chromium's 60 Hz: 30 take about 500 ms.
     for (const { result } of runs) expect(result.timings.navigateMs + result.timings.readyMs).toBeGreaterThanOrEqual(400);
   });
 

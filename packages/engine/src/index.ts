@@ -6,7 +6,6 @@
  */
 export { ChromiumRenderer } from './chromium/chromium-renderer.js';
 export type { ChromiumRendererOptions } from './chromium/chromium-renderer.js';
-export type { FrameMode } from './chromium/frame-pump.js';
 export { decideSandbox, sandboxState } from './chromium/sandbox.js';
 export type { SandboxMode, SandboxState } from './chromium/sandbox.js';
 export * from './renderer.js';

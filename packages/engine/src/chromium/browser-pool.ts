@@ -6,15 +6,13 @@ import type { ResolvedChromium } from './find-chromium.js';
 import { prepareDroppedLaunch, sandboxedArgs } from './sandbox.js';
 import type { SandboxPlan } from './sandbox.js';
 import { EXTRA_DISABLED_FEATURES, mergeDisabledFeatures, playwrightDisableFeaturesArg } from './launch-features.js';
-import { APP_ORIGIN, DATA_ORIGIN, pageRuntimeScript } from './page-runtime.js';
+import { APP_ORIGIN, DATA_ORIGIN, PAGE_RUNTIME_SCRIPT } from './page-runtime.js';
 import type { Logger } from '../logger.js';
 import { GuardProxy } from './guard-proxy.js';
 import type { ContextProxy, ProxiedRequest, ProxyAnswer } from './guard-proxy.js';
 import { makeInternalCertificate } from './internal-certificate.js';
 import type { InternalCertificate } from './internal-certificate.js';
 import { residentBytes, processStartTime } from './process-memory.js';
-import { frameGate, FramePump, ON_DEMAND_FRAME_ARGS } from './frame-pump.js';
-import type { FrameGate, FrameMode } from './frame-pump.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
 export interface PageJob {
@@ -105,11 +103,6 @@ export interface PoolOptions {
   /** how Chromium runs: with its sandbox (as an unprivileged user when we are root) or without (decideSandbox) */
   sandbox: SandboxPlan;
   /**
-   * how animation frames reach pages (frame-pump.ts); `auto`: on demand on chrome-headless-shell, whose
-   * HeadlessExperimental.beginFrame it needs, Chromium's 60 Hz clock on any other engine
-   */
-  frameMode: FrameMode | 'auto';
-  /**
    * the directory this pool owns: Chromium's profile and temporary directories live under it, so a render process
    * killed with -9 leaves nothing elsewhere; emptied when the pool starts and when it closes
    */
@@ -141,8 +134,6 @@ interface Slot {
   proxy: ContextProxy;
   page: Page;
   cdp: CDPSession;
-  /** the page's frames under begin-frame control; null when Chromium paces them */
-  framePump: FramePump | null;
   generation: Generation;
   /** null while it is the spare nobody has used yet */
   accountId: string | null;
@@ -186,12 +177,6 @@ interface AccountPages {
 /** One launched browser. Replaced after `recycleAfterRenders` or when it disconnects. */
 interface Generation {
   browser: Browser;
-  /** how its pages get animation frames */
-  frameMode: FrameMode;
-  /** under frames on demand: its pages' pumps issue one frame at a time between them */
-  frameGate: FrameGate;
-  /** under frames on demand, context creations learn their context's CDP id one at a time (see newContext) */
-  contextCreation: Promise<unknown>;
   accounts: Map<string, AccountPages>;
   spare: Promise<Slot> | null;
   renders: number;
@@ -220,11 +205,6 @@ export interface PageLease {
   readonly page: Page;
   /** a CDP session on the page, for calls cheaper without Playwright's wrapping */
   readonly cdp: CDPSession;
-  /**
-   * the page's animation frames when the renderer issues them (begin-frame control): the lease must run them
-   * while the page's document works; null when Chromium paces frames itself
-   */
-  readonly framePump: FramePump | null;
   /** whether the browser behind the page is still connected */
   browserConnected(): boolean;
   /** whether the page's renderer crashed during the lease */
@@ -474,11 +454,8 @@ export class BrowserPool {
       this.workDirReady = true;
     }
     this.certificate ??= makeInternalCertificate();
-    const frameMode: FrameMode =
-      this.opts.frameMode === 'auto' ? (resolved.engine === 'chrome-headless-shell' ? 'on-demand' : 'paced') : this.opts.frameMode;
     const proxied = [
       ...resolved.args,
-      ...(frameMode === 'on-demand' ? ON_DEMAND_FRAME_ARGS : []),
       `--proxy-server=${await this.guard.start()}`,
       `--ignore-certificate-errors-spki-list=${this.certificate.spkiHash}`,
     ];
@@ -528,9 +505,6 @@ export class BrowserPool {
     });
     const gen: Generation = {
       browser,
-      frameMode,
-      frameGate: frameGate(),
-      contextCreation: Promise.resolve(),
       accounts: new Map(),
       spare: null,
       renders: 0,
@@ -696,17 +670,16 @@ export class BrowserPool {
     gen.proxies.add(proxy);
     void proxy.closed.then(() => gen.proxies.delete(proxy));
     let context: BrowserContext;
-    let contextId: string | null;
     try {
-      ({ context, contextId } = await this.newContext(gen, proxy.url));
+      context = await gen.browser.newContext({ serviceWorkers: 'block', acceptDownloads: false, proxy: { server: proxy.url } });
     } catch (err) {
       await proxy.close();
       throw err;
     }
     try {
-      await context.addInitScript({ content: pageRuntimeScript(gen.frameMode) });
+      await context.addInitScript({ content: PAGE_RUNTIME_SCRIPT });
       // No routeWebSocket: it exposes a Playwright binding to page script. WebSockets end at the guard proxy.
-      const { page, renderer } = await this.newPage(gen, context, contextId);
+      const { page, renderer } = await this.newPage(gen, context);
       const cdp = await context.newCDPSession(page);
       // Page events on this session: the one-shot clear runs only where Page is enabled, and goes at the commit.
       await cdp.send('Page.enable');
@@ -715,7 +688,6 @@ export class BrowserPool {
         proxy,
         page,
         cdp,
-        framePump: contextId === null ? null : new FramePump(cdp, gen.frameGate),
         generation: gen,
         accountId,
         job: null,
@@ -874,7 +846,6 @@ export class BrowserPool {
     return {
       page: slot.page,
       cdp: slot.cdp,
-      framePump: slot.framePump,
       browserConnected: () => !gen.dead && gen.browser.isConnected(),
       pageCrashed: () => slot.crashed,
       release: (reusable, origins = []) => {
@@ -887,7 +858,6 @@ export class BrowserPool {
 
   private release(slot: Slot, reusable: boolean, origins: string[]): void {
     slot.job = null;
-    slot.framePump?.stop();
     slot.lastUsed = Date.now();
     const gen = slot.generation;
     gen.leased--;
@@ -983,19 +953,13 @@ export class BrowserPool {
    * while another renderer appeared (a cross-site frame of a render on a plan with external network) stays
    * unidentified, is not measured and closes after its first render.
    */
-  private async newPage(
-    gen: Generation,
-    context: BrowserContext,
-    contextId: string | null,
-  ): Promise<{ page: Page; renderer: Slot['renderer'] }> {
-    if (!this.canMeasure || this.opts.memory.pageBytes <= 0) {
-      return { page: await this.openPage(gen, context, contextId), renderer: null };
-    }
+  private async newPage(gen: Generation, context: BrowserContext): Promise<{ page: Page; renderer: Slot['renderer'] }> {
+    if (!this.canMeasure || this.opts.memory.pageBytes <= 0) return { page: await context.newPage(), renderer: null };
     // Per browser, and never stuck behind a creation that hangs (a dying browser can leave calls unanswered).
     const previous = withTimeout(gen.pageCreation, this.opts.launchTimeoutMs, 'page creation').catch(() => undefined);
     const run = previous.then(async () => {
       const before = new Set((await this.processes(gen)).filter((p) => p.type === 'renderer').map((p) => p.id));
-      const page = await this.openPage(gen, context, contextId);
+      const page = await context.newPage();
       const fresh = (await this.processes(gen).catch(() => [])).filter((p) => p.type === 'renderer' && !before.has(p.id));
       const started = fresh.length === 1 ? processStartTime(fresh[0].id) : null;
       return { page, renderer: started === null ? null : { pid: fresh[0].id, started } };
@@ -1004,51 +968,9 @@ export class BrowserPool {
     return run;
   }
 
-  /**
-   * A browser context for a warm page, and under frames on demand its CDP id (Playwright does not expose it; its
-   * page must be created over CDP): the one id that appears in Target.getBrowserContexts across the creation,
-   * creations serialized per browser for it.
-   */
-  private async newContext(gen: Generation, proxyUrl: string): Promise<{ context: BrowserContext; contextId: string | null }> {
-    const create = () => gen.browser.newContext({ serviceWorkers: 'block', acceptDownloads: false, proxy: { server: proxyUrl } });
-    if (gen.frameMode !== 'on-demand') return { context: await create(), contextId: null };
-    const previous = withTimeout(gen.contextCreation, this.opts.launchTimeoutMs, 'context creation').catch(() => undefined);
-    const run = previous.then(async () => {
-      const session = await this.browserSession(gen);
-      const ids = async () => (await session.send('Target.getBrowserContexts')).browserContextIds;
-      const before = new Set(await ids());
-      const context = await create();
-      const fresh = (await ids()).filter((id) => !before.has(id));
-      if (fresh.length !== 1) {
-        await context.close().catch(() => undefined);
-        throw new Error(`the new browser context could not be identified (${fresh.length} new contexts)`);
-      }
-      return { context, contextId: fresh[0] };
-    });
-    gen.contextCreation = run.catch(() => undefined);
-    return run;
-  }
-
-  /**
-   * The context's page: Playwright's newPage, or under frames on demand a target created over CDP with begin-frame
-   * control (newPage cannot ask for it), which Playwright adopts as a page of the context like any other.
-   */
-  private async openPage(gen: Generation, context: BrowserContext, contextId: string | null): Promise<Page> {
-    if (contextId === null) return context.newPage();
-    const adopted = context.waitForEvent('page', { timeout: this.opts.launchTimeoutMs });
-    adopted.catch(() => undefined);
-    const session = await this.browserSession(gen);
-    await session.send('Target.createTarget', { url: 'about:blank', browserContextId: contextId, enableBeginFrameControl: true });
-    return adopted;
-  }
-
-  private browserSession(gen: Generation): Promise<CDPSession> {
-    gen.cdp ??= gen.browser.newBrowserCDPSession();
-    return gen.cdp;
-  }
-
   private async processes(gen: Generation): Promise<Array<{ type: string; id: number }>> {
-    const session = await this.browserSession(gen);
+    gen.cdp ??= gen.browser.newBrowserCDPSession();
+    const session = await gen.cdp;
     const info = (await session.send('SystemInfo.getProcessInfo')) as { processInfo: Array<{ type: string; id: number }> };
     return info.processInfo;
   }
@@ -1098,7 +1020,6 @@ export class BrowserPool {
   /** Close a slot that can't be reused; an account left without pages gets one back off the critical path. */
   private discard(slot: Slot): void {
     slot.job = null;
-    slot.framePump?.stop();
     slot.closed = true;
     const gen = slot.generation;
     const account = slot.accountId === null ? undefined : gen.accounts.get(slot.accountId);

@@ -20,7 +20,6 @@ import type { PageWaitState } from './page-runtime.js';
 import { diagnosticUrl } from './diagnostics.js';
 import { countPdfPages } from './pdf-info.js';
 import { appUrl, RenderSession } from './render-session.js';
-import type { FrameMode } from './frame-pump.js';
 
 export interface ChromiumRendererOptions {
   /** renders at once; default `os.availableParallelism()` */
@@ -48,14 +47,6 @@ export interface ChromiumRendererOptions {
    * passes the one its webhooks use); without it they are refused
    */
   outbound?: Outbound;
-  /**
-   * how pages get animation frames: `paced` (default) leaves them to Chromium's 60 Hz clock; `on-demand` issues
-   * them (begin-frame control; chrome-headless-shell only), so the §9.1 readiness window's two frames cost a few ms
-   * instead of two 60 Hz ticks, but frames are serialized per browser, so one account's page whose frame is not
-   * answered (a worker bomb) holds every other page's frames in that browser (docs/performance.md); `auto`: on
-   * demand on chrome-headless-shell, paced elsewhere
-   */
-  frameMode?: FrameMode | 'auto';
   /** per-render bounds (console output, workers, frames); default DEFAULT_PAGE_LIMITS */
   limits?: Partial<PageLimits>;
   /** pino-like logger; page console output is logged at debug with secrets masked */
@@ -122,7 +113,6 @@ export class ChromiumRenderer implements Renderer {
       maxIdlePages: opts.maxIdlePages ?? 8,
       idlePageTtlMs: opts.idlePageTtlMs ?? 5 * 60_000,
       sparePage: opts.sparePage ?? true,
-      frameMode: opts.frameMode ?? 'paced',
       launchTimeoutMs: opts.launchTimeoutMs ?? 30_000,
       logger: this.logger,
       limits: { ...DEFAULT_PAGE_LIMITS, ...opts.limits },
@@ -262,8 +252,6 @@ export class ChromiumRenderer implements Renderer {
       lease = await this.acquire(session, req.accountId);
       const page = lease.page;
       network = await guard(session, NetworkActivity.watch(lease.cdp));
-      // From the navigation to the print the document gets its animation frames (the pool stops them at release).
-      lease.framePump?.start();
       stage = 'open';
       const tNav = now();
       timings.acquirePageMs = ms(tAcquire, tNav);
@@ -285,8 +273,6 @@ export class ChromiumRenderer implements Renderer {
       stage = 'ready';
       await this.waitReady(lease, session, network);
       stage = 'print';
-      // Printing lays the document out for paper on its own; no frame is needed from here.
-      lease.framePump?.stop();
       const tPdf = now();
       timings.readyMs = ms(tReady, tPdf);
 
@@ -358,16 +344,15 @@ export class ChromiumRenderer implements Renderer {
    * (NetworkActivity) see every request of the document, whatever started it, and must not move during the
    * window; requests still being answered here (RenderSession, workers included) must be none.
    */
-  private async waitReady(lease: PageLease, session: RenderSession, network: NetworkActivity): Promise<void> {
-    const { page } = lease;
+  private async waitReady({ page, cdp }: PageLease, session: RenderSession, network: NetworkActivity): Promise<void> {
     for (let documents = 0; ; ) {
       try {
         // Straight over CDP: page.evaluate() wraps every call in Playwright's ~14 KB utility script.
-        await this.pageCall(lease, session, 'conditions');
+        await this.pageCall(page, cdp, session, 'conditions');
         for (;;) {
           await guard(session, Promise.all([network.whenIdle(), session.whenIdle()]));
           const seen = network.changes;
-          await this.pageCall(lease, session, 'settle');
+          await this.pageCall(page, cdp, session, 'settle');
           if (network.changes === seen && network.idle && session.pending === 0) break;
         }
       } catch (err) {
@@ -383,13 +368,12 @@ export class ChromiumRenderer implements Renderer {
     }
   }
 
-  /**
-   * Calls the page runtime's `fn` in the main document; a document without it (navigated away) fails clearly.
-   * `settle` holds the readiness window, whose frames are issued back to back when the renderer issues them.
-   */
-  private async pageCall({ page, cdp, framePump }: PageLease, session: RenderSession, fn: 'conditions' | 'settle'): Promise<void> {
-    const call = evaluateMainWorld<boolean>(cdp, `(k => k ? k.${fn}().then(() => true) : false)(window.${INTERNAL_KEY})`);
-    const found = await guard(session, fn === 'settle' && framePump ? framePump.hurry(call) : call);
+  /** Calls the page runtime's `fn` in the main document; a document without it (navigated away) fails clearly. */
+  private async pageCall(page: Page, cdp: CDPSession, session: RenderSession, fn: 'conditions' | 'settle'): Promise<void> {
+    const found = await guard(
+      session,
+      evaluateMainWorld<boolean>(cdp, `(k => k ? k.${fn}().then(() => true) : false)(window.${INTERNAL_KEY})`),
+    );
     if (found) return;
     if (!onAppOrigin(page)) throw navigatedAway(page, session);
     // An app-origin document without the runtime: it is being replaced right now.

@@ -1,5 +1,3 @@
-import type { FrameMode } from './frame-pump.js';
-
 /** Origin the deploy version's files are served from; the entry is opened here. */
 export const APP_ORIGIN = 'https://app.press.internal';
 /** Origin of the render-time data (payload, env and secrets). */
@@ -41,17 +39,7 @@ export interface PageWaitState {
  * a task turn and two animation frames; the renderer's half (chromium-renderer.ts) checks that Chromium saw no
  * request start or end in that window either.
  */
-export const PAGE_RUNTIME_SCRIPT = pageRuntimeScript('paced');
-
-/**
- * The runtime for pages whose frames arrive as `frameMode` says (frame-pump.ts). Paced (Chromium's 60 Hz clock),
- * a page that is not being rendered gets no frames, so a 100 ms timer stands in for a frame that does not come.
- * On demand, the renderer issues frames for as long as the render runs, and a frame can take longer than 100 ms
- * to arrive on a busy machine (one frame in flight per browser): a timer standing in then let the window pass
- * without the page's frames (1 of 50 renders of after-raf2.html printed early), so there is none.
- */
-export function pageRuntimeScript(frameMode: FrameMode): string {
-  return `(() => {
+export const PAGE_RUNTIME_SCRIPT = `(() => {
   if (location.origin !== ${JSON.stringify(APP_ORIGIN)}) return;
   const DATA = ${JSON.stringify(DATA_ORIGIN)};
   const KEY = ${JSON.stringify(INTERNAL_KEY)};
@@ -174,8 +162,8 @@ export function pageRuntimeScript(frameMode: FrameMode): string {
     c.port1.onmessage = () => { c.port1.close(); resolve(); };
     c.port2.postMessage(null);
   });
-  // One animation frame (with a timer standing in after 100 ms when frames are paced: see pageRuntimeScript).
-  const frame = () => new Promise((resolve) => { raf(() => resolve()); ${frameMode === 'paced' ? 'setT(resolve, 100);' : ''} });
+  // One animation frame; a page that is not being rendered gets no frames, so a timer stands in after 100 ms.
+  const frame = () => new Promise((resolve) => { raf(() => resolve()); setT(resolve, 100); });
   // The conditions, then held across a task turn and two animation frames with no request started meanwhile.
   // Two frames, always (§9.1): work the first frame's rendering update queues as tasks (IntersectionObserver
   // callbacks, lazy images) is not ordered against our task turn; skipping the second frame when no
@@ -196,4 +184,3 @@ export function pageRuntimeScript(frameMode: FrameMode): string {
     enumerable: false, configurable: false, writable: false,
   });
 })();`;
-}
