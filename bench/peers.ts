@@ -11,6 +11,9 @@
  *
  *   npm run bench:peers               # 60 documents per row
  *   BENCH_QUICK=1 npm run bench:peers # 30
+ *   BENCH_BROWSERLESS_CHROMIUM=/path/to/chromium npm run bench:peers
+ *                                     # Browserless on another binary: Browserless 2.42 cannot drive
+ *                                     # chrome-headless-shell 153 (its connection closes at Target.setDiscoverTargets)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -101,7 +104,9 @@ async function main() {
     }).stdout.toString().trim();
     if (!expected) throw new Error('could not learn where Browserless looks for Chromium');
     mkdirSync(dirname(expected), { recursive: true });
-    symlinkSync(engine.executablePath, expected);
+    const blessChromium = process.env.BENCH_BROWSERLESS_CHROMIUM || engine.executablePath;
+    symlinkSync(blessChromium, expected);
+    const blessVersion = spawnSync(blessChromium, ['--version']).stdout.toString().trim();
     const blessPort = await freePort();
     // Browserless runs in its package folder (it reads ./package.json) and reads
     // ./node_modules/playwright-core/browsers.json there: npm hoisted that dependency, so link it back.
@@ -125,7 +130,7 @@ async function main() {
     const paths = [
       { name: 'Press Cloud API (create ?wait + download)', one: () => press.apiDoc(deployId) },
       { name: 'puppeteer server (page per request)', one: () => pdfOver(`http://127.0.0.1:${pupPort}/`, onePage, 'text/html') },
-      { name: `Browserless ${version('@browserless.io/browserless')} /chromium/pdf`, one: () => pdfOver(blessUrl, blessBody, 'application/json') },
+      { name: `Browserless ${version('@browserless.io/browserless')} /chromium/pdf${blessChromium === engine.executablePath ? '' : ` (on ${blessVersion})`}`, one: () => pdfOver(blessUrl, blessBody, 'application/json') },
     ];
     const rows: Array<{ name: string } & Awaited<ReturnType<typeof closedLoop>>> = [];
     for (const c of [1, 2, 4]) {
