@@ -23,3 +23,5 @@ const server = createServer(async (req, res) => {
 });
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port, version: puppeteer.PUPPETEER_REVISIONS ? 'puppeteer-core' : '' }));
 process.on('disconnect', () => process.exit(0));
+// puppeteer's own SIGTERM handler closes the browser but leaves this process running (and the benchmark waiting on it)
+process.on('SIGTERM', () => void browser.close().finally(() => process.exit(0)));
