@@ -46,6 +46,7 @@ import { PAGE_RUNTIME_SCRIPT } from '../packages/engine/src/chromium/page-runtim
 import { makeInternalCertificate } from '../packages/engine/src/chromium/internal-certificate.js';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
+import { CLEAR_ON_NEW_DOCUMENT } from '../packages/engine/src/chromium/browser-pool.js';
 import { onePage } from './documents.js';
 import { benchTmpdir, inBenchTmpdir } from './support.js';
 
@@ -184,7 +185,7 @@ async function playwrightDriver(variant: string): Promise<Driver> {
     if (variant === 'proxied-blank-once') {
       // top frame only: an iframe's window.name is its own (and its sessionStorage.clear() would wipe what the top
       // document already wrote)
-      once[p] = (await cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: 'if (window === top && document.referrer === "") { try { sessionStorage.clear(); } catch {} window.name = ""; }' })).identifier;
+      once[p] = (await cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: CLEAR_ON_NEW_DOCUMENT })).identifier;
     }
   };
   const navigate = async (p: number, url: string) => {

@@ -23,7 +23,7 @@ import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
 import { decideSandbox } from '../packages/engine/src/chromium/sandbox.js';
 import { fiftyPages, onePage } from './documents.js';
 import { rawLoop } from './raw-playwright.js';
-import { startBenchServer, type BenchServer } from './support.js';
+import { machineCpuSeconds, pct, startBenchServer, type BenchServer } from './support.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 /** BENCH_API_ONLY=1: the API rows alone (profiling the service with node --cpu-prof) */
@@ -33,13 +33,6 @@ const fromSource = process.env.BENCH_SOURCE === '1';
 // tsx (which runs this file) maps every stack trace through source maps, and Playwright takes one per call: the raw
 // loops run in this process, so they would pay for it where the built server does not (docs/performance.md).
 if (!fromSource) process.setSourceMapsEnabled(false);
-
-/** CPU seconds used by the whole machine (all processes: node, Chromium, kernel) from /proc/stat. */
-function machineCpuSeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq] = line;
-  return (user + nice + system + irq + softirq) / 100; // USER_HZ = 100
-}
 
 /** Resident memory of this process and every Chromium process, sampled while a row runs. */
 function rssMiB(): number {
@@ -76,7 +69,6 @@ async function measure<T>(fn: (timed: () => void) => Promise<T>) {
   }
 }
 
-const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
 interface Row {
   doc: string;

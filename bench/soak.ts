@@ -39,12 +39,11 @@ async function main() {
   const { url, startedAt: t0 } = server;
   try {
     const listeningMs = performance.now() - t0;
-    const client = server;
-    const one = await client.deploy('soak-one', onePage);
-    const first = await client.apiDoc(one);
+    const one = await server.deploy('soak-one', onePage);
+    const first = await server.apiDoc(one);
     const firstPdfMs = performance.now() - t0;
     if (!first.ok) throw new Error(`first render failed:\n${server.output()}`);
-    const big = await client.deploy('soak-fifty', fiftyPages);
+    const big = await server.deploy('soak-fifty', fiftyPages);
 
     const status = async () => {
       const r = await fetch(`${url}/readyz`).then((x) => x.json()).catch(() => null);
@@ -93,7 +92,7 @@ async function main() {
     const loop = await closedLoop(C, total, async (i) => {
       const isBig = (i + 1) % every === 0;
       const started = performance.now();
-      const r = await client.apiDoc(isBig ? big : one).catch((err: unknown) => ({ ms: 0, ok: false, error: String(err) }));
+      const r = await server.apiDoc(isBig ? big : one).catch((err: unknown) => ({ ms: 0, ok: false, error: String(err) }));
       done++;
       if (!r.ok) {
         const k = `${isBig ? '50 pages' : '1 page'}: ${r.error}`;
