@@ -38,6 +38,17 @@ async function failure(kind: string): Promise<{ err: RenderError; ms: number; rs
 
 const simple = async (accountId = 'acct_neighbour') => (await renderer.render(renderRequest('simple', { accountId }))).pageCount;
 
+/** The neighbour's invoice `n` times in a row (each must render its one page); the wall time of each, ms. */
+async function neighbourLatencies(n: number): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    expect(await simple()).toBe(1);
+    latencies.push(performance.now() - t0);
+  }
+  return latencies;
+}
+
 describe('page output', () => {
   it.each(['console-log-flood', 'console-error-flood', 'page-error-flood', 'worker-console-flood'])(
     '%s: killed with render_resource_limit, this process grows by < 200 MiB',
@@ -93,12 +104,7 @@ describe('resource bombs', () => {
       return outcomes;
     })();
     await new Promise((r) => setTimeout(r, 200));
-    const latencies: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      expect(await simple()).toBe(1);
-      latencies.push(performance.now() - t0);
-    }
+    const latencies = await neighbourLatencies(5);
     const outcomes = await bombs;
     expect(outcomes.every((o) => o.status === 'rejected' && (o.reason as RenderError).code === 'render_resource_limit')).toBe(true);
     // Before the bounds a neighbour's invoice went from 0.2 s to 15.5 s under the worker bomb.
@@ -115,12 +121,7 @@ describe('resource bombs', () => {
       (err: unknown) => err,
     );
     await new Promise((r) => setTimeout(r, 500));
-    const latencies: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      expect(await simple()).toBe(1);
-      latencies.push(performance.now() - t0);
-    }
+    const latencies = await neighbourLatencies(3);
     if (process.env.PRESS_TEST_VERBOSE) console.log('neighbour latencies beside a spinning page, ms', latencies.map(Math.round));
     expect(Math.max(...latencies)).toBeLessThan(3_000);
     expect(((await spinner) as RenderError).code).toBe('render_timeout');
