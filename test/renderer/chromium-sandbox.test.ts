@@ -54,6 +54,21 @@ describe('Chromium sandbox', () => {
     }
   });
 
+  it("runs page script below the browser's priority: every thread of a page's renderer at nice 10", async () => {
+    await renderer.render(renderRequest('simple'));
+    const nice = (pid: number) =>
+      readdirSync(`/proc/${pid}/task`).map((tid) => {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const procs = chromiumProcesses(workDir);
+    const renderers = procs.filter((p) => p.type === 'renderer');
+    expect(renderers.length).toBeGreaterThan(0);
+    for (const p of renderers) expect(new Set(nice(p.pid))).toEqual(new Set([10]));
+    // The processes every render shares keep the scheduler's default.
+    for (const p of procs.filter((p) => p.type !== 'renderer')) expect(nice(p.pid)).toContain(0);
+  });
+
   it('cleans its directory on close', async () => {
     const mine = new ChromiumRenderer({ capacity: 1, workDir: `${workDir}-2` });
     await mine.start();

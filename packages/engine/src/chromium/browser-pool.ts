@@ -12,7 +12,7 @@ import { GuardProxy } from './guard-proxy.js';
 import type { ContextProxy, ProxiedRequest, ProxyAnswer } from './guard-proxy.js';
 import { makeInternalCertificate } from './internal-certificate.js';
 import type { InternalCertificate } from './internal-certificate.js';
-import { residentBytes, processStartTime } from './process-memory.js';
+import { lowerPriority, residentBytes, processStartTime } from './process-memory.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
 export interface PageJob {
@@ -241,6 +241,11 @@ const featureFlagsByBinary = new Map<string, { replace: string; with: string } |
 const MEMORY_POLL_MS = 200;
 /** How long after a memory kill a page's crash is taken to be that kill. */
 const MEMORY_KILL_WINDOW_MS = 5_000;
+/**
+ * Niceness of a page's renderer process (0 = the browser's). At 10 a runnable renderer thread weighs ≈ 1/10 of a
+ * browser-process thread with the kernel's scheduler: a worker bomb's neighbour waited 4.5–6.1 s at 0, 2.0–3.0 s here.
+ */
+const RENDERER_NICE = 10;
 
 const mib = (bytes: number) => Math.round(bytes / (1024 * 1024));
 
@@ -962,6 +967,9 @@ export class BrowserPool {
       const page = await context.newPage();
       const fresh = (await this.processes(gen).catch(() => [])).filter((p) => p.type === 'renderer' && !before.has(p.id));
       const started = fresh.length === 1 ? processStartTime(fresh[0].id) : null;
+      // Page script runs below the browser, GPU and network processes every render shares, and below this
+      // service: a page that spins (a worker bomb) slows the renderers beside it, not the whole browser.
+      if (started !== null) lowerPriority(fresh[0].id, RENDERER_NICE);
       return { page, renderer: started === null ? null : { pid: fresh[0].id, started } };
     });
     gen.pageCreation = run.catch(() => undefined);

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 /**
  * Memory a process holds as its own, in bytes: anonymous and shared memory resident (RssAnon + RssShmem of
@@ -26,4 +27,27 @@ export function processStartTime(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Lower every thread of a process to `nice` (Linux priorities are per thread, and threads the process starts later
+ * inherit their creator's). Threads that are gone, or that we may not change, are skipped: returns how many were set.
+ */
+export function lowerPriority(pid: number, nice: number): number {
+  let set = 0;
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tids) {
+    try {
+      setPriority(Number(tid), nice);
+      set++;
+    } catch {
+      // the thread ended meanwhile, or the process belongs to a user we may not renice
+    }
+  }
+  return set;
 }
