@@ -1,15 +1,15 @@
 import { EventEmitter } from 'node:events';
-import type { CDPSession } from 'playwright-core';
+import type { PageSession } from '../../packages/engine/src/chromium/page-session.js';
 import { describe, expect, it } from 'vitest';
 import { NetworkActivity } from '../../packages/engine/src/chromium/network-activity.js';
 
 /**
  * Chromium's CDP events, as recorded from real renders, replayed into NetworkActivity. The session stands in for
- * Playwright's CDPSession (events in, no answers needed); the sequences are Chromium's, not invented.
+ * Playwright's PageSession (events in, no answers needed); the sequences are Chromium's, not invented.
  */
-function session(): { cdp: CDPSession; emit(event: string, params: unknown): void } {
+function session(): { cdp: PageSession; emit(event: string, params: unknown): void } {
   const emitter = new EventEmitter();
-  const cdp = Object.assign(emitter, { send: async () => ({}) }) as unknown as CDPSession;
+  const cdp = Object.assign(emitter, { send: async () => ({}) }) as unknown as PageSession;
   return { cdp, emit: (event, params) => emitter.emit(event, params) };
 }
 

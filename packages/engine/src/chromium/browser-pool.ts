@@ -13,6 +13,9 @@ import type { ContextProxy, ProxiedRequest, ProxyAnswer } from './guard-proxy.js
 import { makeInternalCertificate } from './internal-certificate.js';
 import type { InternalCertificate } from './internal-certificate.js';
 import { lowerPriority, residentBytes, processStartTime } from './process-memory.js';
+import { navigate } from './page-calls.js';
+import { openPageSession } from './page-session.js';
+import type { PageSession } from './page-session.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
 export interface PageJob {
@@ -133,7 +136,7 @@ interface Slot {
   /** the context's own listener on the guard proxy, closed with the context */
   proxy: ContextProxy;
   page: Page;
-  cdp: CDPSession;
+  cdp: PageSession;
   generation: Generation;
   /** null while it is the spare nobody has used yet */
   accountId: string | null;
@@ -203,8 +206,8 @@ interface Generation {
 /** A page handed to one render. `release` exactly once. */
 export interface PageLease {
   readonly page: Page;
-  /** a CDP session on the page, for calls cheaper without Playwright's wrapping */
-  readonly cdp: CDPSession;
+  /** a CDP session on the page, for calls cheaper without Playwright's wrapping (page-session.ts) */
+  readonly cdp: PageSession;
   /** whether the browser behind the page is still connected */
   browserConnected(): boolean;
   /** whether the page's renderer crashed during the lease */
@@ -685,7 +688,7 @@ export class BrowserPool {
       await context.addInitScript({ content: PAGE_RUNTIME_SCRIPT });
       // No routeWebSocket: it exposes a Playwright binding to page script. WebSockets end at the guard proxy.
       const { page, renderer } = await this.newPage(gen, context);
-      const cdp = await context.newCDPSession(page);
+      const cdp = await openPageSession(context, page);
       // Page events on this session: the one-shot clear runs only where Page is enabled, and goes at the commit.
       await cdp.send('Page.enable');
       const slot: Slot = {
@@ -751,7 +754,7 @@ export class BrowserPool {
       page.on('frameattached', () => {
         if (++slot.used.frames > limits.maxFrames) breach(`the page attached more than ${limits.maxFrames} frames`);
       });
-      cdp.on('Page.frameNavigated', ({ frame }) => {
+      cdp.on('Page.frameNavigated', ({ frame }: { frame: { parentId?: string; url: string } }) => {
         // The render's first document (or the error page in its place); not the reset's about:blank.
         if (slot.job && frame.parentId === undefined && frame.url !== 'about:blank') slot.clearing?.commit();
       });
@@ -902,12 +905,13 @@ export class BrowserPool {
    */
   private async reset(slot: Slot, origins: string[]): Promise<void> {
     // about:blank builds no document of ours (no request, no second app-origin document per render).
-    await slot.page.goto('about:blank');
+    await navigate(slot.cdp, 'about:blank');
     await Promise.all([
       ...[APP_ORIGIN, DATA_ORIGIN, ...origins].map((origin) =>
         slot.cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' }),
       ),
-      slot.context.clearCookies(),
+      // The page's session clears its own context's cookies (its storage partition), no other context's.
+      slot.cdp.send('Network.clearBrowserCookies'),
       ...slot.context
         .pages()
         .filter((p) => p !== slot.page)
@@ -923,7 +927,7 @@ export class BrowserPool {
 
   /** Register CLEAR_ON_NEW_DOCUMENT on the slot's session, to be removed at the next lease's first commit. */
   private async armClear(slot: Slot): Promise<OneShotClear> {
-    const { identifier } = await slot.cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: CLEAR_ON_NEW_DOCUMENT });
+    const { identifier } = await slot.cdp.send<{ identifier: string }>('Page.addScriptToEvaluateOnNewDocument', { source: CLEAR_ON_NEW_DOCUMENT });
     let commit = () => undefined as void;
     const committed = new Promise<void>((resolve) => {
       commit = resolve;

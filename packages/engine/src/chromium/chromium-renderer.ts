@@ -1,5 +1,6 @@
 import os from 'node:os';
-import type { CDPSession, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import type { PageSession } from './page-session.js';
 import { printPdfOptions, RenderError } from '../renderer.js';
 import type { Renderer, RendererStatus, RenderRequest, RenderResult, RenderTimings } from '../renderer.js';
 import { BrowserPool } from './browser-pool.js';
@@ -20,6 +21,7 @@ import type { PageWaitState } from './page-runtime.js';
 import { diagnosticUrl } from './diagnostics.js';
 import { countPdfPages } from './pdf-info.js';
 import { appUrl, RenderSession } from './render-session.js';
+import { navigate, printPdf } from './page-calls.js';
 
 export interface ChromiumRendererOptions {
   /** renders at once; default `os.availableParallelism()` */
@@ -250,22 +252,16 @@ export class ChromiumRenderer implements Renderer {
 
       const tAcquire = now();
       lease = await this.acquire(session, req.accountId);
-      const page = lease.page;
       network = await guard(session, NetworkActivity.watch(lease.cdp));
       stage = 'open';
       const tNav = now();
       timings.acquirePageMs = ms(tAcquire, tNav);
 
-      const response = await guard(session, page.goto(appUrl(req.entry), { waitUntil: 'commit' })).catch(
-        (err) => {
-          throw err instanceof RenderError ? err : new DocumentFailure('opening the entry failed', err);
-        },
-      );
-      if (!response || response.status() >= 400) {
-        throw new RenderError(
-          'render_navigation_failed',
-          `opening ${req.entry} answered ${response ? response.status() : 'nothing'}`,
-        );
+      const { status } = await guard(session, navigate(lease.cdp, appUrl(req.entry))).catch((err) => {
+        throw err instanceof RenderError ? err : new DocumentFailure('opening the entry failed', err);
+      });
+      if (status === null || status >= 400) {
+        throw new RenderError('render_navigation_failed', `opening ${req.entry} answered ${status ?? 'nothing'}`);
       }
       const tReady = now();
       timings.navigateMs = ms(tNav, tReady);
@@ -276,7 +272,7 @@ export class ChromiumRenderer implements Renderer {
       const tPdf = now();
       timings.readyMs = ms(tReady, tPdf);
 
-      const pdf = await guard(session, page.pdf(printPdfOptions(req.pdfOptions)));
+      const pdf = await guard(session, printPdf(lease.cdp, printPdfOptions(req.pdfOptions)));
       const tInspect = now();
       timings.pdfMs = ms(tPdf, tInspect);
       if (req.maxOutputBytes !== null && pdf.length > req.maxOutputBytes) {
@@ -369,7 +365,7 @@ export class ChromiumRenderer implements Renderer {
   }
 
   /** Calls the page runtime's `fn` in the main document; a document without it (navigated away) fails clearly. */
-  private async pageCall(page: Page, cdp: CDPSession, session: RenderSession, fn: 'conditions' | 'settle'): Promise<void> {
+  private async pageCall(page: Page, cdp: PageSession, session: RenderSession, fn: 'conditions' | 'settle'): Promise<void> {
     const found = await guard(
       session,
       evaluateMainWorld<boolean>(cdp, `(k => k ? k.${fn}().then(() => true) : false)(window.${INTERNAL_KEY})`),
@@ -446,11 +442,11 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
 }
 
 /** Evaluates `expression` in the main frame's document (awaiting a promise); a thrown exception rejects. */
-async function evaluateMainWorld<T>(cdp: CDPSession, expression: string): Promise<T> {
-  const res = (await cdp.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true })) as {
+async function evaluateMainWorld<T>(cdp: PageSession, expression: string): Promise<T> {
+  const res = await cdp.send<{
     result: { value?: unknown };
     exceptionDetails?: { text: string; exception?: { description?: string } };
-  };
+  }>('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
   if (res.exceptionDetails) {
     throw new Error(res.exceptionDetails.exception?.description ?? res.exceptionDetails.text);
   }
@@ -458,7 +454,7 @@ async function evaluateMainWorld<T>(cdp: CDPSession, expression: string): Promis
 }
 
 /** What the page (and Chromium) still waited for when the render timed out, e.g. `waiting for pressCloud.ready()`. */
-async function describeWait(cdp: CDPSession, network: NetworkActivity): Promise<string> {
+async function describeWait(cdp: PageSession, network: NetworkActivity): Promise<string> {
   const reasons: string[] = [];
   const state = await Promise.race([
     evaluateMainWorld<PageWaitState | null>(cdp, `(k => k ? k.state() : null)(window.${INTERNAL_KEY})`).catch(() => null),

@@ -1,4 +1,4 @@
-import type { CDPSession } from 'playwright-core';
+import type { PageSession } from './page-session.js';
 
 interface RequestWillBeSent {
   requestId: string;
@@ -20,7 +20,7 @@ interface RequestDone {
   requestId: string;
 }
 
-const enabled = new WeakSet<CDPSession>();
+const enabled = new WeakSet<PageSession>();
 
 /**
  * Requests of a page's documents as Chromium itself sees them (CDP Network domain), for readiness (spec §9.1):
@@ -42,12 +42,10 @@ export class NetworkActivity {
   changes = 0;
   private readonly off: Array<() => void> = [];
 
-  private constructor(cdp: CDPSession) {
+  private constructor(cdp: PageSession) {
     const on = <T>(event: string, handler: (e: T) => void) => {
-      const listener = handler as (e: unknown) => void;
-      // CDPSession's typed overloads don't cover a string variable; the events are the protocol's.
-      (cdp as unknown as { on(e: string, l: (e: unknown) => void): void }).on(event, listener);
-      this.off.push(() => (cdp as unknown as { off(e: string, l: (e: unknown) => void): void }).off(event, listener));
+      cdp.on(event, handler);
+      this.off.push(() => cdp.off(event, handler));
     };
     on<RequestWillBeSent>('Network.requestWillBeSent', (e) => {
       // A worker's own script (its "document" is the script): it ends in the worker, whose events this session
@@ -84,7 +82,7 @@ export class NetworkActivity {
   }
 
   /** Start watching the page behind `cdp` (the Network and Page domains are enabled once per session and left on). */
-  static async watch(cdp: CDPSession): Promise<NetworkActivity> {
+  static async watch(cdp: PageSession): Promise<NetworkActivity> {
     const activity = new NetworkActivity(cdp);
     if (!enabled.has(cdp)) {
       // No body buffering: we only count requests, we never read their bodies over CDP.
