@@ -15,35 +15,10 @@
  * On PostgreSQL the database is created fresh with the server's default durability (synchronous_commit on), unlike
  * the test databases.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { openPostgres } from '../src/adapters/postgres/index.js';
-import type { SqlDatabase } from '../src/adapters/sql/database.js';
-import { openSqlite } from '../src/adapters/sqlite/index.js';
-import { newId } from '../src/domain/ids.js';
-import type { RenderJobRecord } from '../src/model/records.js';
-import type { RenderJobRepository } from '../src/ports/database.js';
+import { cpus } from 'node:os';
+import { PAYLOAD, backends, job, seed, type Backend, type Node } from './store.js';
 
 const quick = process.env.BENCH_QUICK === '1';
-const PG_URL = process.env.BENCH_DATABASE_URL || process.env.PRESS_TEST_DATABASE_URL || null;
-
-interface Node {
-  store: SqlDatabase;
-  queue: RenderJobRepository;
-  close(): Promise<void>;
-}
-
-interface Backend {
-  name: string;
-  /** where jobs are enqueued (the API node) */
-  producer: Node;
-  /** where they are claimed (the worker node; the same node on SQLite) */
-  worker: Node;
-  close(): Promise<void>;
-}
 
 interface Row {
   backend: string;
@@ -59,77 +34,6 @@ interface Row {
 const ms = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(1));
 const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function sqliteBackend(): Promise<Backend> {
-  const dir = mkdtempSync(join(tmpdir(), 'press-bench-queue-'));
-  const store = openSqlite(join(dir, 'press.db'));
-  const node: Node = { store, queue: store.renderJobs, close: async () => {} };
-  return {
-    name: 'SQLite (WAL, synchronous=NORMAL)', producer: node, worker: node,
-    async close() {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function postgresBackend(baseUrl: string): Promise<Backend> {
-  const name = `press_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(baseUrl);
-  u.pathname = `/${name}`;
-  const open = async (): Promise<Node> => {
-    const db = await openPostgres(u.toString());
-    return { store: db, queue: db.renderJobs, close: () => db.close() };
-  };
-  const producer = await open();
-  const worker = await open();
-  return {
-    name: 'PostgreSQL (2 nodes, LISTEN/NOTIFY)', producer, worker,
-    async close() {
-      await producer.close();
-      await worker.close();
-      const c = new pg.Client({ connectionString: baseUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
-/** an account, a deploy and a committed version: the parents every job references */
-async function seed(store: SqlDatabase) {
-  const now = Date.now();
-  const accountId = newId('acct', now);
-  const deployId = newId('dpl', now);
-  await store.accounts.create({ id: accountId, name: `bench-${randomBytes(3).toString('hex')}`, planKey: 'unlimited', webhookSigningSecret: 'x', createdAt: now });
-  await store.deploys.create({ id: deployId, accountId, slug: 'bench', name: 'bench', createdAt: now, deletedAt: null, webhookEnabled: false, webhookUrl: null, webhookSigningSecret: null });
-  const session = {
-    id: newId('us', now), accountId, deployId, status: 'open' as const, uploadTokenHash: randomBytes(8).toString('hex'), requestedFileCount: 1,
-    requestedBytes: 1, createdAt: now, expiresAt: now + 3_600_000, committedAt: null, commitLockUntil: null, deployVersionId: null,
-  };
-  const files = [{ path: 'index.html', sha256: 'a'.repeat(64), size: 1, mime: 'text/html' }];
-  await store.uploads.create(session, files);
-  const versionId = newId('dv', now);
-  await store.uploads.commit({ session, version: { id: versionId, accountId, deployId, fileCount: 1, bytes: 1, uploadSessionId: session.id, createdAt: now }, aliases: [], now });
-  return { accountId, deployId, versionId };
-}
-
-function job(parents: { accountId: string; deployId: string; versionId: string }): RenderJobRecord {
-  const now = Date.now();
-  return {
-    id: newId('rj', now), accountId: parents.accountId, deployId: parents.deployId, deployVersionId: parents.versionId, businessKey: null,
-    entry: 'index.html', fileName: 'out.pdf', outputMode: 'transient', status: 'queued', attempt: 0, maxAttempts: 3, timeoutMs: 60_000,
-    requestedAt: now, startedAt: null, finishedAt: null, nextAttemptAt: null, leaseOwner: null, leaseExpiresAt: null, errorCode: null,
-    errorMessage: null, outputKey: null, outputBytes: null, outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null,
-    renderTimeMs: null, webhookPending: false, diagnostics: null, pdfOptions: null,
-  };
-}
-
-const PAYLOAD = { mime: 'application/json', body: Buffer.from('{"n":1}') };
 
 /**
  * W worker loops on `node`: claim → succeed at once; when nothing is claimable, sleep until the queue's onWork fires
@@ -235,14 +139,11 @@ async function burstRow(b: Backend, parents: Awaited<ReturnType<typeof seed>>, n
 }
 
 async function main() {
-  const backends: (() => Promise<Backend>)[] = [sqliteBackend];
-  if (PG_URL) backends.push(() => postgresBackend(PG_URL));
-  else process.stderr.write('PostgreSQL rows skipped: set BENCH_DATABASE_URL (or PRESS_TEST_DATABASE_URL) to a role that may CREATE DATABASE\n');
   const idleJobs = quick ? 50 : 200;
   const burstJobs = quick ? 500 : 2000;
   const rows: Row[] = [];
   let pgVersion = '';
-  for (const make of backends) {
+  for (const make of backends()) {
     const b = await make();
     try {
       if (b.producer.store.dialect.name === 'postgres') pgVersion = String((await b.producer.store.sql.one('SHOW server_version'))!.server_version);
