@@ -6,7 +6,8 @@
  * sha256 and size read from the source, checked again by the target's put before the object becomes visible), then
  * every table in dependency order, in batches, one transaction per batch. Safe to re-run: rows are upserted by
  * primary key (the source wins), objects already in the bucket with the right size are skipped, and the append-only
- * usage ledger is topped up to the source's multiplicity of each row, never duplicated. So an operator can copy
+ * usage ledger is topped up to the source's multiplicity of each row, never duplicated (its per-period totals are the
+ * target's own trigger's work, not copied). So an operator can copy
  * while the embedded server still runs and run it again, for the delta, once the server is stopped.
  */
 import { createHash } from 'node:crypto';
@@ -22,8 +23,12 @@ import { SecretBox } from '../domain/crypto.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import { createBlobStore, createDatabase, readSecretKeyFile } from '../start/compose.js';
 
-/** The catalogue's tables, parents before children (foreign keys), so every batch commits on its own. */
-export const TABLES = CATALOGUE.map((t) => t.name);
+/**
+ * The catalogue's tables, parents before children (foreign keys), so every batch commits on its own. A derived table
+ * (usage_totals) is not copied: the target's trigger builds it from the rows copied into its source table.
+ */
+const COPIED = CATALOGUE.filter((t) => !t.derived);
+export const TABLES = COPIED.map((t) => t.name);
 
 /** Objects live under these prefixes of the blob store; `tmp/` (uploads in progress) is never copied. */
 const OBJECT_PREFIXES = ['blobs', 'outputs', 'pdfs'] as const;
@@ -280,7 +285,7 @@ export async function migrateStore(config: Config, opts: MigrateStoreOptions): P
     log(`objects: ${objects.source} in the source (${(objects.bytes / 1e6).toFixed(1)} MB): ${objects.copied} ${dryRun ? 'to copy (hashes checked)' : 'copied and verified'} (${(objects.copiedBytes / 1e6).toFixed(1)} MB), ${objects.skipped} already there`);
 
     const tables: TableCount[] = [];
-    for (const table of CATALOGUE) {
+    for (const table of COPIED) {
       const c = await copyTable(db.sql, pg.sql, table, batchSize, dryRun);
       tables.push(c);
       log(`${table.name.padEnd(22)} ${String(c.source).padStart(8)} in the source: ${String(c.inserted).padStart(8)} new, ${String(c.updated).padStart(8)} already there; ${String(c.target).padStart(8)} in the target`);

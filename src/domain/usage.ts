@@ -46,7 +46,7 @@ export async function checkQuota(deps: DomainDeps, accountId: string, code: Usag
   if (limit === null) return;
   const now = deps.clock.now();
   const { start, end } = billPeriod(now);
-  const used = await deps.db.usage.total(accountId, code, start, end);
+  const used = await deps.db.usage.periodTotal(accountId, code, start);
   if (used >= limit) {
     throw Errors[meter.error](`This bill period's ${code} quota (${limit}) is used up; it resets at ${new Date(end).toISOString()}.`, {
       headers: { 'Retry-After': retryAfterSeconds(now) },
@@ -98,7 +98,7 @@ export async function getUsage(deps: DomainDeps, caller: Caller, outputBytes?: O
     METERS.map(async (m) => ({
       code: m.code,
       aggregation: m.aggregation,
-      totalQuantity: await deps.db.usage.total(caller.accountId, m.code, period.start, period.end),
+      totalQuantity: await deps.db.usage.periodTotal(caller.accountId, m.code, period.start),
       unit: m.unit,
       version: '1' as const,
     })),

@@ -108,8 +108,13 @@ export interface AccountBlobRepository {
 }
 
 export interface UsageRepository {
+  /** one ledger row, and the running total of the bill period `at` falls in, in one transaction */
   record(accountId: string, meter: UsageMeterCode, quantity: number, at: number): Promise<void>;
-  total(accountId: string, meter: UsageMeterCode, from: number, to: number): Promise<number>;
+  /**
+   * The meter's total in the bill period that starts at `periodStart` (`billPeriod(t).start`): one row read, however
+   * full the period (quota checks run it on every create). Every recording path keeps it in step with the ledger.
+   */
+  periodTotal(accountId: string, meter: UsageMeterCode, periodStart: number): Promise<number>;
   /** per UTC day (epoch day number) and meter, the sum of the account's records in [from, to) */
   daily(accountId: string, from: number, to: number): Promise<{ day: number; meter: UsageMeterCode; total: number }[]>;
 }

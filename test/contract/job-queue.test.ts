@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { PdfRecord, RenderJobRecord, SucceededOutput } from '../../src/model/records.js';
 import type { RenderJobRepository } from '../../src/ports/database.js';
+import { billPeriod } from '../../src/domain/policy.js';
 import { BACKENDS, fid, payload, renderJob, seedJobParents, T0, useBackend } from '../helpers/backends.js';
 import { until } from '../helpers/wait.js';
+
+/** the bill period the tests' jobs run in */
+const PERIOD = billPeriod(T0).start;
 
 type Parents = { accountId: string; deployId: string; versionId: string };
 
@@ -50,7 +54,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
       expect(stored.mime).toBe('application/octet-stream');
       expect(Buffer.compare(Buffer.from(stored.body), body)).toBe(0);
       expect(await b.queue.payload('rj_none')).toBeNull();
-      expect(await b.store.usage.total(p.accountId, 'render_jobs', T0, T0 + 1)).toBe(1);
+      expect(await b.store.usage.periodTotal(p.accountId, 'render_jobs', PERIOD)).toBe(1);
       expect((await b.queue.get(p.accountId, job.id))!.webhookPending).toBe(false);
     });
 
@@ -220,7 +224,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
       expect(await b.queue.fail(job.id, 'w1', T0 + 200, { code: 'render_timeout', message: 'slow', renderTimeMs: 500 }, T0 + 2200)).toBe(true);
       expect(await b.queue.getById(job.id)).toMatchObject({ status: 'retry_scheduled', nextAttemptAt: T0 + 2200, errorCode: 'render_timeout', renderTimeMs: 500, leaseOwner: null });
       expect(await b.queue.payload(job.id)).not.toBeNull(); // kept for the retry
-      expect(await b.store.usage.total(p.accountId, 'render_time_ms', T0, T0 + 10_000)).toBe(500);
+      expect(await b.store.usage.periodTotal(p.accountId, 'render_time_ms', PERIOD)).toBe(500);
       expect(await claim('w1', T0 + 300)).toBeNull();
       expect(await b.queue.promoteDue(T0 + 2199)).toBe(0);
       let woken = 0;
@@ -261,7 +265,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
         outputPageCount: 2, outputExpiresAt: T0 + 86_400_000, renderTimeMs: 800, webhookPending: true,
       });
       expect(await b.queue.payload(job.id)).toBeNull();
-      expect(await b.store.usage.total(p.accountId, 'render_time_ms', T0, T0 + 1000)).toBe(800);
+      expect(await b.store.usage.periodTotal(p.accountId, 'render_time_ms', PERIOD)).toBe(800);
       expect(await b.queue.succeed(job.id, 'w1', T0 + 600, output())).toBe(false); // already done
       expect(await b.queue.outputBytes(p.accountId)).toEqual({ managedPdfStorageBytes: 0, renderOutputStorageBytes: 1234 });
     });
@@ -309,7 +313,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
         status: 'failed', finishedAt: T0 + 200, errorCode: 'render_failed', errorMessage: 'boom', renderTimeMs: 70, webhookPending: true, leaseOwner: null,
       });
       expect(await b.queue.payload(job.id)).toBeNull();
-      expect(await b.store.usage.total(p.accountId, 'render_time_ms', T0, T0 + 1000)).toBe(70);
+      expect(await b.store.usage.periodTotal(p.accountId, 'render_time_ms', PERIOD)).toBe(70);
     });
 
     it('cancels queued, retry-scheduled and rendering jobs once; a canceled render cannot succeed later', async () => {

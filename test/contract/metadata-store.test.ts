@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { billPeriod } from '../../src/domain/policy.js';
 import { ConflictError } from '../../src/model/errors.js';
 import type { ApiKeyRecord, IdempotencyScope, WebhookDeliveryRecord, WebhookEventRecord } from '../../src/model/records.js';
 import {
@@ -268,13 +269,13 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
       expect(await b.store.versions.get(d.id, version.id)).toEqual(version);
       expect(await b.store.versions.listFiles(version.id, { limit: 10 })).toEqual([file('index.html', 'aa', 10), file('style.css', 'bb', 20, 'text/css')]);
       expect((await b.store.aliases.list(d.id)).map((x) => [x.name, x.deployVersionId])).toEqual([['latest', version.id], ['prod', version.id]]);
-      expect(await b.store.usage.total(a.id, 'deploy_commits', T0, T0 + 2)).toBe(1);
+      expect(await b.store.usage.periodTotal(a.id, 'deploy_commits', billPeriod(T0).start)).toBe(1);
 
       const again = { ...version, id: fid('dv') };
       await expect(b.store.uploads.commit({ session: s, version: again, aliases: ['other'], now: T0 + 2 })).rejects.toBeInstanceOf(ConflictError);
       expect(await b.store.versions.get(d.id, again.id)).toBeNull();
       expect(await b.store.aliases.get(d.id, 'other')).toBeNull();
-      expect(await b.store.usage.total(a.id, 'deploy_commits', T0, T0 + 3)).toBe(1);
+      expect(await b.store.usage.periodTotal(a.id, 'deploy_commits', billPeriod(T0).start)).toBe(1);
     });
 
     it('expires open sessions past their expiry and reports how many', async () => {
@@ -335,17 +336,33 @@ describe.each(BACKENDS)('MetadataStore contract · %s', (_name, backend) => {
   });
 
   describe('usage', () => {
-    it('sums a meter over [from, to) per account', async () => {
+    it('totals a meter per account and bill period, in step with the ledger, on both sides of a period boundary', async () => {
       const { account: a } = await seedDeploy(b.store);
       const { account: other } = await seedDeploy(b.store);
+      const { start, end } = billPeriod(T0);
       await b.store.usage.record(a.id, 'render_time_ms', 1500, T0);
       await b.store.usage.record(a.id, 'render_time_ms', 3_000_000_000, T0 + 5);
-      await b.store.usage.record(a.id, 'render_time_ms', 7, T0 + 10);
+      await b.store.usage.record(a.id, 'render_time_ms', 7, end - 1); // the period's last millisecond
+      await b.store.usage.record(a.id, 'render_time_ms', 11, end); // the next period's first
+      await b.store.usage.record(a.id, 'render_time_ms', 13, start - 1); // the previous period's last
       await b.store.usage.record(a.id, 'render_jobs', 1, T0);
       await b.store.usage.record(other.id, 'render_time_ms', 99, T0);
-      expect(await b.store.usage.total(a.id, 'render_time_ms', T0, T0 + 10)).toBe(3_000_001_500);
-      expect(await b.store.usage.total(a.id, 'render_jobs', T0, T0 + 1)).toBe(1);
-      expect(await b.store.usage.total(a.id, 'deploy_commits', T0, T0 + 10)).toBe(0);
+      expect(await b.store.usage.periodTotal(a.id, 'render_time_ms', start)).toBe(3_000_001_507);
+      expect(await b.store.usage.periodTotal(a.id, 'render_time_ms', end)).toBe(11);
+      expect(await b.store.usage.periodTotal(a.id, 'render_time_ms', billPeriod(start - 1).start)).toBe(13);
+      expect(await b.store.usage.periodTotal(a.id, 'render_jobs', start)).toBe(1);
+      expect(await b.store.usage.periodTotal(a.id, 'deploy_commits', start)).toBe(0);
+      expect(await b.store.usage.periodTotal(other.id, 'render_time_ms', start)).toBe(99);
+      // the ledger keeps every unit (the daily series read it)
+      const days = await b.store.usage.daily(a.id, start, end);
+      expect(days.filter((d) => d.meter === 'render_time_ms').reduce((n, d) => n + d.total, 0)).toBe(3_000_001_507);
+    });
+
+    it('loses no unit when nodes record for one account at once', async () => {
+      const { account: a } = await seedDeploy(b.store);
+      const other = await b.node();
+      await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? other.store : b.store).usage.record(a.id, 'render_jobs', 1, T0 + i)));
+      expect(await b.store.usage.periodTotal(a.id, 'render_jobs', billPeriod(T0).start)).toBe(40);
     });
   });
 

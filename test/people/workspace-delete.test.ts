@@ -151,7 +151,7 @@ describe('DELETE /v1/workspaces/{id}', () => {
 
 /** rows that belong to the doomed workspace, per table */
 async function rowCounts(): Promise<Record<string, number>> {
-  const byAccount = ['accounts:id', 'api_keys', 'deploys', 'deploy_versions', 'upload_sessions', 'account_blobs', 'usage_records', 'idempotency_keys',
+  const byAccount = ['accounts:id', 'api_keys', 'deploys', 'deploy_versions', 'upload_sessions', 'account_blobs', 'usage_records', 'usage_totals', 'idempotency_keys',
     'render_jobs', 'pdfs', 'webhook_events', 'webhook_deliveries', 'memberships', 'invitations', 'audit_log'];
   const out: Record<string, number> = {};
   for (const spec of byAccount) {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { billPeriod } from '../../src/domain/policy.js';
 import type { TestServer } from '../helpers/server.js';
 import {
   blobOnDisk, commit, createSession, expectError, missingBlobs, newDeploy, putBlob, uniqueFiles, uploadAll, startUploadServer,
@@ -20,7 +21,7 @@ async function versionCount(deployId: string, key?: string): Promise<number> {
 }
 
 async function commitsUsed(accountId: string): Promise<number> {
-  return s.deps.db.usage.total(accountId, 'deploy_commits', 0, Number.MAX_SAFE_INTEGER);
+  return s.deps.db.usage.periodTotal(accountId, 'deploy_commits', billPeriod(s.clock.now()).start);
 }
 
 describe('commit', () => {

@@ -52,6 +52,7 @@ async function deleteAccount(x: SqlExecutor, dialect: Dialect, id: string): Prom
     ['deploys', 'account_id = ?'],
     ['account_blobs', 'account_id = ?'],
     ['usage_records', 'account_id = ?'],
+    ['usage_totals', 'account_id = ?'],
     ['idempotency_keys', 'account_id = ?'],
     ['api_keys', 'account_id = ?'],
     ['invitations', 'account_id = ?'],

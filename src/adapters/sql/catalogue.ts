@@ -21,6 +21,8 @@ export interface Table<R = Row> {
   fields: Record<string, ColumnType>;
   /** primary-key columns (migrate-store upserts by them) */
   primaryKey: string[];
+  /** kept by the database itself from other tables (a trigger): migrate-store copies those, never this one */
+  derived?: boolean;
   /** @internal column → field, for decoding */
   readonly columnField: Map<string, string>;
   /** @internal field → column, for encoding */
@@ -81,6 +83,11 @@ export const accountBlobs = table<{ accountId: string; sha256: string; size: num
 export const usageRecords = table<{ accountId: string; meter: string; quantity: number; occurredAt: number }>(
   'usage_records', { accountId: T, meter: T, quantity: I, occurredAt: I }, [],
 );
+/** the ledger's running total per bill period (`period_start`: its first millisecond), kept by a trigger (migration 013) */
+export const usageTotals = {
+  ...table<{ accountId: string; meter: string; periodStart: number; quantity: number }>('usage_totals', { accountId: T, meter: T, periodStart: I, quantity: I }, ['account_id', 'meter', 'period_start']),
+  derived: true,
+};
 export const idempotencyKeys = table<{
   accountId: string; apiKeyId: string; method: string; route: string; key: string; requestHash: string; statusCode: number | null;
   responseBody: string | null; createdAt: number; completedAt: number | null;
@@ -129,7 +136,7 @@ export const loginFailures = table<{ key: string; at: number }>('login_failures'
 /** Every table, parents before children (foreign keys): the order to copy or create them in. */
 export const TABLES: readonly Table[] = [
   users, accounts, apiKeys, deploys, deployVars, deployVersions, deployVersionFiles, aliases, uploadSessions, uploadSessionFiles,
-  accountBlobs, usageRecords, idempotencyKeys, renderJobs, renderJobPayloads, pdfs, webhookEvents, webhookDeliveries,
+  accountBlobs, usageRecords, usageTotals, idempotencyKeys, renderJobs, renderJobPayloads, pdfs, webhookEvents, webhookDeliveries,
   sessions, setupTokens, memberships, invitations, auditLog, loginFailures,
 ] as Table[];
 

@@ -6,12 +6,11 @@ import { first, scalar } from './query.js';
 
 export function usageRepository(x: SqlExecutor): UsageRepository {
   return {
+    // the migrations' trigger adds each row to its bill period's total in usage_totals, in the same statement
     record: async (accountId, meter, quantity, at) =>
       void (await x.run('INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, ?, ?, ?)', [accountId, meter, quantity, at])),
-    total: (accountId, meter, from, to) =>
-      scalar(x, 'SELECT coalesce(sum(quantity), 0) AS n FROM usage_records WHERE account_id = ? AND meter = ? AND occurred_at >= ? AND occurred_at < ?', [
-        accountId, meter, from, to,
-      ]),
+    periodTotal: (accountId, meter, periodStart) =>
+      scalar(x, 'SELECT quantity AS n FROM usage_totals WHERE account_id = ? AND meter = ? AND period_start = ?', [accountId, meter, periodStart]),
     daily: async (accountId, from, to) =>
       (await x.all(
         `SELECT occurred_at / 86400000 AS day, meter, sum(quantity) AS n FROM usage_records
