@@ -85,10 +85,10 @@ function newest(dir: string, re: RegExp): number {
 }
 
 /** Refuses to measure a build older than its sources (the bench would time yesterday's code). */
-function requireFreshBuild() {
-  const built = [join(ROOT, 'dist/cli/press-cloud.js'), join(ROOT, 'packages/engine/dist/index.js')];
+function requireFreshBuild(root: string) {
+  const built = [join(root, 'dist/cli/press-cloud.js'), join(root, 'packages/engine/dist/index.js')];
   const missing = built.find((f) => !existsSync(f));
-  const stale = !missing && Math.min(...built.map((f) => statSync(f).mtimeMs)) < Math.max(newest(join(ROOT, 'src'), /\.ts$/), newest(join(ROOT, 'packages/engine/src'), /\.ts$/));
+  const stale = !missing && Math.min(...built.map((f) => statSync(f).mtimeMs)) < Math.max(newest(join(root, 'src'), /\.ts$/), newest(join(root, 'packages/engine/src'), /\.ts$/));
   if (missing || stale) {
     throw new Error(`the server's build is ${missing ? 'missing' : 'older than its sources'}: run \`npm run build:packages && npm run build:server\` (npm run bench does) or set BENCH_SOURCE=1`);
   }
@@ -100,8 +100,9 @@ function requireFreshBuild() {
  * So the client (this process) does not share the server's event loop, and no server process runs through tsx, whose
  * source maps make every stack trace dearer (Playwright takes one per call; docs/performance.md).
  * BENCH_SOURCE=1: the server in this process from the TypeScript sources, as the benchmarks ran it until 2026-11-30.
+ * `root`: another built checkout of the project (bench/ab.ts runs a base beside this one).
  */
-export async function startBenchServer(env: Record<string, string> = {}) {
+export async function startBenchServer(env: Record<string, string> = {}, root = ROOT) {
   const dataDir = mkdtempSync(join(tmpdir(), 'press-bench-'));
   const config = { PORT: '0', HOST: '127.0.0.1', PRESS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PRESS_RENDER_CONCURRENCY: '4', ...env };
   const startedAt = performance.now();
@@ -117,11 +118,11 @@ export async function startBenchServer(env: Record<string, string> = {}) {
       },
     };
   }
-  requireFreshBuild();
+  requireFreshBuild(root);
   // `node --cpu-prof …` on the benchmark profiles the server (and, through it, the render process) instead
   const profile = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
-  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin/press-cloud.js'), 'serve'], {
-    cwd: ROOT, env: { ...process.env, LOG_FORMAT: 'json', ...config }, stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, [...profile, join(root, 'bin/press-cloud.js'), 'serve'], {
+    cwd: root, env: { ...process.env, LOG_FORMAT: 'json', ...config }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   const keep = (b: Buffer) => (out = (out + b.toString()).slice(-20_000));

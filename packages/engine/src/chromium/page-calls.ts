@@ -5,7 +5,7 @@ import type { PdfOptions } from '../renderer.js';
  * The per-document calls of a render and of a page's reset, made on the slot's own CDP session instead of through
  * Playwright's `page.goto()` / `page.pdf()`: each of those runs Playwright's navigation or print machinery (progress
  * and timeout objects, a library stack trace, per-frame navigation bookkeeping, a stream read in three more calls)
- * on top of the one CDP command it comes down to (docs/performance.md, "The per-document calls over the slot's CDP
+ * on top of the one CDP command it comes down to (docs/performance.md, "The per-document calls over a server-side CDP
  * session"). Same commands, same parameters, same outcome as Playwright's.
  */
 
@@ -151,7 +151,7 @@ export function printToPdfParams(options: PdfOptions): PrintToPdfParams {
  * Prints the page's document (Playwright's `page.pdf(options)`). The PDF comes as a stream read in chunks, as
  * Playwright reads it: in one answer (ReturnAsBase64) it would be a single string on this process's heap, 4/3 of the
  * PDF's size, and a document that prints hundreds of MiB could take the render process down with it. Returning it in
- * the answer measured 1–3 ms quicker per print (docs/performance.md); not worth that risk.
+ * the answer measured 1–5 ms quicker per print (docs/performance.md); not worth that risk.
  */
 export async function printPdf(cdp: PageSession, options: PdfOptions): Promise<Buffer> {
   const { stream } = await cdp.send<{ stream: string }>('Page.printToPDF', { ...printToPdfParams(options), transferMode: 'ReturnAsStream' });
