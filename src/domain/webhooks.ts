@@ -12,9 +12,11 @@ import { jobView } from './render-jobs.js';
 /*
  * Webhooks (spec §7): `render.job.terminated` once per job that ends (succeeded, failed, canceled).
  *
- * Flow: a terminal transition sets the job's `webhookPending` flag in the same transaction. The sender turns each
- * pending job into one event (`evt_render_job_terminated_<jobId>`, its primary key makes this idempotent across
- * senders and nodes) plus a first pending delivery row — when the deploy has webhooks enabled — and clears the flag.
+ * Flow: a terminal transition sets the job's `webhookPending` flag in the same transaction when the job's deploy has
+ * its webhook on as the transition reads it (a settings change committed before the job ends is always seen; a job
+ * of a deploy without a webhook leaves nothing behind and does not wake the sender). The sender turns each pending
+ * job into one event (`evt_render_job_terminated_<jobId>`, its primary key makes this idempotent across senders and
+ * nodes) plus a first pending delivery row — when the deploy still has webhooks enabled — and clears the flag.
  * Deliveries are rows, one per attempt: a pending row is claimed with a short lease (conditional update), sent, and
  * completed (only by the lease holder) together with the scheduling of the next attempt. So the schedule survives
  * restarts, several senders never send the same attempt twice while a lease holds, and the rows are the delivery

@@ -161,7 +161,8 @@ export interface WebhookRepository {
 /**
  * The durable render queue and the render jobs it holds. Every state change is a conditional update (the job is in
  * the expected state and, for a worker, still leased by it), so several workers and API nodes can share it.
- * Terminal transitions also delete the payload, record `render_time_ms` usage and set `webhookPending`.
+ * Terminal transitions also delete the payload, record `render_time_ms` usage and set `webhookPending` when the job's
+ * deploy has its webhook on (as the transition reads it: a settings change committed before it ends is seen).
  */
 export interface RenderJobRepository {
   /** stores a new queued job and its payload, records one `render_jobs` usage unit, and wakes idle workers */
@@ -213,8 +214,11 @@ export interface RenderJobRepository {
 
   /** called when a job may be claimable (same process); returns an unsubscribe function */
   onWork(listener: () => void): () => void;
-  /** called with the job id whenever a job reaches a terminal state (same process) */
-  onTerminal(listener: (jobId: string) => void): () => void;
+  /**
+   * called with the job id whenever a job reaches a terminal state (same process), and whether that left a webhook
+   * pending (true too when not known: another process's job)
+   */
+  onTerminal(listener: (jobId: string, webhookPending: boolean) => void): () => void;
 }
 
 export interface PdfRepository {

@@ -23,7 +23,7 @@ async function main(config: Config, workDir: string): Promise<void> {
     settled: (id) => send({ t: 'settled', id }),
   });
   deps.db = bridge.db;
-  deps.db.renderJobs.onTerminal((id) => send({ t: 'terminal', id }));
+  deps.db.renderJobs.onTerminal((id, webhookPending) => send({ t: 'terminal', id, webhookPending }));
   const renderer = new ChromiumRenderer({
     ...chromiumOptions(config, deps),
     workDir,
@@ -46,7 +46,7 @@ async function main(config: Config, workDir: string): Promise<void> {
   };
   process.on('message', (msg: ToChild) => {
     if (msg.t === 'work') bridge.emitWork();
-    else if (msg.t === 'terminal') bridge.emitTerminal(msg.id);
+    else if (msg.t === 'terminal') bridge.emitTerminal(msg.id, msg.webhookPending);
     else if (msg.t === 'maintain') void worker.maintain().finally(() => send({ t: 'maintained', seq: msg.seq }));
     else if (msg.t === 'stop') void stop(msg.abort);
   });

@@ -29,13 +29,13 @@ let supervisors = 0;
 
 export type ToChild =
   | { t: 'init'; config: Config; workDir: string }
-  | { t: 'work' } | { t: 'terminal'; id: string } | { t: 'maintain'; seq: number } | { t: 'stop'; abort: boolean };
+  | { t: 'work' } | { t: 'terminal'; id: string; webhookPending: boolean } | { t: 'maintain'; seq: number } | { t: 'stop'; abort: boolean };
 export type FromChild =
   | { t: 'ready'; workerId: string }
   | { t: 'status'; status: RendererStatus }
   | { t: 'claimed'; id: string; attempt: number; maxAttempts: number }
   | { t: 'settled'; id: string }
-  | { t: 'terminal'; id: string }
+  | { t: 'terminal'; id: string; webhookPending: boolean }
   | { t: 'attempt'; event: Omit<AttemptEvent, 'job'> }
   | { t: 'maintained'; seq: number };
 
@@ -46,9 +46,9 @@ export type FromChild =
 export function bridgeQueue(
   db: Database,
   report: { claimed?(job: RenderJobRecord): void; settled?(id: string): void } = {},
-): { db: Database; emitWork(): void; emitTerminal(id: string): void } {
+): { db: Database; emitWork(): void; emitTerminal(id: string, webhookPending: boolean): void } {
   const work = new Set<() => void>();
-  const terminal = new Set<(id: string) => void>();
+  const terminal = new Set<(id: string, webhookPending: boolean) => void>();
   const jobs = db.renderJobs;
   const subscribe = <L>(set: Set<L>, listener: L, off: () => void) => {
     set.add(listener);
@@ -99,8 +99,8 @@ export function bridgeQueue(
     emitWork: () => {
       for (const l of [...work]) l();
     },
-    emitTerminal: (id) => {
-      for (const l of [...terminal]) l(id);
+    emitTerminal: (id, webhookPending) => {
+      for (const l of [...terminal]) l(id, webhookPending);
     },
   };
 }
@@ -108,7 +108,7 @@ export function bridgeQueue(
 export interface RenderProcessOptions {
   /** the API process's dependencies; `db` must be the one `bridge` wraps */
   deps: DomainDeps;
-  bridge: { emitWork(): void; emitTerminal(id: string): void };
+  bridge: { emitWork(): void; emitTerminal(id: string, webhookPending: boolean): void };
   /** the queue as the adapters emit it (unbridged): its own events are forwarded to the child */
   rawJobs: RenderJobRepository;
   /** the API process's configuration; the child opens the same store and blob store with it */
@@ -175,7 +175,7 @@ export class RenderProcess {
     if (this.offs.length === 0) {
       this.offs.push(
         this.opts.rawJobs.onWork(() => this.send({ t: 'work' })),
-        this.opts.rawJobs.onTerminal((id) => this.send({ t: 'terminal', id })),
+        this.opts.rawJobs.onTerminal((id, webhookPending) => this.send({ t: 'terminal', id, webhookPending })),
       );
     }
     if (!this.child && !this.restartTimer) this.spawn();
@@ -280,7 +280,7 @@ export class RenderProcess {
         this.inflight.delete(msg.id);
         break;
       case 'terminal':
-        this.opts.bridge.emitTerminal(msg.id);
+        this.opts.bridge.emitTerminal(msg.id, msg.webhookPending);
         break;
       case 'attempt':
         this.opts.onAttempt?.(msg.event);

@@ -82,7 +82,8 @@ export class WebhookSender {
     if (this.started) return;
     this.started = true;
     this.closing = false;
-    this.offTerminal = this.deps.db.renderJobs.onTerminal(() => this.kickSoon());
+    // a job that left no webhook pending (its deploy has none) costs the sender nothing: no pass, no read
+    this.offTerminal = this.deps.db.renderJobs.onTerminal((_id, webhookPending) => webhookPending && this.kickSoon());
     const tick = () => {
       this.timer = setTimeout(() => {
         this.kick();

@@ -188,7 +188,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
     });
 
     it('reclaims lapsed leases: a retry when attempts remain, failed (terminal) when not; the lost worker can no longer finish', async () => {
-      const p = await seedJobParents(b.store);
+      const p = await seedJobParents(b.store, { webhook: true });
       const retried = await enqueue(p, { requestedAt: T0, maxAttempts: 3 });
       const exhausted = await enqueue(p, { requestedAt: T0 + 1, maxAttempts: 1 });
       const alive = await enqueue(p, { requestedAt: T0 + 2 });
@@ -251,7 +251,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
 
   describe('terminal transitions', () => {
     it('succeed (transient): output recorded, payload deleted, render time metered, webhook pending, onTerminal fired', async () => {
-      const p = await seedJobParents(b.store);
+      const p = await seedJobParents(b.store, { webhook: true });
       const job = await enqueue(p);
       await claim('w1', T0 + 100);
       const terminal: string[] = [];
@@ -304,7 +304,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
     });
 
     it('fail without a retry: failed, payload deleted, render time metered, webhook pending', async () => {
-      const p = await seedJobParents(b.store);
+      const p = await seedJobParents(b.store, { webhook: true });
       const job = await enqueue(p);
       await claim('w1', T0 + 100);
       expect(await b.queue.fail(job.id, 'w2', T0 + 200, { code: 'render_failed', message: 'boom', renderTimeMs: 70 }, null)).toBe(false);
@@ -317,7 +317,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
     });
 
     it('cancels queued, retry-scheduled and rendering jobs once; a canceled render cannot succeed later', async () => {
-      const p = await seedJobParents(b.store);
+      const p = await seedJobParents(b.store, { webhook: true });
       const queued = await enqueue(p, { requestedAt: T0 });
       const rendering = await enqueue(p, { requestedAt: T0 - 1 });
       await claim('w1', T0 + 100);
@@ -341,7 +341,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
     });
 
     it('cancels every unfinished job of a deploy and nothing else', async () => {
-      const p = await seedJobParents(b.store);
+      const p = await seedJobParents(b.store, { webhook: true });
       const other = await seedJobParents(b.store);
       const jobs = [await enqueue(p, { requestedAt: T0 }), await enqueue(p, { requestedAt: T0 + 1 }), await enqueue(p, { requestedAt: T0 + 2 }), await enqueue(p, { requestedAt: T0 + 3 })];
       const untouched = await enqueue(other, { requestedAt: T0 + 10 });
@@ -401,7 +401,7 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
     });
 
     it('lists jobs whose webhook is pending in finish order and clears the flag', async () => {
-      const p = await seedJobParents(b.store);
+      const p = await seedJobParents(b.store, { webhook: true });
       const first = await enqueue(p, { requestedAt: T0 });
       const second = await enqueue(p, { requestedAt: T0 + 1 });
       await enqueue(p, { requestedAt: T0 + 2 });
@@ -413,6 +413,57 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
       await b.queue.clearWebhookPending(second.id);
       expect((await b.queue.getById(second.id))!.webhookPending).toBe(false);
       expect((await b.queue.pendingWebhooks(10)).map((j) => j.id)).toEqual([first.id]);
+    });
+
+    it('a job of a deploy without a webhook leaves nothing pending, however it ends, and says so to its listeners', async () => {
+      const p = await seedJobParents(b.store);
+      const succeeded = await enqueue(p, { requestedAt: T0 });
+      const failed = await enqueue(p, { requestedAt: T0 + 1 });
+      const lapsed = await enqueue(p, { requestedAt: T0 + 2, maxAttempts: 1 });
+      const canceled = await enqueue(p, { requestedAt: T0 + 3 });
+      const ofDeploy = await enqueue(p, { requestedAt: T0 + 4 });
+      for (let i = 0; i < 3; i++) await claim('w1', T0 + 100);
+      const ended: [string, boolean][] = [];
+      const off = b.queue.onTerminal((id, webhookPending) => ended.push([id, webhookPending]));
+      await b.queue.succeed(succeeded.id, 'w1', T0 + 200, output());
+      await b.queue.fail(failed.id, 'w1', T0 + 200, { code: 'render_failed', message: 'boom', renderTimeMs: 5 }, null);
+      expect(await b.queue.reclaimExpired(T0 + 100 + LEASE + 1, () => 0)).toBe(1);
+      await b.queue.cancel(p.accountId, canceled.id, T0 + 300);
+      await b.queue.cancelForDeploy(p.deployId, T0 + 400);
+      off();
+      const all = [succeeded, failed, lapsed, canceled, ofDeploy].map((j) => j.id);
+      expect(ended.sort()).toEqual(all.map((id) => [id, false]).sort());
+      expect(await b.queue.pendingWebhooks(10)).toEqual([]);
+      for (const id of all) expect((await b.queue.getById(id))!.webhookPending).toBe(false);
+    });
+
+    it('a webhook turned off, or its deploy deleted, before the job ends: nothing pending; turned on: pending', async () => {
+      const p = await seedJobParents(b.store, { webhook: true });
+      const [off, on, deleted] = [await enqueue(p, { requestedAt: T0 }), await enqueue(p, { requestedAt: T0 + 1 }), await enqueue(p, { requestedAt: T0 + 2 })];
+      await b.store.deploys.update(p.accountId, p.deployId, { webhookEnabled: false });
+      await b.queue.cancel(p.accountId, off.id, T0 + 10);
+      await b.store.deploys.update(p.accountId, p.deployId, { webhookEnabled: true });
+      await b.queue.cancel(p.accountId, on.id, T0 + 11);
+      await b.store.deploys.markDeleted(p.accountId, p.deployId, T0 + 12);
+      await b.queue.cancelForDeploy(p.deployId, T0 + 13);
+      expect((await b.queue.pendingWebhooks(10)).map((j) => j.id)).toEqual([on.id]);
+      expect((await b.queue.getById(deleted.id))!.status).toBe('canceled');
+    });
+
+    it('a webhook turned on while a job ends is never missed: the job ends before the change or sees it', async () => {
+      const p = await seedJobParents(b.store);
+      const job = await enqueue(p);
+      await claim('w1', T0 + 100);
+      const worker = backend.crossNodeEvents ? await b.node() : b; // PostgreSQL: another pool, as a worker node
+      let ended: Promise<boolean> | null = null;
+      await b.store.transaction(async (tx) => {
+        await tx.deploys.update(p.accountId, p.deployId, { webhookEnabled: true, webhookUrl: 'https://hooks.example/press' });
+        // the render finishes while the settings change is not committed yet: it must wait for it, not read around it
+        ended = worker.queue.succeed(job.id, 'w1', T0 + 200, output());
+        await new Promise((r) => setTimeout(r, 150));
+      });
+      expect(await ended!).toBe(true);
+      expect((await b.queue.pendingWebhooks(10)).map((j) => j.id)).toEqual([job.id]);
     });
 
     it('counts jobs by status', async () => {

@@ -183,10 +183,11 @@ export function file(path: string, sha: string, size = 10, mime = 'text/html'): 
 }
 
 /** An account with one deploy (its version optional): the parents every render job needs. */
-export async function seedDeploy(store: Database, opts: { planKey?: AccountRecord['planKey'] } = {}) {
+/** `webhook`: the deploy has its webhook on (terminal transitions then leave it pending) */
+export async function seedDeploy(store: Database, opts: { planKey?: AccountRecord['planKey']; webhook?: boolean } = {}) {
   const a = account({ planKey: opts.planKey ?? 'unlimited' });
   await store.accounts.create(a);
-  const d = deploy(a.id);
+  const d = deploy(a.id, opts.webhook ? { webhookEnabled: true, webhookUrl: 'https://hooks.example/press' } : {});
   await store.deploys.create(d);
   return { account: a, deploy: d };
 }
@@ -206,7 +207,7 @@ export async function seedVersion(
 }
 
 /** Everything a render job needs in place: account, deploy, version. */
-export async function seedJobParents(store: Database, opts: { planKey?: AccountRecord['planKey'] } = {}) {
+export async function seedJobParents(store: Database, opts: { planKey?: AccountRecord['planKey']; webhook?: boolean } = {}) {
   const { account: a, deploy: d } = await seedDeploy(store, opts);
   const v = await seedVersion(store, a.id, d.id);
   return { accountId: a.id, deployId: d.id, versionId: v.id };

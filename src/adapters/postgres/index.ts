@@ -16,13 +16,27 @@ export interface PgOptions {
 }
 
 /**
+ * The webhook gate (Dialect.webhookGate): a two-key advisory lock, first key "wh" in ASCII, second the deploy id's
+ * hash; shared by terminal transitions, exclusive for a settings change. In memory only (no row lock, no WAL), and
+ * two-key locks never collide with the one-key migration lock. A transition holds the gate while holding its job's
+ * row, a change holds it while updating the deploy row: neither waits for the other's row, so they cannot deadlock.
+ */
+const WEBHOOK_GATE_CLASS = 0x7768;
+const WEBHOOK_GATE = {
+  shared: `, pg_advisory_xact_lock_shared(${WEBHOOK_GATE_CLASS}, hashtext(deploy_id)) AS webhook_gate`,
+  exclusive: `SELECT pg_advisory_xact_lock(${WEBHOOK_GATE_CLASS}, hashtext(?)) AS webhook_gate`,
+};
+
+/**
  * Connects, applies pending migrations (under an advisory lock, so several nodes may start at once) and starts
  * listening for queue notifications. `close()` ends the pool and the LISTEN session.
  */
 export async function openPostgres(url: string, opts: PgOptions = {}): Promise<SqlDatabase> {
   const executor = new PgExecutor(url, opts);
   const notifier = new PgNotifier(url, opts.logger);
-  const dialect: Dialect = { name: 'postgres', forUpdate: ' FOR UPDATE', skipLocked: ' FOR UPDATE SKIP LOCKED', claim, wakeups: new PgWakeups(notifier) };
+  const dialect: Dialect = {
+    name: 'postgres', forUpdate: ' FOR UPDATE', skipLocked: ' FOR UPDATE SKIP LOCKED', webhookGate: WEBHOOK_GATE, claim, wakeups: new PgWakeups(notifier),
+  };
   const u = new URL(url);
   const description = `postgres:${u.hostname}:${u.port || 5432}${u.pathname}`;
   const db = new SqlDatabase(executor, dialect, description, () => notifier.stop());

@@ -14,7 +14,7 @@ function repositories(x: SqlExecutor, dialect: Dialect): Transactional {
   return {
     accounts: accountRepository(x, dialect),
     apiKeys: apiKeyRepository(x),
-    deploys: deployRepository(x),
+    deploys: deployRepository(x, dialect),
     versions: deployVersionRepository(x),
     aliases: aliasRepository(x),
     uploads: uploadSessionRepository(x),

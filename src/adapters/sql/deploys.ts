@@ -1,6 +1,7 @@
 import type { AliasRepository, DeployRepository, DeployVersionRepository } from '../../ports/database.js';
 import type { DeployVar, FileEntry } from '../../model/records.js';
 import { aliases, deploys, deployVars, deployVersionFiles, deployVersions } from './catalogue.js';
+import type { Dialect } from './dialect.js';
 import type { SqlExecutor } from './executor.js';
 import { every, first, insertRecord, pageOf, updateRecord } from './query.js';
 
@@ -10,12 +11,21 @@ export const UPSERT_ALIAS = `INSERT INTO aliases (deploy_id, name, deploy_versio
 
 const FILE_COLUMNS = 'path, sha256, size, mime';
 
-export function deployRepository(x: SqlExecutor): DeployRepository {
+export function deployRepository(x: SqlExecutor, dialect: Pick<Dialect, 'webhookGate'>): DeployRepository {
+  const { exclusive } = dialect.webhookGate;
   return {
     create: async (d) => void (await insertRecord(x, deploys, d)),
     get: (accountId, id) => first(x, deploys, 'SELECT * FROM deploys WHERE account_id = ? AND id = ? AND deleted_at IS NULL', [accountId, id]),
     list: (accountId, page) => pageOf(x, deploys, 'account_id = ? AND deleted_at IS NULL', [accountId], page),
-    update: (accountId, id, patch) => updateRecord(x, deploys, patch, 'account_id = ? AND id = ? AND deleted_at IS NULL', [accountId, id]),
+    update: (accountId, id, patch) => {
+      const where = 'account_id = ? AND id = ? AND deleted_at IS NULL';
+      if (!exclusive || (patch.webhookEnabled === undefined && patch.webhookUrl === undefined)) return updateRecord(x, deploys, patch, where, [accountId, id]);
+      // a webhook turned on or off: jobs ending meanwhile see the deploy before or after, never in between (Dialect)
+      return x.tx(async (t) => {
+        await t.one(exclusive, [id]);
+        await updateRecord(t, deploys, patch, where, [accountId, id]);
+      });
+    },
     markDeleted: (accountId, id, at) =>
       x.tx(async (t) => {
         await t.run('UPDATE deploys SET deleted_at = ? WHERE account_id = ? AND id = ? AND deleted_at IS NULL', [at, accountId, id]);

@@ -31,6 +31,17 @@ export interface Dialect {
    */
   forUpdate: string;
   skipLocked: string;
+  /**
+   * Orders a job's terminal transition against a change of its deploy's webhook settings. The transition decides,
+   * from the deploy as it reads it, whether the job leaves a webhook event to send; a webhook turned on while the job
+   * ends must not be missed. `webhookGate.shared` is a select-list term (with its leading comma) that, evaluated on a
+   * render_jobs row, holds its deploy's gate until the transaction ends; a later statement of that transaction sees
+   * every settings change committed before. A settings change first runs `webhookGate.exclusive` (parameter: the
+   * deploy id), which waits for the transitions holding the gate and holds off new ones until it commits.
+   * PostgreSQL: a transaction-scoped advisory lock per deploy. SQLite: nothing ('' and null): its one writer at a
+   * time already orders them.
+   */
+  webhookGate: { shared: string; exclusive: string | null };
   /** the claim statement(s): the oldest queued job whose account is under its limit → rendering; the new row */
   claim(x: SqlExecutor, req: ClaimRequest): Promise<Row | undefined>;
   wakeups: Wakeups;

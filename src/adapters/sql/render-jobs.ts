@@ -20,9 +20,17 @@ export const CLAIM_SET = `status = 'rendering', attempt = attempt + 1, started_a
   lease_owner = ?, lease_expires_at = ?`;
 export const claimParams = (req: { now: number; workerId: string; leaseMs: number }) => [req.now, req.workerId, req.now + req.leaseMs];
 
+/**
+ * A terminal transition's webhook_pending: whether the job's deploy has its webhook on (and is not deleted) as the
+ * transition reads it, so a job of a deploy without one leaves nothing for the sender to read or clear. The sender
+ * checks the deploy again when it creates the event and at every attempt (domain/webhooks).
+ */
+const WEBHOOK_DUE = `EXISTS (SELECT 1 FROM deploys d WHERE d.id = render_jobs.deploy_id AND d.deleted_at IS NULL AND d.webhook_enabled AND d.webhook_url IS NOT NULL)`;
+
 const cancelSet = (webhook: boolean) =>
-  `status = 'canceled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL, webhook_pending = ${webhook}`;
+  `status = 'canceled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL, webhook_pending = ${webhook ? WEBHOOK_DUE : 'false'}`;
 const CANCEL_SET = cancelSet(true);
+const pending = (row: { webhook_pending?: unknown } | undefined) => row?.webhook_pending === true || row?.webhook_pending === 1;
 
 /**
  * The render queue, written once: the render_jobs table is the queue and every state change is a conditional update
@@ -35,13 +43,14 @@ export class SqlRenderJobs implements RenderJobRepository {
   constructor(private readonly x: SqlExecutor, private readonly dialect: Dialect) {
     this.events.setMaxListeners(0);
     dialect.wakeups.subscribe((kind, id) => {
-      if (kind === 'terminal' && id !== null) this.emitTerminal(id);
+      // another process's job: whether it left a webhook pending is not known here
+      if (kind === 'terminal' && id !== null) this.emitTerminal(id, true);
       else this.events.emit('work');
     });
   }
 
-  private emitTerminal(id: string) {
-    this.events.emit('terminal', id);
+  private emitTerminal(id: string, webhookPending: boolean) {
+    this.events.emit('terminal', id, webhookPending);
     this.events.emit('work'); // a slot (and maybe an account's concurrency) freed up
   }
 
@@ -102,35 +111,38 @@ export class SqlRenderJobs implements RenderJobRepository {
     return (await this.x.run(`UPDATE render_jobs SET lease_expires_at = ? WHERE id = ? AND status = 'rendering' AND lease_owner = ?`, [leaseExpiresAt, id, workerId])) === 1;
   }
 
-  /** the job, row-locked, if it is still rendering under this worker's lease */
+  /** the job, row-locked, if it is still rendering under this worker's lease; its deploy's webhook gate is held */
   private async leased(t: SqlExecutor, id: string, workerId: string) {
-    const row = await t.one(`SELECT id, account_id FROM render_jobs WHERE id = ? AND status = 'rendering' AND lease_owner = ?${this.dialect.forUpdate}`, [id, workerId]);
+    const row = await t.one(
+      `SELECT id, account_id${this.dialect.webhookGate.shared} FROM render_jobs WHERE id = ? AND status = 'rendering' AND lease_owner = ?${this.dialect.forUpdate}`,
+      [id, workerId],
+    );
     return row ? { id: row.id as string, accountId: row.account_id as string } : null;
   }
 
   async succeed(id: string, workerId: string, now: number, out: SucceededOutput) {
-    const ok = await this.x.tx(async (t) => {
+    const done = await this.x.tx(async (t) => {
       const job = await this.leased(t, id, workerId);
-      if (!job) return false;
+      if (!job) return null;
       if (out.pdf) await insertRecord(t, pdfs, out.pdf);
-      await t.run(
+      const row = await t.one(
         `UPDATE render_jobs SET status = 'succeeded', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, error_code = NULL, error_message = NULL,
            output_key = ?, output_bytes = ?, output_page_count = ?, output_expires_at = ?, pdf_id = ?, render_time_ms = coalesce(render_time_ms, 0) + ?,
-           diagnostics = ?, webhook_pending = true WHERE id = ?`,
+           diagnostics = ?, webhook_pending = ${WEBHOOK_DUE} WHERE id = ? RETURNING webhook_pending`,
         [now, out.pdf ? null : out.outputKey, out.bytes, out.pageCount, out.outputExpiresAt, out.pdf?.id ?? null, out.renderTimeMs, out.diagnostics ?? null, id],
       );
       await this.terminal(t, job, now, out.renderTimeMs);
       await this.publish(t, 'terminal', [id]);
-      return true;
+      return { webhookPending: pending(row) };
     });
-    if (ok) this.emitTerminal(id);
-    return ok;
+    if (done) this.emitTerminal(id, done.webhookPending);
+    return done !== null;
   }
 
   async fail(id: string, workerId: string, now: number, error: AttemptError, retryAt: number | null) {
-    const ok = await this.x.tx(async (t) => {
+    const done = await this.x.tx(async (t) => {
       const job = await this.leased(t, id, workerId);
-      if (!job) return false;
+      if (!job) return null;
       if (retryAt !== null) {
         await t.run(
           `UPDATE render_jobs SET status = 'retry_scheduled', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,
@@ -139,23 +151,26 @@ export class SqlRenderJobs implements RenderJobRepository {
         );
         await this.meterRenderTime(t, job, now, error.renderTimeMs);
         await this.publish(t, 'work', [id]); // the account's slot is free again
-      } else {
-        await t.run(
-          `UPDATE render_jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
-             error_code = ?, error_message = ?, diagnostics = ?, render_time_ms = coalesce(render_time_ms, 0) + ?, webhook_pending = true WHERE id = ?`,
-          [now, error.code, error.message, error.diagnostics ?? null, error.renderTimeMs, id],
-        );
-        await this.terminal(t, job, now, error.renderTimeMs);
-        await this.publish(t, 'terminal', [id]);
+        return { webhookPending: false };
       }
-      return true;
+      const row = await t.one(
+        `UPDATE render_jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
+           error_code = ?, error_message = ?, diagnostics = ?, render_time_ms = coalesce(render_time_ms, 0) + ?, webhook_pending = ${WEBHOOK_DUE}
+         WHERE id = ? RETURNING webhook_pending`,
+        [now, error.code, error.message, error.diagnostics ?? null, error.renderTimeMs, id],
+      );
+      await this.terminal(t, job, now, error.renderTimeMs);
+      await this.publish(t, 'terminal', [id]);
+      return { webhookPending: pending(row) };
     });
-    if (ok) retryAt === null ? this.emitTerminal(id) : this.events.emit('work');
-    return ok;
+    if (done) retryAt === null ? this.emitTerminal(id, done.webhookPending) : this.events.emit('work');
+    return done !== null;
   }
 
   async cancel(accountId: string, id: string, now: number) {
     const { canceled, job } = await this.x.tx(async (t) => {
+      const { shared } = this.dialect.webhookGate;
+      if (shared) await t.one(`SELECT id${shared} FROM render_jobs WHERE account_id = ? AND id = ? AND status IN ${UNFINISHED}`, [accountId, id]);
       const canceled = (await t.run(`UPDATE render_jobs SET ${CANCEL_SET} WHERE account_id = ? AND id = ? AND status IN ${UNFINISHED}`, [now, accountId, id])) === 1;
       if (canceled) {
         await this.terminal(t, { id, accountId }, now, 0);
@@ -163,7 +178,7 @@ export class SqlRenderJobs implements RenderJobRepository {
       }
       return { canceled, job: await first(t, renderJobs, 'SELECT * FROM render_jobs WHERE account_id = ? AND id = ?', [accountId, id]) };
     });
-    if (canceled) this.emitTerminal(id);
+    if (canceled) this.emitTerminal(id, job?.webhookPending ?? false);
     return { canceled, job };
   }
 
@@ -176,16 +191,17 @@ export class SqlRenderJobs implements RenderJobRepository {
     return this.cancelAll('account_id', accountId, now, false);
   }
 
+  /** (no webhook gate: the deploy is deleted first, and a deleted deploy never gets its webhook back) */
   private async cancelAll(column: 'deploy_id' | 'account_id', value: string, now: number, webhook: boolean) {
-    const ids = await this.x.tx(async (t) => {
-      const rows = await t.all(`UPDATE render_jobs SET ${cancelSet(webhook)} WHERE ${column} = ? AND status IN ${UNFINISHED} RETURNING id`, [now, value]);
+    const rows = await this.x.tx(async (t) => {
+      const rows = await t.all(`UPDATE render_jobs SET ${cancelSet(webhook)} WHERE ${column} = ? AND status IN ${UNFINISHED} RETURNING id, webhook_pending`, [now, value]);
       const ids = rows.map((r) => r.id as string);
       if (ids.length > 0) await t.run(`DELETE FROM render_job_payloads WHERE render_job_id IN ${inList(ids.length)}`, ids);
       await this.publish(t, 'terminal', ids);
-      return ids;
+      return rows;
     });
-    for (const id of ids) this.emitTerminal(id);
-    return ids.length;
+    for (const r of rows) this.emitTerminal(r.id as string, pending(r));
+    return rows.length;
   }
 
   delete(accountId: string, id: string) {
@@ -210,10 +226,13 @@ export class SqlRenderJobs implements RenderJobRepository {
   async reclaimExpired(now: number, retryAt: (job: RenderJobRecord) => number) {
     // cheap check first: this runs on every node's poll and almost always finds nothing
     if (!(await this.x.one(`SELECT 1 AS n FROM render_jobs WHERE status = 'rendering' AND lease_expires_at < ? LIMIT 1`, [now]))) return 0;
-    const { n, terminalIds } = await this.x.tx(async (t) => {
+    const { n, ended } = await this.x.tx(async (t) => {
       // SKIP LOCKED: another node reclaiming (or a worker heartbeating) at the same moment is left alone
       const lapsed = await every(t, renderJobs, `SELECT * FROM render_jobs WHERE status = 'rendering' AND lease_expires_at < ? ORDER BY id${this.dialect.skipLocked}`, [now]);
-      const terminalIds: string[] = [];
+      const exhausted = lapsed.filter((j) => j.attempt >= j.maxAttempts).map((j) => j.id);
+      const { shared } = this.dialect.webhookGate;
+      if (shared && exhausted.length > 0) await t.all(`SELECT id${shared} FROM render_jobs WHERE id IN ${inList(exhausted.length)}`, exhausted);
+      const ended: { id: string; webhookPending: boolean }[] = [];
       let n = 0;
       for (const job of lapsed) {
         const message = `The worker rendering this job stopped responding (attempt ${job.attempt} of ${job.maxAttempts}).`;
@@ -225,22 +244,22 @@ export class SqlRenderJobs implements RenderJobRepository {
             [retryAt(job), message, job.id, now],
           );
         } else {
-          const changed = await t.run(
+          const row = await t.one(
             `UPDATE render_jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
-               error_code = 'render_internal_error', error_message = ?, webhook_pending = true WHERE ${still}`,
+               error_code = 'render_internal_error', error_message = ?, webhook_pending = ${WEBHOOK_DUE} WHERE ${still} RETURNING webhook_pending`,
             [now, message, job.id, now],
           );
-          if (changed) {
+          if (row) {
             await this.terminal(t, job, now, 0);
-            terminalIds.push(job.id);
+            ended.push({ id: job.id, webhookPending: pending(row) });
+            n++;
           }
-          n += changed;
         }
       }
-      await this.publish(t, 'terminal', terminalIds);
-      return { n, terminalIds };
+      await this.publish(t, 'terminal', ended.map((j) => j.id));
+      return { n, ended };
     });
-    for (const id of terminalIds) this.emitTerminal(id);
+    for (const j of ended) this.emitTerminal(j.id, j.webhookPending);
     if (n > 0) this.events.emit('work');
     return n;
   }
@@ -305,7 +324,7 @@ export class SqlRenderJobs implements RenderJobRepository {
     return () => void this.events.off('work', listener);
   }
 
-  onTerminal(listener: (jobId: string) => void) {
+  onTerminal(listener: (jobId: string, webhookPending: boolean) => void) {
     this.events.on('terminal', listener);
     return () => void this.events.off('terminal', listener);
   }

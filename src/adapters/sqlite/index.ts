@@ -13,6 +13,7 @@ export const sqliteDialect: Dialect = {
   name: 'sqlite',
   forUpdate: '',
   skipLocked: '',
+  webhookGate: { shared: '', exclusive: null },
   claim,
   wakeups: { publish: async () => {}, subscribe: () => () => {} },
 };
