@@ -6,6 +6,8 @@ import type { BrowserContext, Page } from 'playwright-core';
  * calls (navigation, readiness, printing, the reset) and the events readiness counts go through it.
  */
 export interface PageSession {
+  /** 'server': made on Playwright's in-process server (the fast path); 'public': Playwright's public CDPSession */
+  readonly path: 'server' | 'public';
   send<T = unknown>(method: string, params?: object): Promise<T>;
   on<T>(event: string, listener: (params: T) => void): unknown;
   off<T>(event: string, listener: (params: T) => void): unknown;
@@ -33,15 +35,20 @@ export async function openPageSession(context: BrowserContext, page: Page): Prom
   const toImpl = (context as unknown as { _connection?: { toImpl?: ToImpl } })._connection?.toImpl;
   const serverContext = toImpl?.(context) as ServerContext | undefined;
   const serverPage = toImpl?.(page);
-  if (typeof serverContext?.newCDPSession !== 'function' || !serverPage) {
-    return (await context.newCDPSession(page)) as unknown as PageSession;
+  // These are Playwright's internals (pinned by the lockfile; @press-cloud/engine accepts newer 1.x): anything not
+  // the shape we use falls back to the public session, slower but correct. test/renderer/page-session.test.ts
+  // fails if the fast path is lost, so an upgrade that changes them is noticed.
+  const session = typeof serverContext?.newCDPSession === 'function' && serverPage ? await serverContext.newCDPSession(serverPage) : null;
+  if (typeof session?._send !== 'function' || typeof session.on !== 'function') {
+    const pub = await context.newCDPSession(page);
+    return Object.assign(pub as unknown as Omit<PageSession, 'path'>, { path: 'public' as const });
   }
-  const session = await serverContext.newCDPSession(serverPage);
   const events = new EventEmitter();
   // A page can have many concurrent waiters (navigation, readiness, the one-shot clear): no leak warning.
   events.setMaxListeners(0);
   session.on('event', ({ method, params }) => events.emit(method, params));
   return {
+    path: 'server',
     send: <T>(method: string, params?: object) => session._send(method, params) as Promise<T>,
     on: (event, listener) => events.on(event, listener as (params: unknown) => void),
     off: (event, listener) => events.off(event, listener as (params: unknown) => void),

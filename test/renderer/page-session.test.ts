@@ -1,0 +1,41 @@
+import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findChromium } from '../../packages/engine/src/chromium/find-chromium.js';
+import { navigate } from '../../packages/engine/src/chromium/page-calls.js';
+import { openPageSession } from '../../packages/engine/src/chromium/page-session.js';
+
+// The slot's CDP session is made on Playwright's in-process server (its internals): this fails when a Playwright
+// upgrade loses that fast path, which would otherwise go unnoticed (the public session serves, slower).
+let browser: Browser;
+
+beforeAll(async () => {
+  const { executablePath, args } = await findChromium();
+  browser = await chromium.launch({ executablePath, args, headless: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('openPageSession', () => {
+  it("is made on Playwright's server, answers commands and delivers the page's events", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const session = await openPageSession(context, page);
+    expect(session.path).toBe('server');
+    await Promise.all([session.send('Page.enable'), session.send('Network.enable')]);
+    const frames: string[] = [];
+    const onNavigated = ({ frame }: { frame: { url: string } }) => frames.push(frame.url);
+    session.on('Page.frameNavigated', onNavigated);
+    const opened = await navigate(session, 'data:text/html,<title>t</title><p>hello</p>');
+    expect(opened.status).toBe(200);
+    expect(frames).toEqual(['data:text/html,<title>t</title><p>hello</p>']);
+    session.off('Page.frameNavigated', onNavigated);
+    await navigate(session, 'about:blank');
+    expect(frames).toHaveLength(1);
+    const { result } = await session.send<{ result: { value: number } }>('Runtime.evaluate', { expression: '6 * 7', returnByValue: true });
+    expect(result.value).toBe(42);
+    await context.close();
+  });
+});
