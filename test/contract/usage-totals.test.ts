@@ -70,8 +70,9 @@ const byKey = (x: { accountId: string; meter: string; periodStart: number }, y: 
 
 const SEED_ACCOUNTS = `INSERT INTO accounts (id, name, plan_key, webhook_signing_secret, created_at) VALUES ('acct_a', 'a', 'free', 'x', 0), ('acct_b', 'b', 'free', 'x', 0)`;
 
+/** each period's total: the sum of its shards */
 async function totals(db: SqlDatabase) {
-  const rows = await db.sql.all('SELECT account_id, meter, period_start, quantity FROM usage_totals');
+  const rows = await db.sql.all('SELECT account_id, meter, period_start, sum(quantity) AS quantity FROM usage_totals GROUP BY account_id, meter, period_start');
   return rows.map((r) => ({ accountId: r.account_id as string, meter: r.meter as string, periodStart: Number(r.period_start), quantity: Number(r.quantity) })).sort(byKey);
 }
 

@@ -83,9 +83,14 @@ export const accountBlobs = table<{ accountId: string; sha256: string; size: num
 export const usageRecords = table<{ accountId: string; meter: string; quantity: number; occurredAt: number }>(
   'usage_records', { accountId: T, meter: T, quantity: I, occurredAt: I }, [],
 );
-/** the ledger's running total per bill period (`period_start`: its first millisecond), kept by a trigger (migration 013) */
+/**
+ * the ledger's running total per bill period (`period_start`: its first millisecond), kept by a trigger (migrations
+ * 013, 014) in shards (PostgreSQL: one per backend, so one account's concurrent transactions do not queue on one row)
+ */
 export const usageTotals = {
-  ...table<{ accountId: string; meter: string; periodStart: number; quantity: number }>('usage_totals', { accountId: T, meter: T, periodStart: I, quantity: I }, ['account_id', 'meter', 'period_start']),
+  ...table<{ accountId: string; meter: string; periodStart: number; shard: number; quantity: number }>(
+    'usage_totals', { accountId: T, meter: T, periodStart: I, shard: I, quantity: I }, ['account_id', 'meter', 'period_start', 'shard'],
+  ),
   derived: true,
 };
 export const idempotencyKeys = table<{

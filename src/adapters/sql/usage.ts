@@ -10,7 +10,8 @@ export function usageRepository(x: SqlExecutor): UsageRepository {
     record: async (accountId, meter, quantity, at) =>
       void (await x.run('INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, ?, ?, ?)', [accountId, meter, quantity, at])),
     periodTotal: (accountId, meter, periodStart) =>
-      scalar(x, 'SELECT quantity AS n FROM usage_totals WHERE account_id = ? AND meter = ? AND period_start = ?', [accountId, meter, periodStart]),
+      // the sum of the period's shards (at most 16 rows)
+      scalar(x, 'SELECT coalesce(sum(quantity), 0) AS n FROM usage_totals WHERE account_id = ? AND meter = ? AND period_start = ?', [accountId, meter, periodStart]),
     daily: async (accountId, from, to) =>
       (await x.all(
         `SELECT occurred_at / 86400000 AS day, meter, sum(quantity) AS n FROM usage_records
