@@ -215,8 +215,8 @@ export interface RenderJobRepository {
   /** called when a job may be claimable (same process); returns an unsubscribe function */
   onWork(listener: () => void): () => void;
   /**
-   * called with the job id whenever a job reaches a terminal state (same process), and whether that left a webhook
-   * pending (true too when not known: another process's job)
+   * called with the job id whenever a job reaches a terminal state (this process's jobs, and other processes' where
+   * the dialect passes their events on), and whether that left a webhook pending
    */
   onTerminal(listener: (jobId: string, webhookPending: boolean) => void): () => void;
 }

@@ -517,6 +517,21 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
       expect(terminal).toEqual([c.id, a.id]);
     });
 
+    it.runIf(backend.crossNodeEvents)('the other node hears whether a job that ended left a webhook pending', async () => {
+      const quiet = await seedJobParents(b.store);
+      const hooked = await seedJobParents(b.store, { webhook: true });
+      const other = await b.node();
+      const heard: [string, boolean][] = [];
+      other.queue.onTerminal((id, webhookPending) => heard.push([id, webhookPending]));
+      const a = await enqueue(quiet, { requestedAt: T0 });
+      const c = await enqueue(hooked, { requestedAt: T0 + 1 });
+      await claim('w1', T0 + 100);
+      await b.queue.succeed(a.id, 'w1', T0 + 200, output());
+      await b.queue.cancel(hooked.accountId, c.id, T0 + 300);
+      await until(() => heard.length === 2);
+      expect(heard).toEqual([[a.id, false], [c.id, true]]);
+    });
+
     it.runIf(backend.name === 'postgres')('re-LISTENs after the listening connection is killed and tells workers to look again', async () => {
       const p = await seedJobParents(b.store);
       const other = await b.node();

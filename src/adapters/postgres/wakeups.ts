@@ -140,7 +140,7 @@ export class PgWakeups implements Wakeups {
       const last = payload.lastIndexOf(':');
       if (first < 0 || last <= first || payload.slice(last + 1) === this.origin) return;
       const kind = payload.slice(0, first);
-      if (kind === 'terminal' || kind === 'work') fn(kind, payload.slice(first + 1, last));
+      if (kind === 'terminal' || kind === 'ended' || kind === 'work') fn(kind, payload.slice(first + 1, last));
     });
   }
 }

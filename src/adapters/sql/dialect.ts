@@ -8,7 +8,11 @@ export interface ClaimRequest {
   accountLimit: (accountId: string) => Promise<number | null>;
 }
 
-export type WakeKind = 'work' | 'terminal';
+/**
+ * `work`: a job may be claimable. `terminal`: a job ended and may have left a webhook pending (the webhook sender
+ * looks). `ended`: a job ended and left nothing for the sender (its deploy has no webhook).
+ */
+export type WakeKind = 'work' | 'terminal' | 'ended';
 
 /**
  * Wake-ups between processes. The shared queue emits its own process's events itself, after commit; a dialect whose

@@ -43,8 +43,7 @@ export class SqlRenderJobs implements RenderJobRepository {
   constructor(private readonly x: SqlExecutor, private readonly dialect: Dialect) {
     this.events.setMaxListeners(0);
     dialect.wakeups.subscribe((kind, id) => {
-      // another process's job: whether it left a webhook pending is not known here
-      if (kind === 'terminal' && id !== null) this.emitTerminal(id, true);
+      if ((kind === 'terminal' || kind === 'ended') && id !== null) this.emitTerminal(id, kind === 'terminal');
       else this.events.emit('work');
     });
   }
@@ -56,6 +55,12 @@ export class SqlRenderJobs implements RenderJobRepository {
 
   private publish(t: SqlExecutor, kind: WakeKind, ids: string[]) {
     return ids.length === 0 ? Promise.resolve() : this.dialect.wakeups.publish(t, kind, ids);
+  }
+
+  /** jobs that ended, to the other processes; whether each left a webhook pending rides in the kind */
+  private async publishEnded(t: SqlExecutor, jobs: { id: string; webhookPending: boolean }[]) {
+    await this.publish(t, 'terminal', jobs.filter((j) => j.webhookPending).map((j) => j.id));
+    await this.publish(t, 'ended', jobs.filter((j) => !j.webhookPending).map((j) => j.id));
   }
 
   /** terminal bookkeeping shared by succeed/fail/cancel/reclaim: payload gone, render time metered */
@@ -132,8 +137,9 @@ export class SqlRenderJobs implements RenderJobRepository {
         [now, out.pdf ? null : out.outputKey, out.bytes, out.pageCount, out.outputExpiresAt, out.pdf?.id ?? null, out.renderTimeMs, out.diagnostics ?? null, id],
       );
       await this.terminal(t, job, now, out.renderTimeMs);
-      await this.publish(t, 'terminal', [id]);
-      return { webhookPending: pending(row) };
+      const ended = { id, webhookPending: pending(row) };
+      await this.publishEnded(t, [ended]);
+      return ended;
     });
     if (done) this.emitTerminal(id, done.webhookPending);
     return done !== null;
@@ -160,8 +166,9 @@ export class SqlRenderJobs implements RenderJobRepository {
         [now, error.code, error.message, error.diagnostics ?? null, error.renderTimeMs, id],
       );
       await this.terminal(t, job, now, error.renderTimeMs);
-      await this.publish(t, 'terminal', [id]);
-      return { webhookPending: pending(row) };
+      const ended = { id, webhookPending: pending(row) };
+      await this.publishEnded(t, [ended]);
+      return ended;
     });
     if (done) retryAt === null ? this.emitTerminal(id, done.webhookPending) : this.events.emit('work');
     return done !== null;
@@ -172,11 +179,12 @@ export class SqlRenderJobs implements RenderJobRepository {
       const { shared } = this.dialect.webhookGate;
       if (shared) await t.one(`SELECT id${shared} FROM render_jobs WHERE account_id = ? AND id = ? AND status IN ${UNFINISHED}`, [accountId, id]);
       const canceled = (await t.run(`UPDATE render_jobs SET ${CANCEL_SET} WHERE account_id = ? AND id = ? AND status IN ${UNFINISHED}`, [now, accountId, id])) === 1;
+      const job = await first(t, renderJobs, 'SELECT * FROM render_jobs WHERE account_id = ? AND id = ?', [accountId, id]);
       if (canceled) {
         await this.terminal(t, { id, accountId }, now, 0);
-        await this.publish(t, 'terminal', [id]);
+        await this.publishEnded(t, [{ id, webhookPending: job?.webhookPending ?? false }]);
       }
-      return { canceled, job: await first(t, renderJobs, 'SELECT * FROM render_jobs WHERE account_id = ? AND id = ?', [accountId, id]) };
+      return { canceled, job };
     });
     if (canceled) this.emitTerminal(id, job?.webhookPending ?? false);
     return { canceled, job };
@@ -197,7 +205,7 @@ export class SqlRenderJobs implements RenderJobRepository {
       const rows = await t.all(`UPDATE render_jobs SET ${cancelSet(webhook)} WHERE ${column} = ? AND status IN ${UNFINISHED} RETURNING id, webhook_pending`, [now, value]);
       const ids = rows.map((r) => r.id as string);
       if (ids.length > 0) await t.run(`DELETE FROM render_job_payloads WHERE render_job_id IN ${inList(ids.length)}`, ids);
-      await this.publish(t, 'terminal', ids);
+      await this.publishEnded(t, rows.map((r) => ({ id: r.id as string, webhookPending: pending(r) })));
       return rows;
     });
     for (const r of rows) this.emitTerminal(r.id as string, pending(r));
@@ -256,7 +264,7 @@ export class SqlRenderJobs implements RenderJobRepository {
           }
         }
       }
-      await this.publish(t, 'terminal', ended.map((j) => j.id));
+      await this.publishEnded(t, ended);
       return { n, ended };
     });
     for (const j of ended) this.emitTerminal(j.id, j.webhookPending);
