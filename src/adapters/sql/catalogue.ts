@@ -85,7 +85,7 @@ export const usageRecords = table<{ accountId: string; meter: string; quantity: 
 );
 /**
  * the ledger's running total per bill period (`period_start`: its first millisecond), kept by a trigger (migrations
- * 013, 014) in shards (PostgreSQL: one per backend, so one account's concurrent transactions do not queue on one row)
+ * 013) in shards (PostgreSQL: one per backend, so one account's concurrent transactions do not queue on one row)
  */
 export const usageTotals = {
   ...table<{ accountId: string; meter: string; periodStart: number; shard: number; quantity: number }>(
