@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqliteDriver } from '../../src/adapters/sqlite/driver.js';
+import { ensureDashboardBuilt, ensurePackagesBuilt, ensureServerBuilt } from '../helpers/build.js';
 import { pdfText } from '../helpers/pdf.js';
 import { ROOT } from '../helpers/processes.js';
 
@@ -34,8 +35,11 @@ describe('npm pack → npm install in an empty project → the installed package
   let server: ChildProcess | undefined;
 
   beforeAll(() => {
-    // one build, then pack without lifecycle scripts (a workspace's prepack would build it alone, out of order)
-    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    // build what is older than its sources (serialised, as every test that runs built code does: CI runs this file on
+    // two Nodes at once), then pack without lifecycle scripts (a workspace's prepack would build it alone, out of order)
+    ensureServerBuilt(); // first: when stale it builds everything, and the two below find nothing to do
+    ensurePackagesBuilt();
+    ensureDashboardBuilt();
     const tarballs = mkdtempSync(join(tmpdir(), 'press-tarballs-'));
     sh('npm', ['pack', '--workspaces', '--ignore-scripts', '--pack-destination', tarballs], ROOT);
     sh('npm', ['pack', '--ignore-scripts', '--pack-destination', tarballs], ROOT);
