@@ -1,8 +1,7 @@
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLEAR_ON_NEW_DOCUMENT } from '../../packages/engine/src/chromium/browser-pool.js';
-import { findChromium } from '../../packages/engine/src/chromium/find-chromium.js';
+import { launchBareBrowser } from './support.js';
 
 // The reset's one-shot script on its own, registered for a whole navigation chain (in the pool it is removed at the
 // first commit, usually before any frame or second document exists; Chromium can deliver that removal late, so
@@ -25,8 +24,7 @@ const PAGES: Record<string, string> = {
 
 let browser: Browser;
 beforeAll(async () => {
-  const { executablePath, args } = await findChromium();
-  browser = await chromium.launch({ executablePath, args });
+  browser = await launchBareBrowser();
 });
 afterAll(async () => {
   await browser?.close();

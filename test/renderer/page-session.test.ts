@@ -1,17 +1,15 @@
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findChromium } from '../../packages/engine/src/chromium/find-chromium.js';
 import { navigate } from '../../packages/engine/src/chromium/page-calls.js';
 import { openPageSession } from '../../packages/engine/src/chromium/page-session.js';
+import { launchBareBrowser } from './support.js';
 
 // The slot's CDP session is made on Playwright's in-process server (its internals): this fails when a Playwright
 // upgrade loses that fast path, which would otherwise go unnoticed (the public session serves, slower).
 let browser: Browser;
 
 beforeAll(async () => {
-  const { executablePath, args } = await findChromium();
-  browser = await chromium.launch({ executablePath, args, headless: true });
+  browser = await launchBareBrowser();
 });
 
 afterAll(async () => {

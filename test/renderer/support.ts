@@ -2,9 +2,12 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { FileEntry } from '../../src/model/records.js';
 import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
+import { findChromium } from '../../packages/engine/src/chromium/find-chromium.js';
 import type { ChromiumRendererOptions } from '../../packages/engine/src/chromium/chromium-renderer.js';
 import { RenderError } from '../../packages/engine/src/renderer.js';
 import type { RenderFiles, RenderRequest } from '../../packages/engine/src/renderer.js';
@@ -109,6 +112,12 @@ export function useRenderer(options: ChromiumRendererOptions): () => ChromiumRen
     if (!renderer) throw new Error('useRenderer(): the renderer is only there inside a test');
     return renderer;
   };
+}
+
+/** The pool's Chromium launched bare (headless, its flags, no pool): for tests of single CDP calls on a page. */
+export async function launchBareBrowser(): Promise<Browser> {
+  const { executablePath, args } = await findChromium();
+  return chromium.launch({ executablePath, args, headless: true });
 }
 
 /** The RenderError a render fails with; fails the test if it succeeds or fails with anything else. */
