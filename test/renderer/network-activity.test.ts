@@ -26,7 +26,7 @@ describe('NetworkActivity', () => {
     // Recorded on chrome-headless-shell 153 when test/fixtures/apps/redirect timed out "waiting for a request to
     // https://app.press.internal/index.html" (≈ 1 in 1 000 renders under load): no loadingFinished/-Failed for it.
     const { cdp, emit } = session();
-    const network = await NetworkActivity.watch(cdp);
+    const network = NetworkActivity.watch(cdp);
     const index = 'https://app.press.internal/index.html';
     const final = 'https://app.press.internal/final.html?from=index';
     emit('Network.requestWillBeSent', documentRequest(INDEX, index));
@@ -47,7 +47,7 @@ describe('NetworkActivity', () => {
 
   it("keeps the committed document's requests, other frames' requests and workers' requests at a commit", async () => {
     const { cdp, emit } = session();
-    const network = await NetworkActivity.watch(cdp);
+    const network = NetworkActivity.watch(cdp);
     emit('Network.requestWillBeSent', documentRequest(INDEX, 'https://app.press.internal/index.html'));
     emit('Page.frameNavigated', { frame: { id: MAIN, loaderId: INDEX } });
     emit('Network.loadingFinished', { requestId: INDEX });
@@ -73,7 +73,7 @@ describe('NetworkActivity', () => {
 
   it("keeps a navigation that has not committed yet, and a frame swapped to another process", async () => {
     const { cdp, emit } = session();
-    const network = await NetworkActivity.watch(cdp);
+    const network = NetworkActivity.watch(cdp);
     emit('Page.frameNavigated', { frame: { id: MAIN, loaderId: INDEX } });
     // The page starts navigating to next.html; before that commits, another document commits in the frame.
     emit('Network.requestWillBeSent', documentRequest('L.next', 'https://app.press.internal/next.html'));

@@ -689,8 +689,13 @@ export class BrowserPool {
       // No routeWebSocket: it exposes a Playwright binding to page script. WebSockets end at the guard proxy.
       const { page, renderer } = await this.newPage(gen, context);
       const cdp = await openPageSession(context, page);
-      // Page events on this session: the one-shot clear runs only where Page is enabled, and goes at the commit.
-      await cdp.send('Page.enable');
+      // Enabled once for the page's life: Page for the one-shot clear (it runs only where Page is enabled, and goes at
+      // the commit) and navigation; Network for readiness's request count (network-activity.ts), without body
+      // buffering (we never read bodies over CDP).
+      await Promise.all([
+        cdp.send('Page.enable'),
+        cdp.send('Network.enable', { maxTotalBufferSize: 0, maxResourceBufferSize: 0, maxPostDataSize: 0 }),
+      ]);
       const slot: Slot = {
         context,
         proxy,

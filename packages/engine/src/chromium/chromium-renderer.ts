@@ -252,7 +252,7 @@ export class ChromiumRenderer implements Renderer {
 
       const tAcquire = now();
       lease = await this.acquire(session, req.accountId);
-      network = await guard(session, NetworkActivity.watch(lease.cdp));
+      network = NetworkActivity.watch(lease.cdp);
       stage = 'open';
       const tNav = now();
       timings.acquirePageMs = ms(tAcquire, tNav);

@@ -20,8 +20,6 @@ interface RequestDone {
   requestId: string;
 }
 
-const enabled = new WeakSet<PageSession>();
-
 /**
  * Requests of a page's documents as Chromium itself sees them (CDP Network domain), for readiness (spec §9.1):
  * every kind — fetch, XHR, script, style, image, font, module import, iframe — from the moment the page issues it
@@ -81,18 +79,9 @@ export class NetworkActivity {
     });
   }
 
-  /** Start watching the page behind `cdp` (the Network and Page domains are enabled once per session and left on). */
-  static async watch(cdp: PageSession): Promise<NetworkActivity> {
-    const activity = new NetworkActivity(cdp);
-    if (!enabled.has(cdp)) {
-      // No body buffering: we only count requests, we never read their bodies over CDP.
-      await Promise.all([
-        cdp.send('Network.enable', { maxTotalBufferSize: 0, maxResourceBufferSize: 0, maxPostDataSize: 0 }),
-        cdp.send('Page.enable'),
-      ]);
-      enabled.add(cdp);
-    }
-    return activity;
+  /** Start watching the page behind `cdp`, whose Network and Page domains the pool enabled when it made the page. */
+  static watch(cdp: PageSession): NetworkActivity {
+    return new NetworkActivity(cdp);
   }
 
   get idle(): boolean {
