@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { navigate } from '../../packages/engine/src/chromium/page-calls.js';
-import { openPageSession } from '../../packages/engine/src/chromium/page-session.js';
+import { openBrowserSession, openPageSession } from '../../packages/engine/src/chromium/page-session.js';
 import { launchBareBrowser } from './support.js';
 
 // The slot's CDP session is made on Playwright's in-process server (its internals): this fails when a Playwright
@@ -34,6 +34,16 @@ describe('openPageSession', () => {
     expect(frames).toHaveLength(1);
     const { result } = await session.send<{ result: { value: number } }>('Runtime.evaluate', { expression: '6 * 7', returnByValue: true });
     expect(result.value).toBe(42);
+    await context.close();
+  });
+
+  it("makes the browser session (the memory watch's process list) on Playwright's server too", async () => {
+    const context = await browser.newContext();
+    await context.newPage();
+    const session = await openBrowserSession(browser);
+    expect(session.path).toBe('server');
+    const { processInfo } = await session.send<{ processInfo: Array<{ type: string; id: number }> }>('SystemInfo.getProcessInfo');
+    expect(processInfo.some((p) => p.type === 'renderer' && p.id > 0)).toBe(true);
     await context.close();
   });
 });

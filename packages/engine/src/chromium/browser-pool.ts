@@ -1,5 +1,5 @@
 import { chromium } from 'playwright-core';
-import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedChromium } from './find-chromium.js';
@@ -14,8 +14,8 @@ import { makeInternalCertificate } from './internal-certificate.js';
 import type { InternalCertificate } from './internal-certificate.js';
 import { lowerPriority, residentBytes, processStartTime } from './process-memory.js';
 import { navigate } from './page-calls.js';
-import { openPageSession } from './page-session.js';
-import type { PageSession } from './page-session.js';
+import { openBrowserSession, openPageSession } from './page-session.js';
+import type { BrowserSession, PageSession } from './page-session.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
 export interface PageJob {
@@ -190,7 +190,7 @@ interface Generation {
   gone: Promise<null>;
   markGone: () => void;
   /** browser-level CDP session (process list for the memory bounds), made on first use */
-  cdp: Promise<CDPSession> | null;
+  cdp: Promise<BrowserSession> | null;
   /** last time the browser's own processes were measured (ms) */
   measuredAt: number;
   /** page creations identify their renderer by the process that appears: one at a time per browser */
@@ -986,9 +986,9 @@ export class BrowserPool {
   }
 
   private async processes(gen: Generation): Promise<Array<{ type: string; id: number }>> {
-    gen.cdp ??= gen.browser.newBrowserCDPSession();
+    gen.cdp ??= openBrowserSession(gen.browser);
     const session = await gen.cdp;
-    const info = (await session.send('SystemInfo.getProcessInfo')) as { processInfo: Array<{ type: string; id: number }> };
+    const info = await session.send<{ processInfo: Array<{ type: string; id: number }> }>('SystemInfo.getProcessInfo');
     return info.processInfo;
   }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 /**
  * A CDP session on one page: commands in, the page's events out (by CDP method name). The render's per-document
@@ -21,7 +21,19 @@ interface ServerCdpSession {
 interface ServerContext {
   newCDPSession(page: unknown): Promise<ServerCdpSession>;
 }
+interface ServerBrowser {
+  newBrowserCDPSession(): Promise<ServerCdpSession>;
+}
 type ToImpl = (clientObject: unknown) => unknown;
+
+/** Playwright's in-process server object behind a client object (`Browser`, `BrowserContext`, `Page`), if any. */
+function serverObject<T>(clientObject: Browser | BrowserContext | Page): Partial<T> | undefined {
+  const toImpl = (clientObject as unknown as { _connection?: { toImpl?: ToImpl } })._connection?.toImpl;
+  return toImpl?.(clientObject) as Partial<T> | undefined;
+}
+
+const usable = (session: ServerCdpSession | null): session is ServerCdpSession =>
+  typeof session?._send === 'function' && typeof session.on === 'function';
 
 /**
  * A session on `page`, made on Playwright's in-process server side: a command costs one CDP round trip on
@@ -32,14 +44,13 @@ type ToImpl = (clientObject: unknown) => unknown;
  * the browser, which is how the pool runs it; where it does not (`toImpl` absent), the public `CDPSession` serves.
  */
 export async function openPageSession(context: BrowserContext, page: Page): Promise<PageSession> {
-  const toImpl = (context as unknown as { _connection?: { toImpl?: ToImpl } })._connection?.toImpl;
-  const serverContext = toImpl?.(context) as ServerContext | undefined;
-  const serverPage = toImpl?.(page);
+  const serverContext = serverObject<ServerContext>(context);
+  const serverPage = serverObject<unknown>(page);
   // These are Playwright's internals (pinned by the lockfile; @press-cloud/engine accepts newer 1.x): anything not
   // the shape we use falls back to the public session, slower but correct. test/renderer/page-session.test.ts
   // fails if the fast path is lost, so an upgrade that changes them is noticed.
   const session = typeof serverContext?.newCDPSession === 'function' && serverPage ? await serverContext.newCDPSession(serverPage) : null;
-  if (typeof session?._send !== 'function' || typeof session.on !== 'function') {
+  if (!usable(session)) {
     const pub = await context.newCDPSession(page);
     return Object.assign(pub as unknown as Omit<PageSession, 'path'>, { path: 'public' as const });
   }
@@ -53,4 +64,25 @@ export async function openPageSession(context: BrowserContext, page: Page): Prom
     on: (event, listener) => events.on(event, listener as (params: unknown) => void),
     off: (event, listener) => events.off(event, listener as (params: unknown) => void),
   };
+}
+
+/** A CDP session on the browser target: commands only (the pool lists the browser's processes over it). */
+export interface BrowserSession {
+  readonly path: PageSession['path'];
+  send<T = unknown>(method: string, params?: object): Promise<T>;
+}
+
+/**
+ * A browser-target session made on Playwright's in-process server, as openPageSession does for a page: the memory
+ * watch asks it for the process list every 200 ms while pages are leased, and each ask over the public
+ * `CDPSession` cost the render process ≈ 0.6 ms of Playwright's client/server protocol. Public session as fallback.
+ */
+export async function openBrowserSession(browser: Browser): Promise<BrowserSession> {
+  const serverBrowser = serverObject<ServerBrowser>(browser);
+  const session = typeof serverBrowser?.newBrowserCDPSession === 'function' ? await serverBrowser.newBrowserCDPSession() : null;
+  if (!usable(session)) {
+    const pub = await browser.newBrowserCDPSession();
+    return { path: 'public', send: <T>(method: string, params?: object) => pub.send(method as never, params as never) as Promise<T> };
+  }
+  return { path: 'server', send: <T>(method: string, params?: object) => session._send(method, params) as Promise<T> };
 }
