@@ -12,14 +12,17 @@
  *   npm run bench:peers               # 60 documents per row
  *   BENCH_QUICK=1 npm run bench:peers # 30
  *   BENCH_BROWSERLESS_CHROMIUM=/path/to/chromium npm run bench:peers
- *                                     # Browserless on another binary: Browserless 2.42 cannot drive
- *                                     # chrome-headless-shell 153 (its connection closes at Target.setDiscoverTargets)
+ *                                     # Browserless on another binary, on purpose (its rows then cross versions)
+ *
+ * Before the timed rows each server renders one document and the Chromium milestone in its PDF's producer
+ * (`Skia/PDF m153`) is printed beside its rows; the bench refuses to compare servers that rendered on different
+ * milestones unless BENCH_BROWSERLESS_CHROMIUM was set.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
 import { onePage } from './documents.js';
@@ -68,7 +71,28 @@ async function freePort(): Promise<number> {
 /** servers whose first failure was reported */
 const failed = new Set<string>();
 
-async function pdfOver(url: string, body: string, type: string): Promise<{ ms: number; ok: boolean }> {
+/** The Chromium milestone that printed a PDF, from its producer (`/Producer (Skia/PDF m153)`); null if none. */
+function pdfMilestone(pdf: Buffer): number | null {
+  const m = /\/Producer \(Skia\/PDF m(\d+)\)/.exec(pdf.subarray(0, 4096).toString('latin1'));
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Makes `target` (the path Browserless's playwright-core expects, `…/chrome-linux64/chrome`) run `binary`. Its
+ * folder gets a link to every file beside the binary, not only a link to the binary: the headless shell loads
+ * libEGL/libGLESv2/libvk_swiftshader and vk_swiftshader_icd.json from the folder of the path it was started by,
+ * not from the link's target, and 153 with `--in-process-gpu` aborts the whole browser (SIGTRAP, "eglInitialize
+ * SwANGLE failed") when they are missing there — 147 logs the same and carries on.
+ */
+function linkChromium(binary: string, target: string): void {
+  mkdirSync(dirname(target), { recursive: true });
+  for (const name of readdirSync(dirname(binary))) {
+    if (name !== basename(binary) && name !== basename(target)) symlinkSync(join(dirname(binary), name), join(dirname(target), name));
+  }
+  symlinkSync(binary, target);
+}
+
+async function pdfOver(url: string, body: string, type: string): Promise<{ ms: number; ok: boolean; pdf?: Buffer }> {
   const t = performance.now();
   const res = await request(url, { method: 'POST', headers: { 'content-type': type }, body });
   const bytes = res.body;
@@ -77,7 +101,7 @@ async function pdfOver(url: string, body: string, type: string): Promise<{ ms: n
     failed.add(url);
     process.stderr.write(`${url.split('?')[0]} answered ${res.status}: ${Buffer.from(bytes.subarray(0, 300)).toString()}\n`);
   }
-  return { ms: performance.now() - t, ok };
+  return { ms: performance.now() - t, ok, pdf: ok ? bytes : undefined };
 }
 
 async function main() {
@@ -103,9 +127,8 @@ async function main() {
       cwd: blessRoot, env: { ...process.env, PLAYWRIGHT_BROWSERS_PATH: browsersPath },
     }).stdout.toString().trim();
     if (!expected) throw new Error('could not learn where Browserless looks for Chromium');
-    mkdirSync(dirname(expected), { recursive: true });
     const blessChromium = process.env.BENCH_BROWSERLESS_CHROMIUM || engine.executablePath;
-    symlinkSync(blessChromium, expected);
+    linkChromium(blessChromium, expected);
     const blessVersion = spawnSync(blessChromium, ['--version']).stdout.toString().trim();
     const blessPort = await freePort();
     // Browserless runs in its package folder (it reads ./package.json) and reads
@@ -127,11 +150,25 @@ async function main() {
     // Browserless gets our flags (its own --no-sandbox and --remote-debugging-port come first).
     const blessUrl = `http://127.0.0.1:${blessPort}/chromium/pdf?token=${TOKEN}&launch=${encodeURIComponent(JSON.stringify({ args: engine.args }))}`;
     const blessBody = JSON.stringify({ html: onePage, options: { preferCSSPageSize: true, printBackground: true }, gotoOptions: { waitUntil: 'load' } });
+    const pressPdf = async () => {
+      const { job } = (await press.api('POST', '/v1/render-jobs?wait=60', { deployId })).json();
+      return (await press.api('GET', `/v1/render-jobs/${job?.id}/output`)).body;
+    };
     const paths = [
-      { name: 'Press Cloud API (create ?wait + download)', one: () => press.apiDoc(deployId) },
+      { name: 'Press Cloud API (create ?wait + download)', one: () => press.apiDoc(deployId), pdf: pressPdf },
       { name: 'puppeteer server (page per request)', one: () => pdfOver(`http://127.0.0.1:${pupPort}/`, onePage, 'text/html') },
-      { name: `Browserless ${version('@browserless.io/browserless')} /chromium/pdf${blessChromium === engine.executablePath ? '' : ` (on ${blessVersion})`}`, one: () => pdfOver(blessUrl, blessBody, 'application/json') },
-    ];
+      { name: `Browserless ${version('@browserless.io/browserless')} /chromium/pdf`, one: () => pdfOver(blessUrl, blessBody, 'application/json') },
+    ].map((p) => ({ ...p, pdf: p.pdf ?? (async () => (await p.one()).pdf ?? Buffer.alloc(0)) }));
+    // Which Chromium each server really printed with, from one PDF of each (not from the path we gave it).
+    const milestones = new Map<string, number | null>();
+    for (const p of paths) milestones.set(p.name, pdfMilestone(await p.pdf()));
+    const seen = new Set(milestones.values());
+    if ([...seen].some((m) => m === null)) {
+      throw new Error(`a server printed no PDF with a Chromium producer: ${JSON.stringify(Object.fromEntries(milestones))}`);
+    }
+    if (seen.size > 1 && !process.env.BENCH_BROWSERLESS_CHROMIUM) {
+      throw new Error(`the servers rendered on different Chromium milestones (${JSON.stringify(Object.fromEntries(milestones))}): their ratios would cross versions; set BENCH_BROWSERLESS_CHROMIUM to compare them on purpose`);
+    }
     const rows: Array<{ name: string } & Awaited<ReturnType<typeof closedLoop>>> = [];
     for (const c of [1, 2, 4]) {
       for (const p of paths) {
@@ -142,13 +179,14 @@ async function main() {
       }
     }
     console.log(`\nPeers benchmark — ${machineLine()}`);
-    console.log(`Chromium: ${engine.engine} ${(await request(`${press.url}/readyz`)).json().checks?.renderer?.detail?.version ?? ''} (${engine.executablePath}), same binary and flags for all three; Press Cloud: ${press.how}; puppeteer-core ${version('puppeteer-core')}, Node ${spawnSync(node24, ['--version']).stdout.toString().trim()} for Browserless.`);
+    const same = seen.size === 1 && blessChromium === engine.executablePath;
+    console.log(`Chromium: ${engine.engine} ${(await request(`${press.url}/readyz`)).json().checks?.renderer?.detail?.version ?? ''} (${engine.executablePath})${same ? ', same binary and flags for all three' : `; Browserless on ${blessChromium} (${blessVersion}), on purpose`}; the Chromium column is the milestone in each server's PDF producer; Press Cloud: ${press.how}; puppeteer-core ${version('puppeteer-core')}, Node ${spawnSync(node24, ['--version']).stdout.toString().trim()} for Browserless.`);
     console.log(`One-page invoice, ${N} documents per row after c warm-up ones; latency = request → PDF received (Press: create → succeeded).\n`);
-    console.log('| c | server | docs/s | p50 ms | p95 ms | failures | Press Cloud ÷ this |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| c | server | Chromium | docs/s | p50 ms | p95 ms | failures | Press Cloud ÷ this |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       const ours = rows.find((x) => x.c === r.c && x.name === paths[0].name)!;
-      console.log(`| ${r.c} | ${r.name} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.failures} | ${(ours.docsPerSec / r.docsPerSec).toFixed(2)} |`);
+      console.log(`| ${r.c} | ${r.name} | m${milestones.get(r.name)} | ${r.docsPerSec.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.failures} | ${(ours.docsPerSec / r.docsPerSec).toFixed(2)} |`);
     }
   } finally {
     for (const child of children) child.kill('SIGTERM');
