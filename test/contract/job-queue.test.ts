@@ -1,4 +1,6 @@
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { WEBHOOK_GATE } from '../../src/adapters/postgres/index.js';
 import type { PdfRecord, RenderJobRecord, SucceededOutput } from '../../src/model/records.js';
 import type { RenderJobRepository } from '../../src/ports/database.js';
 import { billPeriod } from '../../src/domain/policy.js';
@@ -464,6 +466,42 @@ describe.each(BACKENDS)('RenderJobRepository contract · %s', (_name, backend) =
       });
       expect(await ended!).toBe(true);
       expect((await b.queue.pendingWebhooks(10)).map((j) => j.id)).toEqual([job.id]);
+    });
+
+    it.runIf(backend.name === 'postgres')('a reclaim takes the webhook gate before the row: it cannot deadlock with a cancel and a settings change', async () => {
+      // The cycle it used to allow: a cancel holds its deploy's gate (shared) and wants the job's row; a settings
+      // change waits for the gate (exclusive), queued; a reclaim that locked the row first waits for the gate behind
+      // the change. PostgreSQL found it after deadlock_timeout and aborted one of them. Reclaiming now takes the gate
+      // first, so the cancel's row is free.
+      const p = await seedJobParents(b.store, { webhook: true });
+      const job = await enqueue(p, { maxAttempts: 1 });
+      await claim('w1', T0 + 100);
+      const cancel = new pg.Client({ connectionString: b.url! });
+      const change = new pg.Client({ connectionString: b.url! });
+      const watcher = new pg.Client({ connectionString: b.url! });
+      await Promise.all([cancel.connect(), change.connect(), watcher.connect()]);
+      const waitingForGate = async () =>
+        Number((await watcher.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`)).rows[0].n);
+      try {
+        await cancel.query('BEGIN');
+        await cancel.query(`SELECT id${WEBHOOK_GATE.shared} FROM render_jobs WHERE id = $1`, [job.id]); // the cancel's first statement
+        await change.query('BEGIN');
+        const changed = change.query(WEBHOOK_GATE.exclusive.replace('?', '$1'), [p.deployId]);
+        await until(async () => (await waitingForGate()) === 1, 5000);
+        const reclaimed = b.queue.reclaimExpired(T0 + 100 + LEASE + 1, () => 0);
+        await until(async () => (await waitingForGate()) === 2, 5000);
+        // before the fix this waited for the row the reclaim held (and PostgreSQL broke the cycle after 1 s)
+        await cancel.query(`SET LOCAL lock_timeout = '500ms'`);
+        const canceled = await cancel.query(`UPDATE render_jobs SET status = 'canceled', finished_at = $2 WHERE id = $1 AND status = 'rendering'`, [job.id, T0 + 300]);
+        expect(canceled.rowCount).toBe(1);
+        await cancel.query('COMMIT');
+        await changed;
+        await change.query('COMMIT');
+        expect(await reclaimed).toBe(0); // the job is no longer rendering when the reclaim gets its gate
+        expect((await b.queue.getById(job.id))!.status).toBe('canceled');
+      } finally {
+        await Promise.all([cancel.end(), change.end(), watcher.end()]);
+      }
     });
 
     it('counts jobs by status', async () => {

@@ -18,11 +18,12 @@ export interface PgOptions {
 /**
  * The webhook gate (Dialect.webhookGate): a two-key advisory lock, first key "wh" in ASCII, second the deploy id's
  * hash; shared by terminal transitions, exclusive for a settings change. In memory only (no row lock, no WAL), and
- * two-key locks never collide with the one-key migration lock. A transition holds the gate while holding its job's
- * row, a change holds it while updating the deploy row: neither waits for the other's row, so they cannot deadlock.
+ * two-key locks never collide with the one-key migration lock. Every path takes the gate before any row: a
+ * transition (a reclaim too) before its job's row, a change before the deploy row; neither waits for the other's row
+ * while holding one, so they cannot deadlock.
  */
 const WEBHOOK_GATE_CLASS = 0x7768;
-const WEBHOOK_GATE = {
+export const WEBHOOK_GATE = {
   shared: `, pg_advisory_xact_lock_shared(${WEBHOOK_GATE_CLASS}, hashtext(deploy_id)) AS webhook_gate`,
   exclusive: `SELECT pg_advisory_xact_lock(${WEBHOOK_GATE_CLASS}, hashtext(?)) AS webhook_gate`,
 };

@@ -235,11 +235,17 @@ export class SqlRenderJobs implements RenderJobRepository {
     // cheap check first: this runs on every node's poll and almost always finds nothing
     if (!(await this.x.one(`SELECT 1 AS n FROM render_jobs WHERE status = 'rendering' AND lease_expires_at < ? LIMIT 1`, [now]))) return 0;
     const { n, ended } = await this.x.tx(async (t) => {
-      // SKIP LOCKED: another node reclaiming (or a worker heartbeating) at the same moment is left alone
-      const lapsed = await every(t, renderJobs, `SELECT * FROM render_jobs WHERE status = 'rendering' AND lease_expires_at < ? ORDER BY id${this.dialect.skipLocked}`, [now]);
-      const exhausted = lapsed.filter((j) => j.attempt >= j.maxAttempts).map((j) => j.id);
+      // The webhook gate of each job this pass may end, before any row lock: every other path takes the gate first
+      // and its job's row second, and taking them the other way round here could deadlock with a cancel and a
+      // webhook settings change at the same instant. A job whose lease lapses between the two reads waits for the
+      // next pass, when its gate comes first too.
       const { shared } = this.dialect.webhookGate;
-      if (shared && exhausted.length > 0) await t.all(`SELECT id${shared} FROM render_jobs WHERE id IN ${inList(exhausted.length)}`, exhausted);
+      const gated = shared
+        ? new Set((await t.all(`SELECT id${shared} FROM render_jobs WHERE status = 'rendering' AND lease_expires_at < ? AND attempt >= max_attempts ORDER BY id`, [now])).map((r) => r.id as string))
+        : null;
+      // SKIP LOCKED: another node reclaiming (or a worker heartbeating) at the same moment is left alone
+      const lapsed = (await every(t, renderJobs, `SELECT * FROM render_jobs WHERE status = 'rendering' AND lease_expires_at < ? ORDER BY id${this.dialect.skipLocked}`, [now]))
+        .filter((j) => j.attempt < j.maxAttempts || !gated || gated.has(j.id));
       const ended: { id: string; webhookPending: boolean }[] = [];
       let n = 0;
       for (const job of lapsed) {
