@@ -13,6 +13,7 @@
  *   BENCH_QUICK=1 npm run bench:peers # 30
  *   BENCH_BROWSERLESS_CHROMIUM=/path/to/chromium npm run bench:peers
  *                                     # Browserless on another binary, on purpose (its rows then cross versions)
+ *   BENCH_PEERS_LOG=/tmp/bless.log    # Browserless's output into a file (BENCH_PEERS_DEBUG: its DEBUG setting)
  *
  * Before the timed rows each server renders one document and the Chromium milestone in its PDF's producer
  * (`Skia/PDF m153`) is printed beside its rows; the bench refuses to compare servers that rendered on different
@@ -20,7 +21,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,16 +140,21 @@ async function main() {
       cwd: blessRoot,
       env: {
         ...process.env, TMPDIR: benchTmpdir(), PEERS_DIR: dir, PLAYWRIGHT_BROWSERS_PATH: browsersPath, HOST: '127.0.0.1', PORT: String(blessPort), TOKEN,
-        CONCURRENT: '4', QUEUED: '100', TIMEOUT: '60000', DEBUG: 'browserless*,-**:verbose',
+        CONCURRENT: '4', QUEUED: '100', TIMEOUT: '60000', DEBUG: process.env.BENCH_PEERS_DEBUG || 'browserless*,-**:verbose',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(bless);
+    if (process.env.BENCH_PEERS_LOG) {
+      const log = createWriteStream(process.env.BENCH_PEERS_LOG);
+      bless.stdout?.pipe(log);
+      bless.stderr?.pipe(log);
+    }
     await started(bless, /HTTP Server is listening/, 'Browserless');
 
     const deployId = await press.deploy('bench-peers', onePage);
     // Browserless gets our flags (its own --no-sandbox and --remote-debugging-port come first).
-    const blessUrl = `http://127.0.0.1:${blessPort}/chromium/pdf?token=${TOKEN}&launch=${encodeURIComponent(JSON.stringify({ args: engine.args }))}`;
+    const blessUrl = `http://127.0.0.1:${blessPort}/chromium/pdf?token=${TOKEN}&launch=${encodeURIComponent(JSON.stringify({ args: engine.args, ...(process.env.BENCH_PEERS_DUMPIO ? { dumpio: true } : {}) }))}`;
     const blessBody = JSON.stringify({ html: onePage, options: { preferCSSPageSize: true, printBackground: true }, gotoOptions: { waitUntil: 'load' } });
     const pressPdf = async () => {
       const { job } = (await press.api('POST', '/v1/render-jobs?wait=60', { deployId })).json();
