@@ -14,6 +14,7 @@
  *   BENCH_BROWSERLESS_CHROMIUM=/path/to/chromium npm run bench:peers
  *                                     # Browserless on another binary, on purpose (its rows then cross versions)
  *   BENCH_PEERS_LOG=/tmp/bless.log    # Browserless's output into a file (BENCH_PEERS_DEBUG: its DEBUG setting)
+ *   BENCH_PEERS_DUMPIO=1              # …with each of its browsers' stderr (slows Browserless: not for figures)
  *
  * Before the timed rows each server renders one document and the Chromium milestone in its PDF's producer
  * (`Skia/PDF m153`) is printed beside its rows; the bench refuses to compare servers that rendered on different
