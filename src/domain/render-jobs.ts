@@ -39,6 +39,7 @@ export function jobView(j: RenderJobRecord, now: number) {
     attempt: Math.max(0, j.attempt - 1),
     maxAttempts: j.maxAttempts,
     outputMode: j.outputMode,
+    timeoutMs: j.timeoutMs,
     requestedAt: j.requestedAt,
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
@@ -83,6 +84,8 @@ export interface CreateJobInput {
   fileName?: string;
   /** [ours] print options (press.toml's [playwright]); the schema has checked their names and values */
   pdfOptions?: PdfOptions;
+  /** [ours] the render limit in ms; at most the plan's (the schema has checked it is a whole number ≥ 1000) */
+  timeoutMs?: number;
 }
 
 /** The job's print options as the renderer takes them; null: the defaults. */
@@ -139,9 +142,12 @@ export async function createRenderJob(deps: DomainDeps, caller: Caller, input: C
   const version = await resolveVersion(deps, deploy, input.deployVersionId ?? 'latest');
   // one plan lookup for both quota checks and the job's timeout
   const plan = await accountPolicy(deps, caller.accountId);
+  const { policy } = plan;
+  if (input.timeoutMs !== undefined && input.timeoutMs > policy.maxRenderTimeoutMs) {
+    throw Errors.invalidInput(`timeoutMs ${input.timeoutMs} is over this workspace's render timeout limit of ${policy.maxRenderTimeoutMs} ms (maxRenderTimeoutMs); leave it out to use the limit.`);
+  }
   await checkQuota(deps, caller.accountId, 'render_jobs', plan);
   await checkQuota(deps, caller.accountId, 'render_time_ms', plan);
-  const { policy } = plan;
   const now = deps.clock.now();
   const id = newId('rj', now);
   const businessKey = input.businessKey ?? null;
@@ -149,7 +155,7 @@ export async function createRenderJob(deps: DomainDeps, caller: Caller, input: C
     id, accountId: caller.accountId, deployId: deploy.id, deployVersionId: version.id, businessKey, entry,
     fileName: input.fileName ?? `${businessKey && FILE_NAME_RE.test(`${businessKey}.pdf`) ? businessKey : id}.pdf`,
     outputMode: input.outputMode ?? 'transient', status: 'queued', attempt: 0, maxAttempts: MAX_ATTEMPTS,
-    timeoutMs: policy.maxRenderTimeoutMs, requestedAt: now, startedAt: null, finishedAt: null, nextAttemptAt: null,
+    timeoutMs: input.timeoutMs ?? policy.maxRenderTimeoutMs, requestedAt: now, startedAt: null, finishedAt: null, nextAttemptAt: null,
     leaseOwner: null, leaseExpiresAt: null, errorCode: null, errorMessage: null, outputKey: null, outputBytes: null,
     outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false, diagnostics: null,
     pdfOptions: input.pdfOptions && Object.keys(input.pdfOptions).length ? canonicalJson(input.pdfOptions) : null,

@@ -179,7 +179,7 @@ describe('press CLI (child process) against a real server', () => {
     expect(pdf.stderr).toContain('(pdf_not_found)');
   }, 60_000);
 
-  it('a render that outlives --timeout exits 6, locally and remotely (the remote job is canceled)', async () => {
+  it('a render that outlives --timeout exits 6, locally and remotely (the remote job gets --timeout as its render limit)', async () => {
     const dir = project(`[pdf.never]\ndir = ${q(NEVER_READY_DIR)}\n`);
     const seconds = await press(['render', '--timeout', '2s'], { env, cwd: dir });
     expect(seconds.code).toBe(2);
@@ -189,9 +189,10 @@ describe('press CLI (child process) against a real server', () => {
     expect(local.stderr).toMatch(/\(render_timeout\)\n$/);
     const remote = await press(['render', '--remote', '--timeout', '2000', '--business-key', 'never-cli'], { env, cwd: dir });
     expect(remote.code).toBe(6);
-    expect(remote.stderr).toMatch(/did not finish within 2000 ms .*\(timeout\)\n$/);
+    // the server ended it at the CLI's limit (not its own 20 s), saying what the page was waiting for
+    expect(remote.stderr).toMatch(/render did not finish within 2000 ms while waiting for .*\(render_timeout\)\n$/);
     const jobs = (await s.request('GET', '/v1/render-jobs?businessKey=never-cli')).body.items;
-    expect(jobs.map((j: { status: string }) => j.status)).toEqual(['canceled']);
+    expect(jobs.map((j: { status: string; timeoutMs: number }) => [j.status, j.timeoutMs])).toEqual([['failed', 2000]]);
     expect(existsSync(join(dir, 'never.pdf'))).toBe(false);
 
     // Ctrl-C while waiting: exit 130, the job is canceled and the temporary deploy removed

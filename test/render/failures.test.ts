@@ -58,6 +58,26 @@ describe('render failures, blocked network and a browser crash', () => {
     expect((next.status === 'succeeded' ? next : await waitTerminal(s, next.id)).status).toBe('succeeded');
   });
 
+  it('a job may ask for a shorter render limit (timeoutMs), never a longer one than the plan\'s', async () => {
+    const job = await createJob(s, { deployId, entry: 'never.html', timeoutMs: 1000 });
+    expect(job.timeoutMs).toBe(1000);
+    const done = await waitTerminal(s, job.id, { timeoutMs: TIMEOUT_MS + 10_000 });
+    expect(done).toMatchObject({ status: 'failed', timeoutMs: 1000, error: { code: 'render_timeout' } });
+    expect(done.error.message).toContain('within 1000 ms'); // the job's own limit, not the plan's 3 s
+    expect(done.finishedAt - done.startedAt).toBeLessThan(TIMEOUT_MS);
+    // without it: the plan's limit
+    const plain = await createJob(s, { deployId });
+    expect(plain.timeoutMs).toBe(TIMEOUT_MS);
+    const over = await s.request('POST', '/v1/render-jobs', { json: { deployId, timeoutMs: TIMEOUT_MS + 1 } });
+    expectError(over, 400, 'invalid_input');
+    expect(over.body.message).toContain(`limit of ${TIMEOUT_MS} ms`);
+    for (const timeoutMs of [999, 1500.5, '2000', -1]) {
+      const bad = await s.request('POST', '/v1/render-jobs', { json: { deployId, timeoutMs } });
+      expect(bad.status, JSON.stringify(timeoutMs)).toBe(400);
+      expect(bad.body.message).toContain('timeoutMs');
+    }
+  });
+
   it('loopback, private and metadata addresses are unreachable from a page; the render goes on', async () => {
     const port = (local.address() as AddressInfo).port;
     const urls = [

@@ -52,7 +52,7 @@ or uploaded.
 Locally the server's render engine (@press-cloud/engine) runs on this machine (Chromium), with the payload,
 env and secrets served at https://p.press.internal exactly as on Press Cloud; --watch renders again on every
 change. With --remote the directory is uploaded (only the blobs the account lacks), rendered on the server,
-waited for (up to --timeout) and downloaded:
+waited for (its render limit --timeout, at most the plan's, plus 15 s) and downloaded:
   no --deploy-id/--slug/--save-version   a temporary deploy, deleted afterwards, gets press.toml's [runtime]
   --deploy-id <id> | --slug <slug>       that deploy (--slug creates it, named --name, when new); an existing
                                          deploy renders with its own env and secrets, never overwritten
@@ -87,7 +87,7 @@ export function buildProgram(): Command {
       .description('render a press.toml entry to PDF, locally (default) or on Press Cloud (--remote)')
       .option('--config <path>', 'press.toml to use (default: nearest in the working directory or its parents)')
       .option('--out <file>', 'where to write the PDF (default: the entry\'s output)')
-      .option('--timeout <ms>', `per-page render limit in milliseconds; remotely also how long to wait for the job (default: press.toml's timeout, else ${DEFAULT_TIMEOUT_MS})`)
+      .option('--timeout <ms>', `per-page render limit in milliseconds; remotely the job's limit (at most the plan's), waited for plus 15 s (default: press.toml's timeout, else ${DEFAULT_TIMEOUT_MS})`)
       .option('--watch', 'render again whenever a file of the entry changes (Ctrl-C stops)')
       .option('--timing-detail', 'print each step\'s duration on stderr (hash, upload, queue, render, download)')
       .option('--remote', 'render on Press Cloud instead of this machine')

@@ -3923,6 +3923,8 @@ export interface operations {
                             maxAttempts: number;
                             /** @enum {string} */
                             outputMode: "transient" | "managed";
+                            /** @description [ours] the render limit of each attempt in ms: the create request's timeoutMs, else the plan's maxRenderTimeoutMs */
+                            timeoutMs: number;
                             /** @description Unix epoch milliseconds */
                             requestedAt: number;
                             /** @description Unix epoch milliseconds, or null */
@@ -4103,6 +4105,8 @@ export interface operations {
                         /** @description paper height: a number with px (default), in, cm or mm */
                         height?: string;
                     };
+                    /** @description [ours] this job's render limit in ms (press.toml's `timeout`); at most the plan's maxRenderTimeoutMs, which is the default */
+                    timeoutMs?: number;
                 };
             };
         };
@@ -4135,6 +4139,8 @@ export interface operations {
                             maxAttempts: number;
                             /** @enum {string} */
                             outputMode: "transient" | "managed";
+                            /** @description [ours] the render limit of each attempt in ms: the create request's timeoutMs, else the plan's maxRenderTimeoutMs */
+                            timeoutMs: number;
                             /** @description Unix epoch milliseconds */
                             requestedAt: number;
                             /** @description Unix epoch milliseconds, or null */
@@ -4343,6 +4349,8 @@ export interface operations {
                         /** @description paper height: a number with px (default), in, cm or mm */
                         height?: string;
                     };
+                    /** @description [ours] this job's render limit in ms (press.toml's `timeout`); at most the plan's maxRenderTimeoutMs, which is the default */
+                    timeoutMs?: number;
                 };
             };
         };
@@ -4375,6 +4383,8 @@ export interface operations {
                             maxAttempts: number;
                             /** @enum {string} */
                             outputMode: "transient" | "managed";
+                            /** @description [ours] the render limit of each attempt in ms: the create request's timeoutMs, else the plan's maxRenderTimeoutMs */
+                            timeoutMs: number;
                             /** @description Unix epoch milliseconds */
                             requestedAt: number;
                             /** @description Unix epoch milliseconds, or null */
@@ -4554,6 +4564,8 @@ export interface operations {
                             maxAttempts: number;
                             /** @enum {string} */
                             outputMode: "transient" | "managed";
+                            /** @description [ours] the render limit of each attempt in ms: the create request's timeoutMs, else the plan's maxRenderTimeoutMs */
+                            timeoutMs: number;
                             /** @description Unix epoch milliseconds */
                             requestedAt: number;
                             /** @description Unix epoch milliseconds, or null */
@@ -4811,6 +4823,8 @@ export interface operations {
                             maxAttempts: number;
                             /** @enum {string} */
                             outputMode: "transient" | "managed";
+                            /** @description [ours] the render limit of each attempt in ms: the create request's timeoutMs, else the plan's maxRenderTimeoutMs */
+                            timeoutMs: number;
                             /** @description Unix epoch milliseconds */
                             requestedAt: number;
                             /** @description Unix epoch milliseconds, or null */
@@ -8985,6 +8999,8 @@ export interface operations {
                             maxAttempts: number;
                             /** @enum {string} */
                             outputMode: "transient" | "managed";
+                            /** @description [ours] the render limit of each attempt in ms: the create request's timeoutMs, else the plan's maxRenderTimeoutMs */
+                            timeoutMs: number;
                             /** @description Unix epoch milliseconds */
                             requestedAt: number;
                             /** @description Unix epoch milliseconds, or null */

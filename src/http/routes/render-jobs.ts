@@ -28,6 +28,10 @@ const CreateBody = Type.Object(
     entry: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'path of the document in the version, default index.html' })),
     fileName: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'default <businessKey or job id>.pdf' })),
     pdfOptions: Type.Optional(PdfOptions),
+    timeoutMs: Type.Optional(Type.Integer({
+      minimum: 1000, maximum: 3_600_000,
+      description: "[ours] this job's render limit in ms (press.toml's `timeout`); at most the plan's maxRenderTimeoutMs, which is the default",
+    })),
   },
   { additionalProperties: false },
 );

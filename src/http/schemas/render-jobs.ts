@@ -78,6 +78,7 @@ export const RenderJob = Type.Object(
     attempt: Type.Integer({ description: 'retries so far: 0 while the first attempt runs and after it succeeds, 1 during the first retry…' }),
     maxAttempts: Type.Integer(),
     outputMode: Type.String({ enum: ['transient', 'managed'] }),
+    timeoutMs: Type.Integer({ description: "[ours] the render limit of each attempt in ms: the create request's timeoutMs, else the plan's maxRenderTimeoutMs" }),
     requestedAt: Millis(), startedAt: NullableMillis(), finishedAt: NullableMillis(),
     nextAttemptAt: NullableMillis('when a scheduled retry runs'),
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),

@@ -241,6 +241,11 @@ export function failedJobError(job: RenderJob): CliError {
  * Without --save-version a version uploaded to an existing deploy is left unaliased (the API deletes no versions).
  * Local env and secrets go only to a deploy this run created: an existing deploy renders with its own settings.
  */
+/** the API's smallest per-job render limit (`timeoutMs`) */
+const MIN_REMOTE_TIMEOUT_MS = 1000;
+/** how much longer than the render limit `--remote` waits for the job: its time in the queue, the round trips */
+const REMOTE_WAIT_MARGIN_S = 15;
+
 async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: number, flags: RenderFlags, out: Output) {
   const client = await clientFrom(flags);
   let tempDeployId: string | null = null;
@@ -279,7 +284,11 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
     if (hasRuntime && !ownsSettings) out.info(`deploy ${deployed.deployId} renders with its own env and secrets; press.toml's [runtime] values are not written to it`);
     const settingsMs = performance.now() - t0;
 
-    // 2. Render and wait.
+    // 2. Render and wait. The job's render limit is --timeout / press.toml's, unless the plan allows less (then the
+    // plan's applies): the server then ends a page that never gets ready with render_timeout and its diagnostics,
+    // before the CLI stops waiting (the wait adds a margin for the queue).
+    const { policy } = await client.usage.get({ signal });
+    const renderLimitMs = Math.max(MIN_REMOTE_TIMEOUT_MS, Math.min(timeoutMs, policy.maxRenderTimeoutMs));
     const input: CreateRenderJobInput = {
       deployId: deployed.deployId,
       deployVersionId: deployed.deployVersion.id,
@@ -287,6 +296,7 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
       outputMode: flags.remoteOutput,
       // press.toml's [playwright] print options: the server applies them as the local engine does
       ...(Object.keys(entry.print).length ? { pdfOptions: entry.print } : {}),
+      ...(renderLimitMs < policy.maxRenderTimeoutMs ? { timeoutMs: renderLimitMs } : {}),
       ...(flags.businessKey ? { businessKey: flags.businessKey } : {}),
       ...(payload?.kind === 'json' ? { payload: payload.value } : {}),
       ...(payload?.kind === 'binary' ? { payloadBase64: payload.bytes.toString('base64'), payloadMime: payload.mime } : {}),
@@ -296,7 +306,7 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
     let job: RenderJob;
     try {
       job = await client.render(input, {
-        wait: Math.max(1, Math.ceil(timeoutMs / 1000)),
+        wait: Math.ceil(renderLimitMs / 1000) + REMOTE_WAIT_MARGIN_S,
         signal,
         onUpdate: (j) => {
           last = j;
@@ -307,7 +317,7 @@ async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: n
       if (signal.aborted && jobId) await client.renderJobs.cancel(jobId).catch(() => undefined);
       if (err instanceof PressCloudTimeoutError) {
         await client.renderJobs.cancel(err.job.id).catch(() => undefined);
-        throw new CliError(`render job ${err.job.id} did not finish within ${timeoutMs} ms (still ${err.job.status}; canceled)`, 'timeout', EXIT.timeout);
+        throw new CliError(`render job ${err.job.id} did not finish within ${renderLimitMs} ms + ${REMOTE_WAIT_MARGIN_S} s (still ${err.job.status}; canceled)`, 'timeout', EXIT.timeout);
       }
       throw err;
     } finally {
