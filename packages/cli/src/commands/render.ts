@@ -234,6 +234,11 @@ export function failedJobError(job: RenderJob): CliError {
   return new CliError(`render job ${job.id} failed: ${job.error?.message ?? 'no reason given'}`, code, exit);
 }
 
+/** the API's smallest per-job render limit (`timeoutMs`) */
+const MIN_REMOTE_TIMEOUT_MS = 1000;
+/** how much longer than the render limit `--remote` waits for the job: its time in the queue, the round trips */
+const REMOTE_WAIT_MARGIN_S = 15;
+
 /**
  * `--remote`: upload the entry's directory as a new version, render it on the server, wait, download.
  * Where the version goes: `--deploy-id` (an existing deploy), `--slug` (found, or created with `--name`), with
@@ -241,11 +246,6 @@ export function failedJobError(job: RenderJob): CliError {
  * Without --save-version a version uploaded to an existing deploy is left unaliased (the API deletes no versions).
  * Local env and secrets go only to a deploy this run created: an existing deploy renders with its own settings.
  */
-/** the API's smallest per-job render limit (`timeoutMs`) */
-const MIN_REMOTE_TIMEOUT_MS = 1000;
-/** how much longer than the render limit `--remote` waits for the job: its time in the queue, the round trips */
-const REMOTE_WAIT_MARGIN_S = 15;
-
 async function renderRemote(entry: ResolvedEntry, payload: Payload, timeoutMs: number, flags: RenderFlags, out: Output) {
   const client = await clientFrom(flags);
   let tempDeployId: string | null = null;
