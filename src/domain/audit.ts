@@ -56,12 +56,16 @@ export async function audited<T>(
   });
 }
 
-export function auditEntryView(e: AuditEntryRecord) {
+type Person = { email: string | null; name: string | null };
+const NOBODY: Person = { email: null, name: null };
+
+function auditEntryView(e: AuditEntryRecord, people: Map<string, Person>) {
+  const person = (id: string | null) => (id && people.get(id)) || NOBODY;
   return {
     id: e.id,
     action: e.action,
-    actor: { type: e.actorType, id: e.actorId, userId: e.actorUserId },
-    target: { type: e.targetType, id: e.targetId },
+    actor: { type: e.actorType, id: e.actorId, userId: e.actorUserId, ...person(e.actorUserId) },
+    target: { type: e.targetType, id: e.targetId, ...(e.targetType === 'user' ? person(e.targetId) : NOBODY) },
     requestId: e.requestId,
     details: JSON.parse(e.details) as Record<string, unknown>,
     createdAt: e.createdAt,
@@ -72,5 +76,10 @@ export function auditEntryView(e: AuditEntryRecord) {
 export async function listAuditLog(deps: DomainDeps, caller: Caller, query: AuditFilter & { cursor?: string; limit?: number }) {
   const page = pageRequest(query);
   const filter: AuditFilter = { actorId: query.actorId, action: query.action, targetId: query.targetId, from: query.from, to: query.to };
-  return toPage(await deps.db.audit.list(caller.accountId, filter, page), page.limit, auditEntryView);
+  const rows = await deps.db.audit.list(caller.accountId, filter, page);
+  // names and e-mails are read now, not copied into entries, so a member who left is still named (users are never
+  // deleted and their e-mail never changes; a name shows as it is today)
+  const ids = new Set(rows.flatMap((e) => [e.actorUserId, e.targetType === 'user' ? e.targetId : null]).filter((id): id is string => id !== null));
+  const people = new Map((await deps.db.users.getMany([...ids])).map((u) => [u.id, { email: u.email, name: u.name || null }] as const));
+  return toPage(rows, page.limit, (e) => auditEntryView(e, people));
 }

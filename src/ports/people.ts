@@ -14,6 +14,8 @@ export interface UserRepository {
   get(id: string): Promise<UserRecord | null>;
   /** `email` lower-cased */
   getByEmail(email: string): Promise<UserRecord | null>;
+  /** the users of `ids` that exist, in no particular order */
+  getMany(ids: readonly string[]): Promise<UserRecord[]>;
   count(): Promise<number>;
   update(id: string, patch: Partial<Pick<UserRecord, 'name' | 'passwordHash' | 'passwordChangedAt'>>): Promise<void>;
 }

@@ -300,6 +300,9 @@ describe('the dashboard in a browser', () => {
     ]) {
       await expect.poll(() => page.getByRole('cell', { name: action, exact: true }).count(), { message: action, timeout: POLL_MS }).toBeGreaterThan(0);
     }
+    // the member who was removed is still named, not shown as an id
+    const removed = page.getByRole('row').filter({ has: page.getByRole('cell', { name: 'member.removed', exact: true }) });
+    await expect.poll(() => removed.filter({ hasText: VIEWER.name }).count(), { timeout: POLL_MS }).toBeGreaterThan(0);
     await axe(page, 'audit log');
     await shot(page, 'audit-log');
 

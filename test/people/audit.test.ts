@@ -13,7 +13,8 @@ beforeAll(async () => {
 });
 afterAll(async () => s?.stop());
 
-type Entry = { action: string; actor: { type: string; id: string | null; userId: string | null }; target: { type: string; id: string }; requestId: string | null; details: Record<string, unknown>; createdAt: number };
+type Person = { email: string | null; name: string | null };
+type Entry = { action: string; actor: { type: string; id: string | null; userId: string | null } & Person; target: { type: string; id: string } & Person; requestId: string | null; details: Record<string, unknown>; createdAt: number };
 const entries = async (b: Browser, query = '') => (await b.request('GET', `/v1/audit-logs${query}`)).body.items as Entry[];
 
 describe('audit log', () => {
@@ -35,6 +36,30 @@ describe('audit log', () => {
     expect(log.find((e) => e.action === 'invitation.revoked')!.target.id).toBe(inv.body.invitation.id);
     expect(log.filter((e) => e.action === 'member.added').map((e) => e.target.id)).toEqual(expect.arrayContaining([viewer.userId, editor.userId]));
     expect(JSON.stringify(log)).not.toContain('pcinv_');
+  });
+
+  it('names the people in it, also after they left the workspace', async () => {
+    const ada = await addMember(owner, 'ada@example.com', 'admin');
+    const inv = await ada.request('POST', '/v1/invitations', { json: { email: 'by-ada@example.com', role: 'viewer' } });
+    expect(inv.status).toBe(201);
+    expect((await owner.request('DELETE', `/v1/members/${ada.userId}`)).status).toBe(204);
+
+    const log = await entries(viewer, '?limit=100');
+    const ada_ = { email: 'ada@example.com', name: 'ada' }; // a name defaults to the e-mail's local part
+    // what she did: by the user, and the names are there though she is no longer a member
+    expect(log.find((e) => e.action === 'invitation.created' && e.target.id === inv.body.invitation.id)).toMatchObject({
+      actor: { type: 'user', id: ada.userId, userId: ada.userId, ...ada_ }, target: { type: 'invitation', email: null, name: null },
+    });
+    // what was done to her
+    expect(log.find((e) => e.action === 'member.removed' && e.target.id === ada.userId)).toMatchObject({
+      actor: { type: 'user', userId: owner.userId, email: 'owner@example.com', name: 'Olivia Owner' }, target: { type: 'user', id: ada.userId, ...ada_ },
+    });
+    // a key's entries name the key's creator; the operator CLI names nobody
+    const byKey = log.find((e) => e.actor.type === 'api_key')!;
+    expect(byKey.actor).toMatchObject({ userId: owner.userId, email: 'owner@example.com', name: 'Olivia Owner' });
+    const other = await s.newAccount('names-operator');
+    const made = (await s.request('GET', '/v1/audit-logs', { key: other.keys.viewer })).body.items as Entry[];
+    expect(made[0].actor).toEqual({ type: 'operator', id: null, userId: null, email: null, name: null });
   });
 
   it('filters by actor, action, target and time, and pages newest first', async () => {

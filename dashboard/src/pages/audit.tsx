@@ -1,5 +1,4 @@
 import { useState } from 'preact/hooks';
-import { useQuery } from '@tanstack/preact-query';
 import { call, type Ok } from '../api';
 import type { Workspace } from '../session';
 import { ErrorNote, Field, PageHeader, Pager, PAGE_SIZE, Table, usePaged, when } from '../ui';
@@ -11,10 +10,8 @@ export function AuditLog(props: { workspace: Workspace }) {
   const [action, setAction] = useState('');
   const [applied, setApplied] = useState('');
   const paged = usePaged<Entry>([ws.id, 'audit', applied], (cursor) => call('listAuditLogs', 'GET', '/v1/audit-logs', { query: { cursor, limit: PAGE_SIZE, action: applied || undefined } }));
-  // names for the ids of current members (a removed member's id stays an id: the log outlives memberships)
-  const members = useQuery({ queryKey: [ws.id, 'members', 'names'], queryFn: () => call('listMembers', 'GET', '/v1/members', { query: { limit: 100 } }) });
-  const names = new Map((members.data?.items ?? []).map((m) => [m.userId, m.name || m.email]));
-  const who = (id: string | null) => (id && names.get(id)) ?? null;
+  // the API names the people (members who left included); an id is shown only when there is no name to show
+  const who = (p: { name: string | null; email: string | null }) => p.name || p.email;
   return (
     <section>
       <PageHeader title="Audit log" />
@@ -37,11 +34,11 @@ export function AuditLog(props: { workspace: Workspace }) {
             cell: (e) => e.actor.type === 'operator' ? 'operator (CLI)' : (
               <>
                 {e.actor.type === 'api_key' && <span class="muted">key <code class="id" title={e.actor.id ?? ''}>{e.actor.id}</code> of </span>}
-                {who(e.actor.userId) ?? <code class="id" title={e.actor.userId ?? ''}>{e.actor.userId ?? e.actor.id}</code>}
+                {who(e.actor) ? <span title={e.actor.email ?? ''}>{who(e.actor)}</span> : <code class="id" title={e.actor.userId ?? ''}>{e.actor.userId ?? e.actor.id}</code>}
               </>
             ),
           },
-          { title: 'Target', cell: (e) => <><span class="muted">{e.target.type} </span>{who(e.target.id) ?? <code class="id" title={e.target.id}>{e.target.id}</code>}</> },
+          { title: 'Target', cell: (e) => <><span class="muted">{e.target.type} </span>{who(e.target) ? <span title={e.target.email ?? ''}>{who(e.target)}</span> : <code class="id" title={e.target.id}>{e.target.id}</code>}</> },
           { title: 'Request', cell: (e) => (e.requestId ? <code class="id" title={e.requestId}>{e.requestId}</code> : '—') },
         ]}
       />

@@ -8807,10 +8807,18 @@ export interface operations {
                                 id: string | null;
                                 /** @description the user acting (for a key: its creator) */
                                 userId: string | null;
+                                /** @description that user's e-mail, also after they left the workspace; null for the operator CLI */
+                                email: string | null;
+                                /** @description that user's name as it is now; null for the operator CLI */
+                                name: string | null;
                             };
                             target: {
                                 type: string;
                                 id: string;
+                                /** @description for a user target: the user's e-mail, also after they left; else null */
+                                email: string | null;
+                                /** @description for a user target: the user's name as it is now; else null */
+                                name: string | null;
                             };
                             requestId: string | null;
                             details: {

@@ -5,7 +5,7 @@ import type {
 } from '../../ports/people.js';
 import { auditLog, invitations, memberships, sessions, setupTokens, users } from './catalogue.js';
 import type { SqlExecutor } from './executor.js';
-import { first, insertRecord, pageOf, scalar, updateRecord } from './query.js';
+import { every, first, insertRecord, pageOf, scalar, updateRecord } from './query.js';
 
 /** The people side (spec §10): users, sessions, setup tokens, memberships, invitations, the audit log. */
 
@@ -14,6 +14,7 @@ export function userRepository(x: SqlExecutor): UserRepository {
     create: async (u) => void (await insertRecord(x, users, u)),
     get: (id) => first(x, users, 'SELECT * FROM users WHERE id = ?', [id]),
     getByEmail: (email) => first(x, users, 'SELECT * FROM users WHERE email = ?', [email]),
+    getMany: async (ids) => (ids.length ? every(x, users, `SELECT * FROM users WHERE id IN (${ids.map(() => '?').join(', ')})`, ids) : []),
     count: () => scalar(x, 'SELECT count(*) AS n FROM users'),
     update: (id, patch) => updateRecord(x, users, patch, 'id = ?', [id]),
   };
