@@ -28,37 +28,12 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findChromium } from '../packages/engine/src/chromium/find-chromium.js';
 import { onePage } from './documents.js';
+import { installPeers, pdfOver, PEERS_DIR, peerVersion, startPuppeteerServer, started } from './peer-support.js';
 import { benchTmpdir, closedLoop, machineLine, request, startBenchServer } from './support.js';
 
 const N = process.env.BENCH_QUICK === '1' ? 30 : 60;
-const dir = process.env.BENCH_PEERS_DIR || join(tmpdir(), 'press-bench-peers');
-const BROWSERLESS = '@browserless.io/browserless@2';
+const dir = PEERS_DIR;
 const TOKEN = 'press-bench';
-
-function install(): void {
-  if (existsSync(join(dir, 'node_modules/@browserless.io/browserless/package.json')) && existsSync(join(dir, 'node_modules/puppeteer-core')) && existsSync(join(dir, 'node_modules/node/bin/node'))) return;
-  mkdirSync(dir, { recursive: true });
-  process.stderr.write(`installing ${BROWSERLESS}, puppeteer-core and node@24 into ${dir} …\n`);
-  const r = spawnSync('npm', ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', BROWSERLESS, 'puppeteer-core', 'node@24'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`npm install --prefix ${dir} failed (exit ${r.status})`);
-}
-
-const version = (pkg: string) => (spawnSync(process.execPath, ['-p', `require(${JSON.stringify(join(dir, 'node_modules', pkg, 'package.json'))}).version`]).stdout.toString().trim());
-
-/** Resolves when the child prints a line matching `ready` (or sends an IPC message); rejects if it exits. */
-function started(child: ChildProcess, ready: RegExp | null, what: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (b: Buffer) => {
-      out = (out + b.toString()).slice(-4000);
-      if (ready?.test(out)) resolve(null);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready:\n${out}`)));
-  });
-}
 
 async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
@@ -69,9 +44,6 @@ async function freePort(): Promise<number> {
     });
   });
 }
-
-/** servers whose first failure was reported */
-const failed = new Set<string>();
 
 /** The Chromium milestone that printed a PDF, from its producer (`/Producer (Skia/PDF m153)`); null if none. */
 function pdfMilestone(pdf: Buffer): number | null {
@@ -94,32 +66,16 @@ function linkChromium(binary: string, target: string): void {
   symlinkSync(binary, target);
 }
 
-async function pdfOver(url: string, body: string, type: string): Promise<{ ms: number; ok: boolean; pdf?: Buffer }> {
-  const t = performance.now();
-  const res = await request(url, { method: 'POST', headers: { 'content-type': type }, body });
-  const bytes = res.body;
-  const ok = res.status === 200 && bytes.length > 4 && bytes.subarray(0, 4).toString() === '%PDF';
-  if (!ok && !failed.has(url)) {
-    failed.add(url);
-    process.stderr.write(`${url.split('?')[0]} answered ${res.status}: ${Buffer.from(bytes.subarray(0, 300)).toString()}\n`);
-  }
-  return { ms: performance.now() - t, ok, pdf: ok ? bytes : undefined };
-}
-
 async function main() {
-  install();
+  installPeers();
   const engine = await findChromium();
   const children: ChildProcess[] = [];
   const scratch = mkdtempSync(join(tmpdir(), 'press-bench-peers-run-'));
   const press = await startBenchServer();
   try {
     // Hand-written puppeteer server.
-    const pup = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'puppeteer-server.mjs')], {
-      env: { ...process.env, TMPDIR: benchTmpdir(), PEERS_DIR: dir, CHROMIUM_PATH: engine.executablePath, CHROMIUM_ARGS: JSON.stringify(engine.args) },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    children.push(pup);
-    const { port: pupPort } = (await started(pup, null, 'puppeteer server')) as { port: number };
+    const pup = await startPuppeteerServer(engine);
+    children.push(pup.child);
 
     // Browserless: it launches playwright-core's Chromium path; point that path at our headless shell.
     const node24 = join(dir, 'node_modules/node/bin/node');
@@ -163,8 +119,8 @@ async function main() {
     };
     const paths = [
       { name: 'Press Cloud API (create ?wait + download)', one: () => press.apiDoc(deployId), pdf: pressPdf },
-      { name: 'puppeteer server (page per request)', one: () => pdfOver(`http://127.0.0.1:${pupPort}/`, onePage, 'text/html') },
-      { name: `Browserless ${version('@browserless.io/browserless')} /chromium/pdf`, one: () => pdfOver(blessUrl, blessBody, 'application/json') },
+      { name: 'puppeteer server (page per request)', one: () => pup.one(onePage) },
+      { name: `Browserless ${peerVersion('@browserless.io/browserless')} /chromium/pdf`, one: () => pdfOver(blessUrl, blessBody, 'application/json') },
     ].map((p) => ({ ...p, pdf: p.pdf ?? (async () => (await p.one()).pdf ?? Buffer.alloc(0)) }));
     // Which Chromium each server really printed with, from one PDF of each (not from the path we gave it).
     const milestones = new Map<string, number | null>();
@@ -187,7 +143,7 @@ async function main() {
     }
     console.log(`\nPeers benchmark — ${machineLine()}`);
     const same = seen.size === 1 && blessChromium === engine.executablePath;
-    console.log(`Chromium: ${engine.engine} ${(await request(`${press.url}/readyz`)).json().checks?.renderer?.detail?.version ?? ''} (${engine.executablePath})${same ? ', same binary and flags for all three' : `; Browserless on ${blessChromium} (${blessVersion}), on purpose`}; the Chromium column is the milestone in each server's PDF producer; Press Cloud: ${press.how}; puppeteer-core ${version('puppeteer-core')}, Node ${spawnSync(node24, ['--version']).stdout.toString().trim()} for Browserless.`);
+    console.log(`Chromium: ${engine.engine} ${(await request(`${press.url}/readyz`)).json().checks?.renderer?.detail?.version ?? ''} (${engine.executablePath})${same ? ', same binary and flags for all three' : `; Browserless on ${blessChromium} (${blessVersion}), on purpose`}; the Chromium column is the milestone in each server's PDF producer; Press Cloud: ${press.how}; puppeteer-core ${peerVersion('puppeteer-core')}, Node ${spawnSync(node24, ['--version']).stdout.toString().trim()} for Browserless.`);
     console.log(`One-page invoice, ${N} documents per row after c warm-up ones; latency = request → PDF received (Press: create → succeeded).\n`);
     console.log('| c | server | Chromium | docs/s | p50 ms | p95 ms | failures | Press Cloud ÷ this |');
     console.log('|---|---|---|---|---|---|---|---|');
