@@ -14,7 +14,7 @@ import { makeInternalCertificate } from './internal-certificate.js';
 import type { InternalCertificate } from './internal-certificate.js';
 import { lowerPriority, residentBytes, processStartTime } from './process-memory.js';
 import { navigate } from './page-calls.js';
-import { openBrowserSession, openPageSession } from './page-session.js';
+import { openBrowserSession, openPageSession, releaseRequests } from './page-session.js';
 import type { BrowserSession, PageSession } from './page-session.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
@@ -922,6 +922,9 @@ export class BrowserPool {
         .filter((p) => p !== slot.page)
         .map((p) => p.close({ runBeforeUnload: false }).catch(() => undefined)),
     ]);
+    // The render's requests are over (its documents are gone): Playwright would otherwise keep each one's objects
+    // for the page's whole life.
+    releaseRequests(slot.context, slot.page);
     // sessionStorage (the tab's, per origin) and window.name (the browsing context's) survive about:blank, and no
     // CDP call clears them from outside a document of the origin: the next render's first document clears them
     // before its own scripts run. Still armed and not committed (the lease opened no document): it waits for the

@@ -86,3 +86,46 @@ export async function openBrowserSession(browser: Browser): Promise<BrowserSessi
   }
   return { path: 'server', send: <T>(method: string, params?: object) => session._send(method, params) as Promise<T> };
 }
+
+/** The part of Playwright's in-process dispatchers (its server's per-object protocol endpoints) releasing uses. */
+interface ServerDispatcher {
+  _type: string;
+  _dispatchers: Map<string, ServerDispatcher>;
+  _dispose(reason?: string): void;
+}
+interface DispatcherConnection {
+  existingDispatcher(object: unknown): ServerDispatcher | undefined;
+}
+
+/**
+ * Drop what Playwright holds in this process for the page's past network requests; how many it dropped, or null
+ * where its in-process server is not reachable. Playwright reports every navigation request to its client (a
+ * Request and a Response object on each side of its protocol, ≈ 17 KiB of heap) and keeps them until the page
+ * closes or 10 000 of a kind exist in the process, when it drops the oldest tenth: a warm page serving thousands
+ * of renders made the render process's heap grow ≈ 16 MiB per 1 000 renders (docs/performance.md, "The render
+ * process's growth per browser"). Dropping them is what Playwright's own collection does ('gc'): the client
+ * forgets the objects, and events for a dropped request are not reported. Nothing of ours uses them; call it
+ * between renders.
+ */
+export function releaseRequests(context: BrowserContext, page: Page): number | null {
+  const connection = (page as unknown as { _connection?: { toImpl?: ToImpl } })._connection;
+  try {
+    const dispatchers = connection?.toImpl?.(connection) as Partial<DispatcherConnection> | undefined;
+    if (typeof dispatchers?.existingDispatcher !== 'function') return null;
+    let released = 0;
+    // A request's dispatcher hangs under its page's (the context's when it has no page); its response's under it.
+    for (const owner of [serverObject(page), serverObject(context)]) {
+      const parent = owner && dispatchers.existingDispatcher(owner);
+      if (!(parent?._dispatchers instanceof Map)) continue;
+      for (const child of [...parent._dispatchers.values()]) {
+        if (child._type !== 'Request' || typeof child._dispose !== 'function') continue;
+        child._dispose('gc');
+        released++;
+      }
+    }
+    return released;
+  } catch {
+    // the page or context went away under us (their server objects are gone), or the internals changed shape
+    return null;
+  }
+}
