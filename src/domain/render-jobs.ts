@@ -13,7 +13,7 @@ import { isMediaType } from './media-type.js';
 import { DEFAULT_LINK_TTL_SECONDS, signLink, verifyLink, type Disposition, type LinkTarget } from './links.js';
 import { pageRequest, toPage } from './pagination.js';
 import { checkPath } from './uploads.js';
-import { accountPolicy, checkQuota } from './usage.js';
+import { accountPolicy, checkQuota, recordingUnit } from './usage.js';
 
 export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 export const MAX_ATTEMPTS = 3;
@@ -146,7 +146,8 @@ export async function createRenderJob(deps: DomainDeps, caller: Caller, input: C
   if (input.timeoutMs !== undefined && input.timeoutMs > policy.maxRenderTimeoutMs) {
     throw Errors.invalidInput(`timeoutMs ${input.timeoutMs} is over this workspace's render timeout limit of ${policy.maxRenderTimeoutMs} ms (maxRenderTimeoutMs); leave it out to use the limit.`);
   }
-  await checkQuota(deps, caller.accountId, 'render_jobs', plan);
+  const jobQuota = await checkQuota(deps, caller.accountId, 'render_jobs', plan);
+  // render time is known only when a render ends: this read is all there is (docs/api.md, quotas under concurrency)
   await checkQuota(deps, caller.accountId, 'render_time_ms', plan);
   const now = deps.clock.now();
   const id = newId('rj', now);
@@ -160,7 +161,7 @@ export async function createRenderJob(deps: DomainDeps, caller: Caller, input: C
     outputPageCount: null, outputExpiresAt: null, outputDeletedAt: null, pdfId: null, renderTimeMs: null, webhookPending: false, diagnostics: null,
     pdfOptions: input.pdfOptions && Object.keys(input.pdfOptions).length ? canonicalJson(input.pdfOptions) : null,
   };
-  await deps.db.renderJobs.enqueue(job, payload);
+  await recordingUnit(deps, () => deps.db.renderJobs.enqueue(job, payload, jobQuota ?? undefined));
   return job;
 }
 

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { BlobRejectedError } from '../ports/blob-store.js';
 import type { DeployRecord, FileEntry, UploadSessionRecord } from '../model/records.js';
-import { accountPolicy, checkQuota } from './usage.js';
+import { accountPolicy, checkQuota, recordingUnit } from './usage.js';
 import { audited, type AuditEvent } from './audit.js';
 import type { Caller, DomainDeps } from './context.js';
 import { requireRole } from './context.js';
@@ -221,7 +221,7 @@ export async function commitUploadSession(deps: DomainDeps, caller: Caller, id: 
         `Your plan allows ${policy.maxFilesPerDeployCommit ?? 'unlimited'} files and ${policy.maxBytesPerDeployCommit ?? 'unlimited'} bytes per deploy commit.`,
       );
     }
-    await checkQuota(deps, caller.accountId, 'deploy_commits');
+    const commitQuota = await checkQuota(deps, caller.accountId, 'deploy_commits');
     const version = {
       id: newId('dv', now), accountId: caller.accountId, deployId: deploy.id, fileCount: s.requestedFileCount,
       bytes: s.requestedBytes, uploadSessionId: s.id, createdAt: now,
@@ -232,8 +232,8 @@ export async function commitUploadSession(deps: DomainDeps, caller: Caller, id: 
         { action: 'deploy.version_created', targetType: 'deploy', targetId: deploy.id, details: { deployVersionId: version.id, fileCount: version.fileCount, bytes: version.bytes, aliases } },
         ...aliases.map((alias) => ({ action: 'alias.updated', targetType: 'deploy', targetId: deploy.id, details: { alias, deployVersionId: version.id, by: 'commit' } })),
       ];
-      await audited(deps, caller.accountId, caller, events,
-        (db) => db.uploads.commit({ session: s, version, aliases, now, storageLimitBytes: policy.storageLimitBytes }));
+      await recordingUnit(deps, () => audited(deps, caller.accountId, caller, events,
+        (db) => db.uploads.commit({ session: s, version, aliases, now, storageLimitBytes: policy.storageLimitBytes, quota: commitQuota ?? undefined })));
     } catch (err) {
       // checked again here, not only when the session was opened: sessions opened at once must not all fit
       if (err instanceof StorageLimitError) {

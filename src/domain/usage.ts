@@ -1,4 +1,6 @@
+import { QuotaExceededError } from '../model/errors.js';
 import type { StoredPdf, UsageMeterCode } from '../model/records.js';
+import type { CountQuota } from '../ports/database.js';
 import type { Caller, DomainDeps } from './context.js';
 import { Errors } from './errors.js';
 import { PLANS, UPLOAD_LIMITS, billPeriod, retryAfterSeconds, type Plan, type PlanKey } from './policy.js';
@@ -35,22 +37,39 @@ const METERS: {
   { code: 'render_time_ms', aggregation: 'sum', unit: 'ms', limit: 'maxRenderTimeMsPerBillPeriod', error: 'renderTimeQuotaExceeded' },
 ];
 
+/** the meter's 429 quota error: Retry-After = seconds to the period's end */
+function quotaExceeded(deps: DomainDeps, code: UsageMeterCode, limit: number) {
+  const meter = METERS.find((m) => m.code === code)!;
+  const now = deps.clock.now();
+  return Errors[meter.error](`This bill period's ${code} quota (${limit}) is used up; it resets at ${new Date(billPeriod(now).end).toISOString()}.`, {
+    headers: { 'Retry-After': retryAfterSeconds(now) },
+  });
+}
+
 /**
- * Throws the meter's 429 quota error (Retry-After = seconds to the period's end) when the period's quota is used up.
+ * Throws the meter's 429 quota error when the period's quota is used up. Returns the quota for the write that records
+ * the unit (null: no limit), which checks it again in its own transaction: this read alone lets concurrent creates
+ * all pass with one unit left (`recordingUnit` turns the store's refusal into the same 429).
  * `plan`: the account's plan if the caller already loaded it (saves a store round trip), else it is looked up.
  */
-export async function checkQuota(deps: DomainDeps, accountId: string, code: UsageMeterCode, plan?: Plan): Promise<void> {
+export async function checkQuota(deps: DomainDeps, accountId: string, code: UsageMeterCode, plan?: Plan): Promise<CountQuota | null> {
   const meter = METERS.find((m) => m.code === code)!;
   const { policy } = plan ?? (await accountPolicy(deps, accountId));
   const limit = policy[meter.limit] as number | null;
-  if (limit === null) return;
-  const now = deps.clock.now();
-  const { start, end } = billPeriod(now);
-  const used = await deps.db.usage.periodTotal(accountId, code, start);
-  if (used >= limit) {
-    throw Errors[meter.error](`This bill period's ${code} quota (${limit}) is used up; it resets at ${new Date(end).toISOString()}.`, {
-      headers: { 'Retry-After': retryAfterSeconds(now) },
-    });
+  if (limit === null) return null;
+  const periodStart = billPeriod(deps.clock.now()).start;
+  const used = await deps.db.usage.periodTotal(accountId, code, periodStart);
+  if (used >= limit) throw quotaExceeded(deps, code, limit);
+  return { limit, periodStart, seen: used };
+}
+
+/** Runs a store write given a CountQuota; the store's QuotaExceededError becomes the meter's 429. */
+export async function recordingUnit<T>(deps: DomainDeps, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof QuotaExceededError) throw quotaExceeded(deps, err.meter as UsageMeterCode, err.limit);
+    throw err;
   }
 }
 

@@ -88,9 +88,12 @@ export interface UploadSessionRepository {
    * Atomically: creates the version and its files from the session manifest, marks the session committed,
    * points the given aliases at the version, and records a `deploy_commits` usage record. With `storageLimitBytes`,
    * first throws StorageLimitError when the distinct blobs of the account's live versions and this session would
-   * exceed it (commits of one account are serialised for that check).
+   * exceed it (commits of one account are serialised for that check). With `quota`, first throws QuotaExceededError
+   * when the period's `deploy_commits` total has reached its limit.
    */
-  commit(args: { session: UploadSessionRecord; version: DeployVersionRecord; aliases: string[]; now: number; storageLimitBytes?: number | null }): Promise<void>;
+  commit(args: {
+    session: UploadSessionRecord; version: DeployVersionRecord; aliases: string[]; now: number; storageLimitBytes?: number | null; quota?: CountQuota;
+  }): Promise<void>;
   /** open sessions past their expiry become `expired`; returns how many */
   expire(now: number): Promise<number>;
 }
@@ -105,6 +108,18 @@ export interface AccountBlobRepository {
   dropUnreferencedAccountBlobs(): Promise<number>;
   /** true if any account still holds this blob */
   isHeld(sha256: string): Promise<boolean>;
+}
+
+/**
+ * A count meter's quota, enforced by the write that records the unit, in its own transaction: the write throws
+ * QuotaExceededError when the total of the bill period starting at `periodStart` has reached `limit`, exactly, however
+ * many creates of the account run at once. `seen`: the total the caller read just before (its own check), from which
+ * the store judges how close to the limit the account is (and which it may raise to a total it read since).
+ */
+export interface CountQuota {
+  limit: number;
+  periodStart: number;
+  seen: number;
 }
 
 export interface UsageRepository {
@@ -165,8 +180,11 @@ export interface WebhookRepository {
  * deploy has its webhook on (as the transition reads it: a settings change committed before it ends is seen).
  */
 export interface RenderJobRepository {
-  /** stores a new queued job and its payload, records one `render_jobs` usage unit, and wakes idle workers */
-  enqueue(job: RenderJobRecord, payload: JobPayload): Promise<void>;
+  /**
+   * stores a new queued job and its payload, records one `render_jobs` usage unit, and wakes idle workers; with
+   * `quota`, first throws QuotaExceededError when the period's `render_jobs` total has reached its limit
+   */
+  enqueue(job: RenderJobRecord, payload: JobPayload, quota?: CountQuota): Promise<void>;
   get(accountId: string, id: string): Promise<RenderJobRecord | null>;
   /** any account's job (workers, webhook sender) */
   getById(id: string): Promise<RenderJobRecord | null>;

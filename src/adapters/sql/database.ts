@@ -17,7 +17,7 @@ function repositories(x: SqlExecutor, dialect: Dialect): Transactional {
     deploys: deployRepository(x, dialect),
     versions: deployVersionRepository(x),
     aliases: aliasRepository(x),
-    uploads: uploadSessionRepository(x),
+    uploads: uploadSessionRepository(x, dialect),
     blobs: accountBlobRepository(x),
     usage: usageRepository(x),
     idempotency: idempotencyRepository(x),

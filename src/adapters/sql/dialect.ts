@@ -46,6 +46,14 @@ export interface Dialect {
    * time already orders them.
    */
   webhookGate: { shared: string; exclusive: string | null };
+  /**
+   * Makes a count quota exact under concurrent creates (usage.ts `admitUnit`) without queueing every create of a
+   * busy account on one lock. PostgreSQL: a transaction-scoped advisory lock per (account, meter) — parameters:
+   * account id, meter — taken `shared` while the period's total is more than `margin` below the limit and `exclusive`
+   * within the margin; `margin` is the server's max_connections, the most transactions that can be open at once.
+   * SQLite: null — one writer at a time, so the transaction's own read of the total is exact.
+   */
+  quotaGate: { shared: string; exclusive: string; margin: number } | null;
   /** the claim statement(s): the oldest queued job whose account is under its limit → rendering; the new row */
   claim(x: SqlExecutor, req: ClaimRequest): Promise<Row | undefined>;
   wakeups: Wakeups;

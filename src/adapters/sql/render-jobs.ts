@@ -4,11 +4,12 @@ import {
   type AttemptError, type SucceededOutput,
 } from '../../model/records.js';
 import type { PageRequest } from '../../model/pagination.js';
-import type { PdfRepository, RenderJobRepository } from '../../ports/database.js';
+import type { CountQuota, PdfRepository, RenderJobRepository } from '../../ports/database.js';
 import { decode, inList, pdfs, renderJobs } from './catalogue.js';
 import type { ClaimRequest, Dialect, WakeKind } from './dialect.js';
 import type { SqlExecutor } from './executor.js';
 import { every, first, insertRecord, pageOf } from './query.js';
+import { admitUnit } from './usage.js';
 
 const quoted = (list: readonly string[]) => `(${list.map((s) => `'${s}'`).join(', ')})`;
 /** SQL lists of the status groups, from the one status list of model/records */
@@ -75,8 +76,9 @@ export class SqlRenderJobs implements RenderJobRepository {
     await t.run(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_time_ms', ?, ?)`, [job.accountId, renderTimeMs, now]);
   }
 
-  async enqueue(job: RenderJobRecord, payload: JobPayload) {
+  async enqueue(job: RenderJobRecord, payload: JobPayload, quota?: CountQuota) {
     await this.x.tx(async (t) => {
+      await admitUnit(t, this.dialect, job.accountId, 'render_jobs', quota);
       await insertRecord(t, renderJobs, job);
       await t.run('INSERT INTO render_job_payloads (render_job_id, mime, body) VALUES (?, ?, ?)', [job.id, payload.mime, payload.body]);
       await t.run(`INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, 'render_jobs', 1, ?)`, [job.accountId, job.requestedAt]);

@@ -3,8 +3,10 @@ import type { FileEntry } from '../../model/records.js';
 import type { AccountBlobRepository, UploadSessionRepository } from '../../ports/database.js';
 import { deployVersions, uploadSessionFiles, uploadSessions } from './catalogue.js';
 import { UPSERT_ALIAS } from './deploys.js';
+import type { Dialect } from './dialect.js';
 import type { SqlExecutor } from './executor.js';
 import { every, first, insertMany, insertRecord, scalar } from './query.js';
+import { admitUnit } from './usage.js';
 
 /** bytes of the distinct blobs the account's live versions hold, together with one session's manifest */
 const COMMITTED_BYTES = `SELECT coalesce(sum(size), 0) AS n FROM (
@@ -14,7 +16,7 @@ const COMMITTED_BYTES = `SELECT coalesce(sum(size), 0) AS n FROM (
   SELECT sha256, size FROM upload_session_files WHERE upload_session_id = ?
 ) held`;
 
-export function uploadSessionRepository(x: SqlExecutor): UploadSessionRepository {
+export function uploadSessionRepository(x: SqlExecutor, dialect: Dialect): UploadSessionRepository {
   return {
     create: (s, files) =>
       x.tx(async (t) => {
@@ -46,8 +48,10 @@ export function uploadSessionRepository(x: SqlExecutor): UploadSessionRepository
         [until, sessionId, now],
       )) === 1,
     releaseCommitLock: async (sessionId) => void (await x.run('UPDATE upload_sessions SET commit_lock_until = NULL WHERE id = ?', [sessionId])),
-    commit: ({ session, version, aliases, now, storageLimitBytes }) =>
+    commit: ({ session, version, aliases, now, storageLimitBytes, quota }) =>
       x.tx(async (t) => {
+        // first: the quota gate is taken before any row lock
+        await admitUnit(t, dialect, session.accountId, 'deploy_commits', quota);
         if (storageLimitBytes !== undefined && storageLimitBytes !== null) {
           // a no-op write on the account row: PostgreSQL row-locks it, so the account's commits check one at a time
           // (SQLite's BEGIN IMMEDIATE already serialises every write transaction)

@@ -1,17 +1,58 @@
+import { QuotaExceededError } from '../../model/errors.js';
 import type { IdempotencyRecord, IdempotencyScope, UsageMeterCode } from '../../model/records.js';
-import type { IdempotencyRepository, UsageRepository } from '../../ports/database.js';
+import type { CountQuota, IdempotencyRepository, UsageRepository } from '../../ports/database.js';
 import { idempotencyKeys } from './catalogue.js';
+import type { Dialect } from './dialect.js';
 import type { SqlExecutor } from './executor.js';
 import { first, scalar } from './query.js';
+
+/** the meter's total in the bill period: the sum of its shards (at most 16 rows) */
+const periodTotal = (x: SqlExecutor, accountId: string, meter: UsageMeterCode, periodStart: number) =>
+  scalar(x, 'SELECT coalesce(sum(quantity), 0) AS n FROM usage_totals WHERE account_id = ? AND meter = ? AND period_start = ?', [accountId, meter, periodStart]);
+
+/**
+ * Run first in the transaction that then records one unit of `meter`: throws QuotaExceededError when the period's
+ * total has reached the limit, so that of concurrent creates with k units left exactly k pass.
+ *
+ * SQLite runs one write transaction at a time, so the total read here is exact. On PostgreSQL creates run side by
+ * side and a read does not see the units of transactions still open, so the dialect's quota gate orders them: a
+ * create whose total is more than `margin` (max_connections) below the limit holds the gate shared and passes without
+ * waiting; one within the margin holds it exclusive, which waits for every shared holder to commit, and reads the
+ * total again. Why shared holders cannot together overshoot: the creates that pass on the shared path without being
+ * counted in the highest total any of them read were all open at one moment (just before the first commit after
+ * that read), so there are at most max_connections of them, and that total was more than max_connections below the
+ * limit. A create that read far from the limit but finds itself within the margin after taking the gate takes it
+ * exclusive as well: two doing so at once deadlock (each waits for the other's shared hold), PostgreSQL aborts one
+ * after deadlock_timeout (1 s by default) and the executor runs it again, straight to the exclusive gate. That
+ * happens only to creates that cross the margin's edge at the same moment, once a period per account and meter.
+ */
+export async function admitUnit(t: SqlExecutor, dialect: Dialect, accountId: string, meter: UsageMeterCode, quota: CountQuota | undefined) {
+  if (!quota) return;
+  const gate = dialect.quotaGate;
+  const check = (used: number) => {
+    if (used >= quota.limit) throw new QuotaExceededError(meter, used, quota.limit);
+    return used;
+  };
+  if (!gate) return void check(await periodTotal(t, accountId, meter, quota.periodStart));
+  const far = (used: number) => quota.limit - used > gate.margin;
+  if (far(quota.seen)) {
+    await t.one(gate.shared, [accountId, meter]);
+    // a new statement, so it sees every unit committed before the gate was granted (READ COMMITTED)
+    const used = check(await periodTotal(t, accountId, meter, quota.periodStart));
+    if (far(used)) return;
+    // a re-run of this transaction (after the deadlock below) goes straight to the exclusive gate
+    quota.seen = used;
+  }
+  await t.one(gate.exclusive, [accountId, meter]);
+  check(await periodTotal(t, accountId, meter, quota.periodStart));
+}
 
 export function usageRepository(x: SqlExecutor): UsageRepository {
   return {
     // the migrations' trigger adds each row to its bill period's total in usage_totals, in the same statement
     record: async (accountId, meter, quantity, at) =>
       void (await x.run('INSERT INTO usage_records (account_id, meter, quantity, occurred_at) VALUES (?, ?, ?, ?)', [accountId, meter, quantity, at])),
-    periodTotal: (accountId, meter, periodStart) =>
-      // the sum of the period's shards (at most 16 rows)
-      scalar(x, 'SELECT coalesce(sum(quantity), 0) AS n FROM usage_totals WHERE account_id = ? AND meter = ? AND period_start = ?', [accountId, meter, periodStart]),
+    periodTotal: (accountId, meter, periodStart) => periodTotal(x, accountId, meter, periodStart),
     daily: async (accountId, from, to) =>
       (await x.all(
         `SELECT occurred_at / 86400000 AS day, meter, sum(quantity) AS n FROM usage_records

@@ -14,6 +14,7 @@ export const sqliteDialect: Dialect = {
   forUpdate: '',
   skipLocked: '',
   webhookGate: { shared: '', exclusive: null },
+  quotaGate: null,
   claim,
   wakeups: { publish: async () => {}, subscribe: () => () => {} },
 };
