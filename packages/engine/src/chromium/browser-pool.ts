@@ -14,7 +14,7 @@ import { makeInternalCertificate } from './internal-certificate.js';
 import type { InternalCertificate } from './internal-certificate.js';
 import { lowerPriority, residentBytes, processStartTime } from './process-memory.js';
 import { navigate } from './page-calls.js';
-import { openBrowserSession, openPageSession, releaseRequests } from './page-session.js';
+import { openBrowserSession, openPageSession, releaseRenderObjects } from './page-session.js';
 import type { BrowserSession, PageSession } from './page-session.js';
 
 /** What a render attaches to the page it leases; the page's listeners, installed once, forward here. */
@@ -905,8 +905,9 @@ export class BrowserPool {
   /**
    * Make a used page fit for the account's next render: leave the document for about:blank (stopping its scripts
    * and running its unload handlers, so nothing writes storage after the wipe), then wipe the storage of the
-   * internal origins (and of any external origin the render loaded) and all cookies, close popups, and arm the
-   * one-shot clear of sessionStorage and window.name for the next render's first document.
+   * internal origins (and of any external origin the render loaded) and all cookies, close popups, drop what
+   * Playwright keeps of the render (requests, console arguments, frames), and arm the one-shot clear of
+   * sessionStorage and window.name for the next render's first document.
    */
   private async reset(slot: Slot, origins: string[]): Promise<void> {
     // about:blank builds no document of ours (no request, no second app-origin document per render).
@@ -922,9 +923,9 @@ export class BrowserPool {
         .filter((p) => p !== slot.page)
         .map((p) => p.close({ runBeforeUnload: false }).catch(() => undefined)),
     ]);
-    // The render's requests are over (its documents are gone): Playwright would otherwise keep each one's objects
-    // for the page's whole life.
-    releaseRequests(slot.context, slot.page);
+    // The render's documents are gone: Playwright would otherwise keep its requests, console messages' arguments
+    // and frames for the page's whole life.
+    releaseRenderObjects(slot.context, slot.page);
     // sessionStorage (the tab's, per origin) and window.name (the browsing context's) survive about:blank, and no
     // CDP call clears them from outside a document of the origin: the next render's first document clears them
     // before its own scripts run. Still armed and not committed (the lease opened no document): it waits for the

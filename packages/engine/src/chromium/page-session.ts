@@ -90,6 +90,7 @@ export async function openBrowserSession(browser: Browser): Promise<BrowserSessi
 /** The part of Playwright's in-process dispatchers (its server's per-object protocol endpoints) releasing uses. */
 interface ServerDispatcher {
   _type: string;
+  _object: { _isDetached?: () => boolean };
   _dispatchers: Map<string, ServerDispatcher>;
   _dispose(reason?: string): void;
 }
@@ -97,28 +98,33 @@ interface DispatcherConnection {
   existingDispatcher(object: unknown): ServerDispatcher | undefined;
 }
 
+/** What a finished render leaves under its page in Playwright: nothing of ours uses any of it after the render. */
+const leftover = (d: ServerDispatcher) =>
+  d._type === 'Request' || d._type === 'JSHandle' || d._type === 'ElementHandle' || (d._type === 'Frame' && d._object?._isDetached?.() === true);
+
 /**
- * Drop what Playwright holds in this process for the page's past network requests; how many it dropped, or null
- * where its in-process server is not reachable. Playwright reports every navigation request to its client (a
- * Request and a Response object on each side of its protocol, ≈ 17 KiB of heap) and keeps them until the page
- * closes or 10 000 of a kind exist in the process, when it drops the oldest tenth: a warm page serving thousands
- * of renders made the render process's heap grow ≈ 16 MiB per 1 000 renders (docs/performance.md, "The render
- * process's growth per browser"). Dropping them is what Playwright's own collection does ('gc'): the client
- * forgets the objects, and events for a dropped request are not reported. Nothing of ours uses them; call it
- * between renders.
+ * Drop what Playwright holds in this process for a finished render's objects on the page: how many it dropped, or
+ * null where its in-process server is not reachable. Playwright reports to its client every navigation request (a
+ * Request and a Response on each side of its protocol, ≈ 17 KiB of heap), every console message's arguments (a
+ * JSHandle each, as we listen for console messages) and every frame (kept after it detaches), and keeps them until
+ * the page closes or 10 000 of a kind (100 000 handles) exist in the process, when it drops the oldest tenth: a
+ * warm page serving thousands of renders made the render process's heap grow ≈ 16 MiB per 1 000 one-page renders
+ * (docs/performance.md, "The render process's growth per browser"). Dropping them is what Playwright's own
+ * collection does ('gc'): the client forgets the objects, and events for a dropped request are not reported.
+ * Call it between renders, once the render's documents are gone.
  */
-export function releaseRequests(context: BrowserContext, page: Page): number | null {
+export function releaseRenderObjects(context: BrowserContext, page: Page): number | null {
   const connection = (page as unknown as { _connection?: { toImpl?: ToImpl } })._connection;
   try {
     const dispatchers = connection?.toImpl?.(connection) as Partial<DispatcherConnection> | undefined;
     if (typeof dispatchers?.existingDispatcher !== 'function') return null;
     let released = 0;
-    // A request's dispatcher hangs under its page's (the context's when it has no page); its response's under it.
+    // They hang under the page's dispatcher (the context's when they have no page); a response under its request.
     for (const owner of [serverObject(page), serverObject(context)]) {
       const parent = owner && dispatchers.existingDispatcher(owner);
       if (!(parent?._dispatchers instanceof Map)) continue;
       for (const child of [...parent._dispatchers.values()]) {
-        if (child._type !== 'Request' || typeof child._dispose !== 'function') continue;
+        if (!leftover(child) || typeof child._dispose !== 'function') continue;
         child._dispose('gc');
         released++;
       }

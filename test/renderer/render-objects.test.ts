@@ -3,9 +3,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChromiumRenderer } from '../../packages/engine/src/chromium/chromium-renderer.js';
 import { renderRequest } from './support.js';
 
-// Playwright reports every navigation request to its client and keeps both sides' Request and Response objects
-// until the page closes (or 10 000 exist in the process): on a warm page that serves thousands of renders that was
-// the render process's heap growth per browser (docs/performance.md). The pool drops them at each reset.
+// Playwright reports every navigation request, console message argument and frame to its client and keeps both
+// sides' objects until the page closes (or 10 000 of a kind exist in the process): on a warm page that serves
+// thousands of renders that was the render process's heap growth per browser (docs/performance.md). The pool drops
+// them at each reset.
 
 /** Objects of a kind Playwright's client holds in this process (its connection's table of live objects). */
 function held(type: string): number {
@@ -13,7 +14,7 @@ function held(type: string): number {
   return [...objects.values()].filter((o) => o._type === type).length;
 }
 
-describe("Playwright's objects for a warm page's requests", () => {
+describe("Playwright's objects for a warm page's renders", () => {
   const renderer = new ChromiumRenderer({ capacity: 1, sparePage: false });
   afterAll(() => renderer.close());
 
@@ -27,5 +28,15 @@ describe("Playwright's objects for a warm page's requests", () => {
     // At most two warm pages (capacity + 1) served them all: it is not closing pages that bounds the count.
     expect(held('Page')).toBeLessThanOrEqual(2);
     expect((await renderer.render(renderRequest('simple'))).pageCount).toBe(1);
+  });
+
+  it("stay bounded for renders that log to the console and load frames", async () => {
+    const RENDERS = 10;
+    const frames = held('Frame');
+    for (let i = 0; i < RENDERS; i++) expect((await renderer.render(renderRequest('console-frames'))).pageCount).toBe(1);
+    // Without the release: 4 console arguments (JSHandles) and 2 frames per render, kept after the frames detach.
+    await expect.poll(() => held('JSHandle'), { timeout: 5_000 }).toBe(0);
+    expect(held('Request')).toBe(0);
+    await expect.poll(() => held('Frame'), { timeout: 5_000 }).toBe(frames);
   });
 });
