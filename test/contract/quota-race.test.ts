@@ -85,6 +85,24 @@ describe.each(BACKENDS)('quotas under concurrent creates — %s', (_name, backen
     expect(await b.store.usage.periodTotal(parents.accountId, 'render_jobs', periodStart)).toBe(50);
   });
 
+  it.skipIf(!backend.available)('the store: creates that read the total far from the limit and find it at the last unit count exactly, none waiting long', async () => {
+    // a limit far above any margin (PostgreSQL's is max_connections), so that every create takes the gate shared
+    // first, then finds itself within the margin: each must move to the exclusive gate at once
+    const LIMIT = 1_000_000;
+    const { nodes, parents } = await oneLeft('render_jobs', LIMIT);
+    const periodStart = billPeriod(NOW).start;
+    const started = performance.now();
+    const results = await Promise.allSettled(Array.from({ length: CONCURRENT }, (_, i) =>
+      nodes[i % nodes.length].renderJobs.enqueue(renderJob(parents, { requestedAt: NOW }), payload(), { limit: LIMIT, periodStart, seen: 0 })));
+    const elapsed = performance.now() - started;
+    expect(results.filter((r) => r.status === 'fulfilled').length).toBe(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(QuotaExceededError);
+    expect(await b.store.usage.periodTotal(parents.accountId, 'render_jobs', periodStart)).toBe(LIMIT);
+    // Creates moving from the shared gate to the exclusive one at once deadlock; PostgreSQL refuses all but one on
+    // the spot and they re-run. Were it found only by deadlock_timeout (1 s), this would take over a second.
+    expect(elapsed).toBeLessThan(1000);
+  });
+
   it.skipIf(!backend.available)('the store: creates far from the limit all pass at once', async () => {
     const { nodes, parents } = await oneLeft('render_jobs', 500); // 499 used: far below a limit of a million
     const periodStart = billPeriod(NOW).start;
