@@ -69,7 +69,18 @@ export async function createTestDatabase(): Promise<{ url: string; name: string;
       const c = new pg.Client({ connectionString: PG_TEST_URL! });
       await c.connect();
       try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        // FORCE ends the database's other sessions, but on PostgreSQL < 17 a role that is not superuser may not end an
+        // autovacuum worker (42501, "must be a member of the role whose process is being terminated"): one that is
+        // vacuuming the test's tables at this moment is waited for, it takes milliseconds
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+            break;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '42501' || attempt === 40) throw err;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
       } finally {
         await c.end();
       }
